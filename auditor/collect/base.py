@@ -1,0 +1,144 @@
+"""What every collector takes and returns.
+
+A collector is a plain function `(UnitContext) -> CollectResult` for one (account, region,
+service). It never raises for an AWS error: what it could not read becomes a CollectionGap
+(fail closed: a gap makes every rule that needs the data `unknown`, never `pass`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import botocore.exceptions
+
+from auditor.aws import error_code, error_message
+from auditor.model import (
+    JSON,
+    Clock,
+    CollectionGap,
+    Kind,
+    Resource,
+    Service,
+    Snapshot,
+    iso,
+)
+
+ClientFactory = Callable[[str], Any]  # service name ("ec2", "ecs", ...) -> boto3 client
+
+AWS_ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousState:
+    """Immutable facts already read in an earlier cycle, so they are not fetched twice.
+
+    - user data of an instance, valid while (InstanceId, LaunchTime) is unchanged and the
+      instance is not stopped (user data can only change while stopped, and a start moves
+      LaunchTime);
+    - task definition revisions, by ARN (a revision never changes).
+    """
+
+    user_data: Mapping[tuple[str, str], JSON] = field(default_factory=dict)
+    task_definitions: Mapping[str, Resource] = field(default_factory=dict)
+
+    @classmethod
+    def from_snapshot(cls, snapshot: Snapshot | None) -> PreviousState:
+        if snapshot is None:
+            return cls()
+        user_data: dict[tuple[str, str], JSON] = {}
+        task_defs: dict[str, Resource] = {}
+        for r in snapshot.resources:
+            if r.kind is Kind.EC2_INSTANCE and "UserData" not in r.unavailable:
+                attrs = r.attributes
+                if "UserData" in attrs and "LaunchTime" in attrs:
+                    user_data[(r.id, str(attrs["LaunchTime"]))] = attrs["UserData"]
+            elif r.kind is Kind.ECS_TASK_DEFINITION:
+                task_defs[r.arn] = r
+        return cls(user_data=user_data, task_definitions=task_defs)
+
+
+@dataclass(frozen=True, slots=True)
+class UnitContext:
+    account: str
+    region: str
+    client: ClientFactory
+    clock: Clock
+    previous: PreviousState = field(default_factory=PreviousState)
+    # image references ("repo-uri:tag" or "repo-uri@sha256:...") that ECR should resolve;
+    # filled by the runner from the ECS results of the same account and region.
+    image_refs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CollectResult:
+    resources: tuple[Resource, ...] = ()
+    gaps: tuple[CollectionGap, ...] = ()
+
+    def __add__(self, other: CollectResult) -> CollectResult:
+        return CollectResult(self.resources + other.resources, self.gaps + other.gaps)
+
+
+Collector = Callable[[UnitContext], CollectResult]
+
+
+def gap(
+    ctx: UnitContext,
+    service: Service,
+    kinds: tuple[Kind, ...],
+    operation: str,
+    exc: BaseException,
+    resource_arn: str | None = None,
+) -> CollectionGap:
+    return CollectionGap(
+        account=ctx.account,
+        region=ctx.region,
+        service=service,
+        kinds=kinds,
+        operation=operation,
+        error_code=error_code(exc),
+        message=error_message(exc),
+        resource_arn=resource_arn,
+    )
+
+
+def jsonable(value: Any) -> JSON:
+    """An AWS response fragment as canonical JSON data (datetimes to ISO 8601 UTC)."""
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items() if k != "ResponseMetadata"}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        raise TypeError("raw bytes must be redacted by the collector before normalizing")
+    return value
+
+
+def pick(source: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, JSON]:
+    """The listed keys that are present, normalized. Absent keys stay absent."""
+    return {k: jsonable(source[k]) for k in keys if k in source and source[k] is not None}
+
+
+def tag_map(tags: Any, key: str = "Key", value: str = "Value") -> dict[str, str]:
+    """AWS tag lists ([{Key, Value}]) or dicts, as a plain mapping."""
+    if not tags:
+        return {}
+    if isinstance(tags, Mapping):
+        return {str(k): str(v) for k, v in tags.items()}
+    return {str(t[key]): str(t.get(value, "")) for t in tags}
+
+
+def paginate(client: Any, operation: str, result_key: str, **kwargs: Any) -> Iterator[Any]:
+    """Every item of a paginated list call (boto3 paginator; page size set by the caller)."""
+    for page in client.get_paginator(operation).paginate(**kwargs):
+        yield from page.get(result_key, [])
+
+
+def chunks(items: list[Any] | tuple[Any, ...], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])

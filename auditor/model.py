@@ -1,0 +1,417 @@
+"""The values that flow between pipeline stages.
+
+Every stage hands the next one of these immutable values; nothing downstream calls back
+upstream. Attribute mappings inside a Resource are plain JSON-compatible data (datetimes
+as ISO 8601 strings in UTC) and must be treated as read-only: they are the evidence a
+report shows, and their canonical JSON is what the store content-addresses.
+The attribute layout of every kind is documented in docs/resources.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is worse: critical=4 ... info=0."""
+        return _SEVERITY_RANK[self]
+
+    def at_least(self, other: Severity) -> bool:
+        return self.rank >= other.rank
+
+
+_SEVERITY_RANK = {
+    Severity.CRITICAL: 4,
+    Severity.HIGH: 3,
+    Severity.MEDIUM: 2,
+    Severity.LOW: 1,
+    Severity.INFO: 0,
+}
+
+
+class Status(StrEnum):
+    """Status of a finding. Passing resources produce no finding, only counts."""
+
+    FAIL = "fail"
+    UNKNOWN = "unknown"
+    EXEMPT = "exempt"
+
+
+class Service(StrEnum):
+    """The unit a user enables in `services:` and the unit a CollectionGap names."""
+
+    EC2 = "ec2"  # includes Auto Scaling
+    ECS = "ecs"
+    EKS = "eks"
+    ECR = "ecr"
+
+
+class Kind(StrEnum):
+    """Resource kinds. Rule files name these in their `resource:` key."""
+
+    EC2_INSTANCE = "ec2.instance"
+    EC2_IMAGE = "ec2.image"
+    EC2_SECURITY_GROUP = "ec2.security_group"
+    EC2_LAUNCH_TEMPLATE = "ec2.launch_template"
+    ASG = "autoscaling.group"
+    ECS_CLUSTER = "ecs.cluster"
+    ECS_SERVICE = "ecs.service"
+    ECS_TASK_DEFINITION = "ecs.task_definition"
+    ECS_TASK = "ecs.task"
+    EKS_CLUSTER = "eks.cluster"
+    EKS_NODEGROUP = "eks.nodegroup"
+    ECR_REPOSITORY = "ecr.repository"
+    ECR_IMAGE = "ecr.image"
+
+    @property
+    def service(self) -> Service:
+        return KIND_SERVICE[self]
+
+
+KIND_SERVICE: Mapping[Kind, Service] = {
+    Kind.EC2_INSTANCE: Service.EC2,
+    Kind.EC2_IMAGE: Service.EC2,
+    Kind.EC2_SECURITY_GROUP: Service.EC2,
+    Kind.EC2_LAUNCH_TEMPLATE: Service.EC2,
+    Kind.ASG: Service.EC2,
+    Kind.ECS_CLUSTER: Service.ECS,
+    Kind.ECS_SERVICE: Service.ECS,
+    Kind.ECS_TASK_DEFINITION: Service.ECS,
+    Kind.ECS_TASK: Service.ECS,
+    Kind.EKS_CLUSTER: Service.EKS,
+    Kind.EKS_NODEGROUP: Service.EKS,
+    Kind.ECR_REPOSITORY: Service.ECR,
+    Kind.ECR_IMAGE: Service.ECR,
+}
+
+JSON = Any  # JSON-compatible value: None, bool, int, float, str, list, dict[str, JSON]
+
+
+def canonical_json(value: JSON) -> str:
+    """Canonical JSON: sorted keys, no whitespace. The input of every content hash."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256_hex(text: str | bytes) -> str:
+    data = text.encode() if isinstance(text, str) else text
+    return hashlib.sha256(data).hexdigest()
+
+
+def iso(dt: datetime) -> str:
+    """The one datetime format used in attributes, reports and the store (UTC, seconds)."""
+    if dt.tzinfo is None:
+        raise ValueError("naive datetime: every datetime in auditor is tz-aware UTC")
+    return dt.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def parse_iso(text: str) -> datetime:
+    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class SecretHit:
+    """Where a secret was seen. Never holds the value: only where, what kind, and a short hash."""
+
+    location: str  # e.g. "line 4", "env DB_PASSWORD", "container web env DB_PASSWORD"
+    detector: str  # detect-secrets type, or "Secret-looking variable name"
+    hash: str  # first 12 hex chars of sha256(value): lets two reports say "same secret"
+
+    def to_json(self) -> dict[str, str]:
+        return {"location": self.location, "detector": self.detector, "hash": self.hash}
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """One normalized AWS resource as observed in one collection."""
+
+    kind: Kind
+    arn: str
+    id: str
+    account: str
+    region: str
+    tags: Mapping[str, str]
+    attributes: Mapping[str, JSON]
+    observed_at: datetime
+    # attribute keys that exist on this kind but could not be read this cycle (e.g. UserData
+    # when DescribeInstanceAttribute was denied). A rule that reads one of them is `unknown`.
+    unavailable: tuple[str, ...] = ()
+
+    def config_document(self) -> dict[str, JSON]:
+        """What is content-addressed: everything but the observation time."""
+        return {
+            "kind": self.kind.value,
+            "arn": self.arn,
+            "id": self.id,
+            "account": self.account,
+            "region": self.region,
+            "tags": dict(sorted(self.tags.items())),
+            "attributes": self.attributes,
+            "unavailable": list(self.unavailable),
+        }
+
+    @property
+    def config_hash(self) -> str:
+        return sha256_hex(canonical_json(self.config_document()))
+
+    @property
+    def ref(self) -> ResourceRef:
+        return ResourceRef(
+            arn=self.arn,
+            id=self.id,
+            kind=self.kind,
+            account=self.account,
+            region=self.region,
+            tags=self.tags,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRef:
+    """The identity of a resource as a finding and a report show it."""
+
+    arn: str
+    id: str
+    kind: Kind | str  # str for scope placeholders of unknown findings
+    account: str
+    region: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, JSON]:
+        return {
+            "arn": self.arn,
+            "id": self.id,
+            "kind": str(self.kind),
+            "account": self.account,
+            "region": self.region,
+            "tags": dict(self.tags),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionGap:
+    """Something a collector could not see. Every rule that needs it yields `unknown`."""
+
+    account: str
+    region: str
+    service: Service
+    kinds: tuple[Kind, ...]  # kinds whose listing is incomplete in (account, region)
+    operation: str  # e.g. "ecs:ListClusters"
+    error_code: str  # e.g. "AccessDeniedException", "Throttling", "EndpointConnectionError"
+    message: str  # AWS's message, never containing secret values
+    resource_arn: str | None = None  # set when only one resource's attribute is missing
+
+    def covers(self, kind: Kind, account: str, region: str) -> bool:
+        return (
+            self.resource_arn is None
+            and kind in self.kinds
+            and self.account == account
+            and self.region in (region, "*")
+        )
+
+    def to_json(self) -> dict[str, JSON]:
+        return {
+            "account": self.account,
+            "region": self.region,
+            "service": self.service.value,
+            "kinds": [k.value for k in self.kinds],
+            "operation": self.operation,
+            "error_code": self.error_code,
+            "message": self.message,
+            "resource_arn": self.resource_arn,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    accounts: tuple[str, ...]
+    regions: tuple[str, ...]
+    services: tuple[Service, ...]
+
+    def to_json(self) -> dict[str, JSON]:
+        return {
+            "accounts": list(self.accounts),
+            "regions": list(self.regions),
+            "services": [s.value for s in self.services],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything one collection saw, and everything it could not see."""
+
+    id: str
+    started_at: datetime
+    finished_at: datetime
+    scope: Scope
+    resources: tuple[Resource, ...]
+    gaps: tuple[CollectionGap, ...]
+    api_calls: Mapping[str, int]  # "ec2:DescribeInstances" -> count
+
+    @property
+    def complete(self) -> bool:
+        return not self.gaps
+
+    @property
+    def total_api_calls(self) -> int:
+        return sum(self.api_calls.values())
+
+
+class SnapshotView:
+    """A read-only index over a snapshot, for checks that look up related resources."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self._by_arn: dict[str, Resource] = {}
+        self._by_kind: dict[Kind, list[Resource]] = {}
+        self._by_id: dict[tuple[Kind, str, str, str], Resource] = {}
+        for r in snapshot.resources:
+            self._by_arn[r.arn] = r
+            self._by_kind.setdefault(r.kind, []).append(r)
+            self._by_id[(r.kind, r.account, r.region, r.id)] = r
+
+    def get(self, arn: str) -> Resource | None:
+        return self._by_arn.get(arn)
+
+    def find(self, kind: Kind, account: str, region: str, resource_id: str) -> Resource | None:
+        return self._by_id.get((kind, account, region, resource_id))
+
+    def of_kind(self, kind: Kind) -> tuple[Resource, ...]:
+        return tuple(self._by_kind.get(kind, ()))
+
+    def __iter__(self) -> Iterator[Resource]:
+        return iter(self.snapshot.resources)
+
+    def gap_for(self, kind: Kind, account: str, region: str) -> CollectionGap | None:
+        for gap in self.snapshot.gaps:
+            if gap.covers(kind, account, region):
+                return gap
+        return None
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class FixedClock:
+    at: datetime
+
+    def now(self) -> datetime:
+        return self.at
+
+
+def finding_id(rule_id: str, resource_arn: str) -> str:
+    """Stable fingerprint of (rule, resource): the same problem keeps its id across cycles."""
+    return sha256_hex(f"{rule_id}\x00{resource_arn}")[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class ExemptionRef:
+    source: str  # "config", a file path, or "tag"
+    reason: str
+    owner: str
+    expires: str  # ISO date
+
+    def to_json(self) -> dict[str, JSON]:
+        return {
+            "source": self.source,
+            "reason": self.reason,
+            "owner": self.owner,
+            "expires": self.expires,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One (rule, resource) that did not pass this cycle."""
+
+    rule_id: str
+    severity: Severity
+    status: Status
+    resource: ResourceRef
+    message: str
+    evidence: Mapping[str, JSON]
+    exemption: ExemptionRef | None = None
+
+    @property
+    def id(self) -> str:
+        return finding_id(self.rule_id, self.resource.arn)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleStats:
+    """Evidence of what passed too: a compliance report needs the denominators."""
+
+    rule_id: str
+    evaluated: int = 0
+    failed: int = 0
+    exempt: int = 0
+    unknown: int = 0
+
+    @property
+    def passed(self) -> int:
+        return self.evaluated - self.failed - self.exempt - self.unknown
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    snapshot_id: str
+    evaluated_at: datetime
+    findings: tuple[Finding, ...]
+    stats: tuple[RuleStats, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedFinding:
+    """A finding with its history, as the store keeps it."""
+
+    finding: Finding
+    first_seen: datetime
+    last_seen: datetime
+    consecutive_cycles: int
+    resolved_at: datetime | None = None
+
+    @property
+    def id(self) -> str:
+        return self.finding.id
+
+
+@dataclass(frozen=True, slots=True)
+class FindingDelta:
+    """What changed since the previous cycle: what Slack and the report's delta show."""
+
+    new: tuple[TrackedFinding, ...]
+    still_open: tuple[TrackedFinding, ...]
+    resolved: tuple[TrackedFinding, ...]
+
+    @property
+    def open(self) -> tuple[TrackedFinding, ...]:
+        return self.new + self.still_open
+
+
+def group_by_kind(resources: Iterable[Resource]) -> dict[Kind, list[Resource]]:
+    out: dict[Kind, list[Resource]] = {}
+    for r in resources:
+        out.setdefault(r.kind, []).append(r)
+    return out
