@@ -415,3 +415,81 @@ def group_by_kind(resources: Iterable[Resource]) -> dict[Kind, list[Resource]]:
     for r in resources:
         out.setdefault(r.kind, []).append(r)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class RuleInfo:
+    """What a report, an alert or a remediation plan needs to know about a rule."""
+
+    id: str
+    title: str
+    severity: Severity
+    kind: Kind
+    description: str
+    rationale: str
+    remediation: str
+    # framework name -> control ids, e.g. {"NIST 800-53": ("CM-2", "CM-3"), "PCI DSS v4": ("2.2.1",)}
+    frameworks: Mapping[str, tuple[str, ...]]
+    # the automatic action the remediation planner may take, if any (e.g. "replace")
+    action: str | None = None
+    # True when replacing the resource cannot fix the finding (the source carries it)
+    source_caused: bool = False
+
+
+class ActionStatus(StrEnum):
+    PLANNED = "planned"  # allowed; dry-run stops here
+    HELD = "held"  # not allowed now (limits, window, in progress, exemption ...)
+    EXECUTED = "executed"
+    FAILED = "failed"
+    NOT_APPLICABLE = "not_applicable"  # replacement would not fix it (source-caused, pet)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRecord:
+    """One planned, held or executed remediation action: the audit trail of automation."""
+
+    id: str
+    cycle_id: str
+    target_arn: str
+    target_kind: str  # "autoscaling.group", "ecs.service", "eks.nodegroup", "ec2.instance"
+    action: str  # "start_instance_refresh", "terminate_instance", "force_new_deployment", ...
+    mode: str  # "off", "dry-run", "enforce"
+    status: ActionStatus
+    reason: str
+    finding_ids: tuple[str, ...]
+    account: str
+    region: str
+    at: datetime
+    request_id: str | None = None
+    response: Mapping[str, JSON] | None = None
+
+    def to_json(self) -> dict[str, JSON]:
+        return {
+            "id": self.id,
+            "cycle_id": self.cycle_id,
+            "target_arn": self.target_arn,
+            "target_kind": self.target_kind,
+            "action": self.action,
+            "mode": self.mode,
+            "status": self.status.value,
+            "reason": self.reason,
+            "finding_ids": list(self.finding_ids),
+            "account": self.account,
+            "region": self.region,
+            "at": iso(self.at),
+            "request_id": self.request_id,
+            "response": dict(self.response) if self.response is not None else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """An alert waiting for (or done with) delivery. `key` is its idempotency key."""
+
+    key: str
+    destination: str  # "webhook:<ENV VAR NAME>" or "channel:<#name or id>"
+    payload: Mapping[str, JSON]  # the Slack message body (blocks, text)
+    created_at: datetime
+    attempts: int = 0
+    last_error: str | None = None
+    sent_at: datetime | None = None

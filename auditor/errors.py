@@ -1,0 +1,31 @@
+"""The base exception of each layer; the CLI maps each to one clear line and an exit code."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    VIOLATIONS = 1
+    BAD_INPUT = 2
+    INCOMPLETE = 3
+    VERIFY_FAILED = 4
+
+
+class AuditorError(Exception):
+    """Base of every error the CLI reports as one line."""
+
+    exit_code: ExitCode = ExitCode.BAD_INPUT
+
+
+class BadInputError(AuditorError):
+    """Config, rule pack, exemption file or state file is wrong: names file, line, field."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class VerificationError(AuditorError):
+    """A report bundle or chain failed verification."""
+
+    exit_code = ExitCode.VERIFY_FAILED
