@@ -18,13 +18,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from auditor.errors import BadInputError
 from auditor.model import Service, Severity
 
 DEFAULT_CONFIG = Path("auditor.yaml")
 ENV_PREFIX = "AUDITOR_"
 
 
-class ConfigError(Exception):
+class ConfigError(BadInputError):
     """Bad configuration: the message names file, line and key. Exit code 2."""
 
 
