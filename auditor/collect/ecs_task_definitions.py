@@ -1,0 +1,122 @@
+"""ECS task definition revisions in use: fetched once per ARN, ever.
+
+A task definition revision is immutable, so a revision already in the previous snapshot is
+reused (re-stamped with this cycle's observation time) instead of being described again.
+Environment variable values are redacted here, before they leave the AWS response.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from auditor.aws import error_code
+from auditor.collect.base import (
+    AWS_ERRORS,
+    CollectResult,
+    UnitContext,
+    gap,
+    pick,
+    tag_map,
+)
+from auditor.model import JSON, CollectionGap, Kind, Resource, Service
+from auditor.secrets import redacted_value
+
+_TASK_DEFINITION_KEYS = (
+    "taskDefinitionArn",
+    "family",
+    "revision",
+    "networkMode",
+    "pidMode",
+    "registeredAt",
+    "requiresCompatibilities",
+)
+_CONTAINER_KEYS = ("name", "image", "essential", "privileged", "readonlyRootFilesystem", "user")
+
+# Errors that will repeat for every revision: stop asking after the first one.
+DENIED_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "UnrecognizedClientException",
+    }
+)
+
+
+def _container(definition: Mapping[str, Any]) -> dict[str, JSON]:
+    name = str(definition.get("name", ""))
+    out = pick(definition, _CONTAINER_KEYS)
+    out["environment"] = [
+        {
+            "name": str(env.get("name", "")),
+            "value": redacted_value(
+                str(env.get("name", "")),
+                str(env.get("value", "")),
+                f"container {name} env {env.get('name', '')}",
+            ),
+        }
+        for env in definition.get("environment") or []
+    ]
+    out["secrets"] = [
+        {"name": str(s.get("name", "")), "valueFrom": str(s.get("valueFrom", ""))}
+        for s in definition.get("secrets") or []
+    ]
+    return out
+
+
+def task_definition_resource(
+    ctx: UnitContext, task_definition: Mapping[str, Any], tags: Any, observed_at: datetime
+) -> Resource:
+    """The ecs.task_definition Resource of one DescribeTaskDefinition response."""
+    attributes = pick(task_definition, _TASK_DEFINITION_KEYS)
+    attributes["containerDefinitions"] = [
+        _container(c) for c in task_definition.get("containerDefinitions") or []
+    ]
+    return Resource(
+        kind=Kind.ECS_TASK_DEFINITION,
+        arn=str(task_definition["taskDefinitionArn"]),
+        id=f"{task_definition['family']}:{task_definition['revision']}",
+        account=ctx.account,
+        region=ctx.region,
+        tags=tag_map(tags, "key", "value"),
+        attributes=attributes,
+        observed_at=observed_at,
+    )
+
+
+def collect_task_definitions(
+    ctx: UnitContext, client: Any, arns: Iterable[str], observed_at: datetime
+) -> CollectResult:
+    """Resources for the given revision ARNs: reused from the previous state, or described."""
+    resources: list[Resource] = []
+    gaps: list[CollectionGap] = []
+    for arn in sorted(set(arns)):
+        known = ctx.previous.task_definitions.get(arn)
+        if known is not None:
+            resources.append(dataclasses.replace(known, observed_at=observed_at))
+            continue
+        if any(g.error_code in DENIED_CODES for g in gaps):
+            continue
+        try:
+            response = client.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+        except AWS_ERRORS as exc:
+            if not gaps or error_code(exc) in DENIED_CODES:
+                gaps.append(
+                    gap(
+                        ctx,
+                        Service.ECS,
+                        (Kind.ECS_TASK_DEFINITION,),
+                        "ecs:DescribeTaskDefinition",
+                        exc,
+                    )
+                )
+            continue
+        resources.append(
+            task_definition_resource(
+                ctx, response["taskDefinition"], response.get("tags"), observed_at
+            )
+        )
+    return CollectResult(tuple(resources), tuple(gaps))
