@@ -43,7 +43,9 @@ class ApiCallCounter:
 
     @staticmethod
     def _name(model: Any) -> str:
-        prefix = model.service_model.metadata.get("endpointPrefix") or model.service_model.service_name
+        prefix = (
+            model.service_model.metadata.get("endpointPrefix") or model.service_model.service_name
+        )
         return f"{prefix}:{model.name}"
 
     def _on_call(self, model: Any, **_: Any) -> None:
@@ -72,7 +74,9 @@ class ApiCallCounter:
             return sum(self._calls.values())
 
 
-def client_config(max_attempts: int = DEFAULT_MAX_ATTEMPTS, pool: int = 20) -> botocore.config.Config:
+def client_config(
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS, pool: int = 20
+) -> botocore.config.Config:
     return botocore.config.Config(
         retries={"mode": "adaptive", "max_attempts": max_attempts},
         max_pool_connections=pool,

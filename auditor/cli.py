@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from auditor import __version__
-from auditor.errors import AuditorError, ExitCode
+from auditor.errors import AuditorError
 
 EPILOG = """\
 exit codes: 0 ok; 1 violations at or above --fail-on; 2 bad usage, config or rule file;

@@ -107,9 +107,10 @@ class Daemon:
         if leader and not self.is_leader:
             log.info("leader_acquired", holder=self.holder)
             latest = self.store.list_cycles(limit=1)
-            due = not latest or (
-                self.clock.now() - latest[0].finished_at
-            ).total_seconds() >= self.interval
+            due = (
+                not latest
+                or (self.clock.now() - latest[0].finished_at).total_seconds() >= self.interval
+            )
             if due and not self._stop.is_set():
                 self.scheduler.modify_job("cycle", next_run_time=datetime.now(UTC))
         elif self.is_leader and not leader:
@@ -123,7 +124,9 @@ class Daemon:
         with self._cycle_lock:
             self._cycle_running.set()
             try:
-                result = run_cycle(self.settings, clock=self.clock, store=self.store, options=CycleOptions())
+                result = run_cycle(
+                    self.settings, clock=self.clock, store=self.store, options=CycleOptions()
+                )
             except Exception:
                 self.metrics.cycles.labels(result="error").inc()
                 log.exception("cycle_failed")
@@ -166,9 +169,16 @@ class Daemon:
         self.scheduler.add_job(
             self.cycle, make_trigger(sched.scan, sched.jitter_seconds), id="cycle"
         )
-        self.scheduler.add_job(self.retention, CronTrigger(hour=3, minute=17, timezone=UTC), id="retention")
+        self.scheduler.add_job(
+            self.retention, CronTrigger(hour=3, minute=17, timezone=UTC), id="retention"
+        )
         self.scheduler.start()
-        log.info("daemon_started", holder=self.holder, schedule=sched.scan, listen=self.settings.metrics.listen)
+        log.info(
+            "daemon_started",
+            holder=self.holder,
+            schedule=sched.scan,
+            listen=self.settings.metrics.listen,
+        )
 
     def stop(self, grace: float | None = None) -> bool:
         """Stop scheduling; wait for a running cycle up to the grace period.

@@ -33,7 +33,9 @@ def configure(level: str = "info", stream: TextIO | None = None, json: bool | No
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=max(numeric, logging.WARNING), stream=out, format="%(name)s: %(message)s")
+    logging.basicConfig(
+        level=max(numeric, logging.WARNING), stream=out, format="%(name)s: %(message)s"
+    )
     # botocore logs request bodies at DEBUG; never let them through (they may carry secrets)
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "alembic", "werkzeug"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

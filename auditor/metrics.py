@@ -23,27 +23,50 @@ class Metrics:
             buckets=(5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600),
             registry=r,
         )
-        self.cycles = Counter("auditor_cycles_total", "Audit cycles by result", ["result"], registry=r)
-        self.last_cycle = Gauge(
-            "auditor_last_cycle_timestamp_seconds", "End time of the last completed cycle", registry=r
+        self.cycles = Counter(
+            "auditor_cycles_total", "Audit cycles by result", ["result"], registry=r
         )
-        self.resources = Gauge("auditor_resources", "Resources in the last snapshot", ["kind"], registry=r)
+        self.last_cycle = Gauge(
+            "auditor_last_cycle_timestamp_seconds",
+            "End time of the last completed cycle",
+            registry=r,
+        )
+        self.resources = Gauge(
+            "auditor_resources", "Resources in the last snapshot", ["kind"], registry=r
+        )
         self.api_calls = Counter(
             "auditor_aws_api_calls_total", "AWS API calls", ["service", "operation"], registry=r
         )
         self.api_errors = Counter(
-            "auditor_aws_api_errors_total", "AWS API error responses", ["service", "operation"], registry=r
+            "auditor_aws_api_errors_total",
+            "AWS API error responses",
+            ["service", "operation"],
+            registry=r,
         )
-        self.gaps = Gauge("auditor_collection_gaps", "Collection gaps in the last cycle", ["service"], registry=r)
+        self.gaps = Gauge(
+            "auditor_collection_gaps", "Collection gaps in the last cycle", ["service"], registry=r
+        )
         self.findings = Gauge(
-            "auditor_findings", "Findings in the last cycle", ["rule", "severity", "status"], registry=r
+            "auditor_findings",
+            "Findings in the last cycle",
+            ["rule", "severity", "status"],
+            registry=r,
         )
-        self.alerts_sent = Counter("auditor_alerts_sent_total", "Slack messages delivered", registry=r)
-        self.alerts_pending = Gauge("auditor_alerts_pending", "Slack messages waiting in the outbox", registry=r)
+        self.alerts_sent = Counter(
+            "auditor_alerts_sent_total", "Slack messages delivered", registry=r
+        )
+        self.alerts_pending = Gauge(
+            "auditor_alerts_pending", "Slack messages waiting in the outbox", registry=r
+        )
         self.actions = Counter(
-            "auditor_remediation_actions_total", "Remediation actions by status", ["status"], registry=r
+            "auditor_remediation_actions_total",
+            "Remediation actions by status",
+            ["status"],
+            registry=r,
         )
-        self.leader = Gauge("auditor_leader", "1 when this replica holds the scheduler lease", registry=r)
+        self.leader = Gauge(
+            "auditor_leader", "1 when this replica holds the scheduler lease", registry=r
+        )
 
     def observe_cycle(self, result: CycleResult) -> None:
         """Update every metric from one cycle's result."""
@@ -74,4 +97,3 @@ class Metrics:
         self.alerts_pending.set(result.alerts_pending)
         for action in result.actions:
             self.actions.labels(status=action.status.value).inc()
-

@@ -58,6 +58,7 @@ class Service(StrEnum):
     ECS = "ecs"
     EKS = "eks"
     ECR = "ecr"
+    IAC = "iac"  # declared state (Terraform); not an AWS service, not in `services:`
 
 
 class Kind(StrEnum):
@@ -76,6 +77,7 @@ class Kind(StrEnum):
     EKS_NODEGROUP = "eks.nodegroup"
     ECR_REPOSITORY = "ecr.repository"
     ECR_IMAGE = "ecr.image"
+    IAC_RESOURCE = "iac.resource"  # one resource as Terraform state declares it
 
     @property
     def service(self) -> Service:
@@ -96,6 +98,7 @@ KIND_SERVICE: Mapping[Kind, Service] = {
     Kind.EKS_NODEGROUP: Service.EKS,
     Kind.ECR_REPOSITORY: Service.ECR,
     Kind.ECR_IMAGE: Service.ECR,
+    Kind.IAC_RESOURCE: Service.IAC,
 }
 
 JSON = Any  # JSON-compatible value: None, bool, int, float, str, list, dict[str, JSON]
@@ -219,7 +222,7 @@ class CollectionGap:
         return (
             self.resource_arn is None
             and kind in self.kinds
-            and self.account == account
+            and self.account in (account, "*")
             and self.region in (region, "*")
         )
 
@@ -428,7 +431,7 @@ class RuleInfo:
     description: str
     rationale: str
     remediation: str
-    # framework name -> control ids, e.g. {"NIST 800-53": ("CM-2", "CM-3"), "PCI DSS v4": ("2.2.1",)}
+    # framework name -> control ids, e.g. {"NIST 800-53": ("CM-2",), "PCI DSS v4": ("2.2.1",)}
     frameworks: Mapping[str, tuple[str, ...]]
     # the automatic action the remediation planner may take, if any (e.g. "replace")
     action: str | None = None

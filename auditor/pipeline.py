@@ -73,7 +73,8 @@ class CycleResult:
         if not self.snapshot.complete:
             return ExitCode.INCOMPLETE
         if any(
-            f.status is Status.FAIL and f.severity.at_least(fail_on) for f in self.evaluation.findings
+            f.status is Status.FAIL and f.severity.at_least(fail_on)
+            for f in self.evaluation.findings
         ):
             return ExitCode.VIOLATIONS
         return ExitCode.OK

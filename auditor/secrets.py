@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import gzip
 import re
 import threading
@@ -68,7 +69,9 @@ def _settings_config() -> dict[str, Any]:
 def _plugins() -> tuple[Any, ...]:
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
-    by_name = {cls.__name__: cls for cls in get_mapping_from_secret_type_to_class().values()}
+    by_name: dict[str, Any] = {
+        cls.__name__: cls for cls in get_mapping_from_secret_type_to_class().values()
+    }
     out: list[Any] = [by_name[n]() for n in _PLUGIN_NAMES if n in by_name]
     # Hex entropy is left out on purpose: commit SHAs and digests in deploy config are hex.
     out.append(by_name["Base64HighEntropyString"](limit=4.5))
@@ -138,15 +141,12 @@ def scan_text(text: str) -> tuple[SecretHit, ...]:
 def decode_user_data(raw: bytes | str) -> bytes:
     """User data as EC2 returns it: base64, possibly gzip-compressed inside."""
     data = raw.encode() if isinstance(raw, str) else raw
-    try:
+    # launch template data may already be decoded by the caller
+    with contextlib.suppress(binascii.Error, ValueError):
         data = base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        pass  # launch template data may already be decoded by the caller
     if data[:2] == b"\x1f\x8b":
-        try:
+        with contextlib.suppress(OSError, EOFError):
             data = gzip.decompress(data)
-        except (OSError, EOFError):
-            pass
     return data
 
 

@@ -304,10 +304,7 @@ def _known_keys(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> set[
 def _is_field_name(name: Any) -> bool:
     if not isinstance(name, str):
         return False
-    for model in _Section.__subclasses__():
-        if name in model.model_fields:
-            return True
-    return False
+    return any(name in model.model_fields for model in _Section.__subclasses__())
 
 
 def _valid_choices(path: tuple[Any, ...]) -> str:
@@ -340,7 +337,9 @@ def load_settings(path: Path | str | None = None) -> Settings:
     filename = "<environment>"
     data: Any = {}
     lines: dict[tuple[Any, ...], int] = {}
-    chosen = Path(path) if path is not None else (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+    chosen = (
+        Path(path) if path is not None else (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+    )
     if chosen is not None:
         filename = str(chosen)
         try:

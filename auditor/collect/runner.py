@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import structlog
 
 from auditor.aws import AwsSessions, Target, error_code, error_message
-from auditor.collect.base import AWS_ERRORS, CollectResult, Collector, PreviousState, UnitContext
+from auditor.collect.base import AWS_ERRORS, Collector, CollectResult, PreviousState, UnitContext
 from auditor.model import (
     KIND_SERVICE,
     Clock,
@@ -93,7 +93,9 @@ def resolve_targets(
             return (Target(sessions.caller_account()),), ()
         except AWS_ERRORS as exc:
             account = "unknown"
-            return (), _scope_gap(account, ALL_REGIONS, settings.services, "sts:GetCallerIdentity", exc)
+            return (), _scope_gap(
+                account, ALL_REGIONS, settings.services, "sts:GetCallerIdentity", exc
+            )
     try:
         caller = sessions.caller_account()
         client = sessions.client(Target(caller), "organizations", sessions.default_region)
@@ -113,8 +115,7 @@ def resolve_targets(
         if (not org.include or a in org.include) and a not in org.exclude
     ]
     return tuple(
-        Target(a, None if a == caller else f"arn:aws:iam::{a}:role/{org.role_name}")
-        for a in chosen
+        Target(a, None if a == caller else f"arn:aws:iam::{a}:role/{org.role_name}") for a in chosen
     ), ()
 
 
@@ -162,18 +163,28 @@ def collect(
         try:
             return registry[service](ctx)
         except AWS_ERRORS as exc:  # assume-role failure surfaces on the first client call
-            return CollectResult(gaps=_scope_gap(target.account_id, region, [service], "sts:AssumeRole", exc))
-        except Exception as exc:  # a collector bug must be a gap, never a silent pass
-            log.exception("collector_failed", account=target.account_id, region=region, service=service.value)
             return CollectResult(
-                gaps=_scope_gap(target.account_id, region, [service], f"{service.value}:collect", exc)
+                gaps=_scope_gap(target.account_id, region, [service], "sts:AssumeRole", exc)
+            )
+        except Exception as exc:  # a collector bug must be a gap, never a silent pass
+            log.exception(
+                "collector_failed", account=target.account_id, region=region, service=service.value
+            )
+            return CollectResult(
+                gaps=_scope_gap(
+                    target.account_id, region, [service], f"{service.value}:collect", exc
+                )
             )
 
     def done(target: Target, region: str, service: Service, result: CollectResult) -> None:
         resources.extend(result.resources)
         all_gaps.extend(result.gaps)
         if progress is not None:
-            progress(UnitDone(target.account_id, region, service, len(result.resources), len(result.gaps)))
+            progress(
+                UnitDone(
+                    target.account_id, region, service, len(result.resources), len(result.gaps)
+                )
+            )
 
     def run_ecr(target: Target, region: str, ecs: Future[CollectResult] | None) -> CollectResult:
         from auditor.collect.ecs import image_refs
@@ -181,7 +192,9 @@ def collect(
         refs = image_refs(ecs.result().resources) if ecs is not None else ()
         return run(target, region, Service.ECR, refs)
 
-    with ThreadPoolExecutor(max_workers=settings.collect.concurrency, thread_name_prefix="collect") as pool:
+    with ThreadPoolExecutor(
+        max_workers=settings.collect.concurrency, thread_name_prefix="collect"
+    ) as pool:
         pending: list[tuple[Target, str, Service, Future[CollectResult]]] = []
         for target in targets:
             for region in regions:

@@ -88,4 +88,6 @@ def print_summary(result: CycleResult, out: TextIO | None = None) -> None:
         "failing by severity: " + ", ".join(f"{s} {sev.get(s, 0)}" for s in SEVERITY_ORDER)
     )
     d = result.delta
-    console.print(f"delta: {len(d.new)} new, {len(d.still_open)} still open, {len(d.resolved)} resolved")
+    console.print(
+        f"delta: {len(d.new)} new, {len(d.still_open)} still open, {len(d.resolved)} resolved"
+    )

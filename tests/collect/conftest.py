@@ -29,9 +29,7 @@ def counter() -> ApiCallCounter:
 
 
 @pytest.fixture
-def make_ctx(
-    aws: None, clock: FixedClock, counter: ApiCallCounter
-) -> Callable[..., UnitContext]:
+def make_ctx(aws: None, clock: FixedClock, counter: ApiCallCounter) -> Callable[..., UnitContext]:
     """Build a UnitContext for (ACCOUNT, region) whose clients count their API calls."""
     sessions = AwsSessions(base=boto3.Session(region_name=REGION), counter=counter)
     target = Target(ACCOUNT)

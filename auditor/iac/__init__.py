@@ -1,0 +1,1 @@
+"""Declared state (infrastructure as code) to compare with live state."""
