@@ -1,0 +1,26 @@
+"""Slack alerts: plan (pure) -> outbox (durable) -> deliver (bounded, retried)."""
+
+from auditor.notify.capture import CaptureTransport, preview
+from auditor.notify.cycle import active_destinations, notify_cycle
+from auditor.notify.deliver import DeliveryResult, RetryPolicy, deliver
+from auditor.notify.outbox import MemoryOutbox, Outbox
+from auditor.notify.planner import plan_messages
+from auditor.notify.redact import redact_payload
+from auditor.notify.transport import SendResult, SlackTransport, Transport
+
+__all__ = [
+    "CaptureTransport",
+    "DeliveryResult",
+    "MemoryOutbox",
+    "Outbox",
+    "RetryPolicy",
+    "SendResult",
+    "SlackTransport",
+    "Transport",
+    "active_destinations",
+    "deliver",
+    "notify_cycle",
+    "plan_messages",
+    "preview",
+    "redact_payload",
+]

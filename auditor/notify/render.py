@@ -1,0 +1,232 @@
+"""Block Kit pieces: one finding, one gap, one action, and the packing of blocks into messages
+that stay within Slack's limits (50 blocks, 3,000 characters per text, small payloads)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+
+from auditor.model import (
+    JSON,
+    ActionRecord,
+    CollectionGap,
+    Finding,
+    RuleInfo,
+    Severity,
+    TrackedFinding,
+    iso,
+)
+
+MAX_BLOCKS = 50
+MAX_TEXT = 3000
+HEADER_MAX = 150
+MAX_PAYLOAD_BYTES = 30_000  # Slack refuses ~40 KB; keep a wide margin
+EVIDENCE_MAX = 300
+FIELD_MAX = 400
+
+EMOJI: Mapping[Severity, str] = {
+    Severity.CRITICAL: ":red_circle:",
+    Severity.HIGH: ":large_orange_circle:",
+    Severity.MEDIUM: ":large_yellow_circle:",
+    Severity.LOW: ":large_blue_circle:",
+    Severity.INFO: ":white_circle:",
+}
+OWNER_TAGS = ("owner", "team")
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn control characters; everything user-controlled goes through this."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def code(text: str, limit: int = FIELD_MAX) -> str:
+    return "`" + escape(clip(text, limit).replace("`", "'")) + "`"
+
+
+def owner_of(tags: Mapping[str, str]) -> str | None:
+    lowered = {k.lower(): v for k, v in tags.items()}
+    for name in OWNER_TAGS:
+        if lowered.get(name):
+            return lowered[name]
+    return None
+
+
+def severity_order(tf: TrackedFinding) -> tuple[int, str, str]:
+    f = tf.finding
+    return (-f.severity.rank, f.rule_id, f.resource.arn)
+
+
+def count_line(findings: Iterable[TrackedFinding]) -> str:
+    """Counts like "12 critical, 300 high", in severity order."""
+    counts = Counter(tf.finding.severity for tf in findings)
+    return ", ".join(f"{counts[s]} {s.value}" for s in Severity if counts[s])
+
+
+def _evidence_value(key: str, value: JSON) -> str:
+    if isinstance(value, dict) and "secrets" in value:
+        secrets = value.get("secrets") or []
+        if not value.get("present", True):
+            return f"{key}: absent"
+        if isinstance(secrets, list) and secrets:
+            kinds = sorted({str(s.get("detector", "?")) for s in secrets if isinstance(s, dict)})
+            return f"{key}: {len(secrets)} secret(s) ({', '.join(kinds)})"
+        return f"{key}: no secrets"
+    if isinstance(value, str | int | float | bool) or value is None:
+        return f"{key}={value}"
+    return f"{key}={json.dumps(value, sort_keys=True, separators=(',', ':'), default=str)}"
+
+
+def evidence_line(finding: Finding) -> str:
+    """The evidence in one line. Evidence is already redacted at collection; the payload
+    guard re-checks the rendered text anyway."""
+    parts = [_evidence_value(k, finding.evidence[k]) for k in sorted(finding.evidence)]
+    return clip(" ".join("; ".join(parts).split()), EVIDENCE_MAX)
+
+
+def rule_title(rule_id: str, rules: Mapping[str, RuleInfo]) -> str:
+    info = rules.get(rule_id)
+    return info.title if info is not None else rule_id
+
+
+def age_text(delta: timedelta) -> str:
+    hours = int(delta.total_seconds() // 3600)
+    if hours >= 48:
+        return f"{hours // 24} days"
+    return f"{hours} hours" if hours != 1 else "1 hour"
+
+
+def finding_block(
+    tf: TrackedFinding, rules: Mapping[str, RuleInfo], *, note: str | None = None
+) -> dict[str, JSON]:
+    f = tf.finding
+    r = f.resource
+    where = f"account {code(r.account)} · {code(r.region)}"
+    owner = owner_of(r.tags)
+    if owner:
+        where += f" · owner {code(owner, 100)}"
+    lines = [
+        f"{EMOJI[f.severity]} *{f.severity.value.upper()}* · "
+        f"*{escape(clip(rule_title(f.rule_id, rules), 200))}* ({code(f.rule_id, 120)})",
+        code(r.arn, 1000),
+        where,
+    ]
+    if f.message:
+        lines.append(escape(clip(" ".join(f.message.split()), EVIDENCE_MAX)))
+    evidence = evidence_line(f)
+    if evidence:
+        lines.append(f"> evidence: {escape(evidence)}")
+    if note:
+        lines.append(note)
+    return section("\n".join(lines))
+
+
+def resolved_block(tf: TrackedFinding, rules: Mapping[str, RuleInfo]) -> dict[str, JSON]:
+    f = tf.finding
+    r = f.resource
+    end = tf.resolved_at or tf.last_seen
+    lines = [
+        f":white_check_mark: *{f.severity.value.upper()}* · "
+        f"*{escape(clip(rule_title(f.rule_id, rules), 200))}* ({code(f.rule_id, 120)})",
+        code(r.arn, 1000),
+        f"account {code(r.account)} · {code(r.region)} · open for {age_text(end - tf.first_seen)}",
+    ]
+    return section("\n".join(lines))
+
+
+def gap_line(gap: CollectionGap) -> str:
+    """One gap as a sentence: "eu-west-1 in account 222… could not be read (AccessDenied on
+    ecs:ListClusters); affects ecs.cluster"."""
+    region = "every region" if gap.region == "*" else gap.region
+    what = (
+        f"{gap.resource_arn} ({region}, account {gap.account})"
+        if gap.resource_arn
+        else (f"{region} in account {gap.account}")
+    )
+    kinds = ", ".join(k.value for k in gap.kinds) or gap.service.value
+    return f"{what} could not be read ({gap.error_code} on {gap.operation}); affects {kinds}"
+
+
+def action_line(action: ActionRecord) -> str:
+    return (
+        f"*{escape(action.action)}* on {code(action.target_arn, 600)} — "
+        f"{action.status.value} ({escape(action.mode)}): {escape(clip(action.reason, 300))}"
+    )
+
+
+def section(text: str) -> dict[str, JSON]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_TEXT)}}
+
+
+def header(text: str) -> dict[str, JSON]:
+    return {"type": "header", "text": {"type": "plain_text", "text": clip(text, HEADER_MAX)}}
+
+
+def context(text: str) -> dict[str, JSON]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, MAX_TEXT)}]}
+
+
+def footer(now: datetime, report_url: str | None) -> str:
+    text = f"auditor · {iso(now)}"
+    if report_url:
+        safe = report_url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C")
+        text += f" · <{safe}|Open the report>"
+    return text
+
+
+def lines_sections(lines: Sequence[str]) -> list[dict[str, JSON]]:
+    """Lines packed into as few sections as fit in MAX_TEXT each."""
+    out: list[dict[str, JSON]] = []
+    current: list[str] = []
+    size = 0
+    for raw in lines:
+        line = clip(raw, MAX_TEXT)
+        if current and size + len(line) + 1 > MAX_TEXT:
+            out.append(section("\n".join(current)))
+            current, size = [], 0
+        current.append(line)
+        size += len(line) + 1
+    if current:
+        out.append(section("\n".join(current)))
+    return out
+
+
+def payload_size(payload: Mapping[str, JSON]) -> int:
+    return len(json.dumps(payload, ensure_ascii=False).encode())
+
+
+def pack(
+    title: str,
+    text: str,
+    items: Sequence[dict[str, JSON]],
+    foot: str,
+    summary: str | None = None,
+) -> list[dict[str, JSON]]:
+    """Split item blocks into messages: header + items + (summary) + footer each, at most
+    MAX_BLOCKS blocks and MAX_PAYLOAD_BYTES bytes. Titles get "(1/3)" when split."""
+    fixed = 2 + (1 if summary else 0)
+    budget = MAX_PAYLOAD_BYTES - 2_000  # header, footer, summary, fallback text
+    chunks: list[list[dict[str, JSON]]] = [[]]
+    size = 0
+    for block in items:
+        block_size = payload_size(block) + 1
+        chunk = chunks[-1]
+        if chunk and (len(chunk) + fixed >= MAX_BLOCKS or size + block_size > budget):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(block)
+        size += block_size
+    out: list[dict[str, JSON]] = []
+    for i, chunk in enumerate(chunks, 1):
+        suffix = f" ({i}/{len(chunks)})" if len(chunks) > 1 else ""
+        blocks: list[JSON] = [header(title + suffix), *chunk]
+        if summary and i == len(chunks):
+            blocks.append(context(summary))
+        blocks.append(context(foot))
+        out.append({"text": clip(text + suffix, MAX_TEXT), "blocks": blocks})
+    return out
