@@ -1,0 +1,109 @@
+"""The values the store takes and gives back, beyond the shared ones in auditor.model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from auditor.model import (
+    ActionRecord,
+    Evaluation,
+    OutboxMessage,
+    Resource,
+    Severity,
+    Snapshot,
+    Status,
+    TrackedFinding,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CycleRecord:
+    """Everything one cycle writes. commit_cycle stores it in ONE transaction."""
+
+    snapshot: Snapshot
+    evaluation: Evaluation | None
+    # every finding touched this cycle (new, still open, resolved), lifecycle fields updated
+    tracked: tuple[TrackedFinding, ...]
+    actions: tuple[ActionRecord, ...] = ()
+    outbox: tuple[OutboxMessage, ...] = ()
+    report_id: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)  # counts for the canonical line
+
+
+@dataclass(frozen=True, slots=True)
+class CycleSummary:
+    """One committed cycle as a list of cycles shows it."""
+
+    id: str
+    started_at: datetime
+    finished_at: datetime
+    resource_count: int
+    gap_count: int
+    api_calls: int
+    evaluated_at: datetime | None
+    report_id: str | None
+    metadata: Mapping[str, Any]
+
+    @property
+    def complete(self) -> bool:
+        return self.gap_count == 0
+
+
+class FindingEventKind(StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    RESOLVED = "resolved"
+    EXEMPT = "exempt"
+
+
+@dataclass(frozen=True, slots=True)
+class FindingEvent:
+    """What happened to one finding in one cycle (append-only history)."""
+
+    cycle_id: str
+    finding_id: str
+    event: FindingEventKind
+    status: Status
+    severity: Severity
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceVersion:
+    """One distinct configuration of a resource and the span of cycles that saw it.
+
+    `resource.observed_at` is `first_seen`: the moment this configuration was first observed.
+    """
+
+    arn: str
+    config_hash: str
+    resource: Resource
+    first_snapshot_id: str
+    last_snapshot_id: str
+    first_seen: datetime
+    last_seen: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    """How many rows retention removed, per kind of row."""
+
+    cycles: int = 0
+    resource_versions: int = 0
+    resource_configs: int = 0
+    finding_events: int = 0
+    findings: int = 0
+
+    @property
+    def total(self) -> int:
+        return (
+            self.cycles
+            + self.resource_versions
+            + self.resource_configs
+            + self.finding_events
+            + self.findings
+        )

@@ -1,0 +1,138 @@
+"""The snapshot store: the one object the pipeline, daemon and API use to reach the database.
+
+A cycle is written in ONE transaction (commit_cycle): a crash or an error part-way leaves
+the previous state intact, so the latest snapshot is always a completely committed one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from auditor.model import ActionRecord, Snapshot, TrackedFinding
+from auditor.store import actions, findings, leases, retention, snapshot_reads
+from auditor.store.engine import WRITE, StoreError, make_engine, migrate, safe_url
+from auditor.store.outbox import SqlOutbox, insert_messages
+from auditor.store.records import (
+    CycleRecord,
+    CycleSummary,
+    FindingEvent,
+    PruneResult,
+    ResourceVersion,
+)
+from auditor.store.snapshots import insert_cycle
+
+
+class Store:
+    """Snapshots, findings, actions, the alert outbox and leases, on SQLite or PostgreSQL."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        """Connect to `url` and, unless told not to, bring its schema to the latest revision."""
+        engine = make_engine(url)
+        if migrate:
+            try:
+                _migrate(engine)
+            except sa.exc.OperationalError as exc:
+                engine.dispose()
+                reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+                raise StoreError(f"cannot open store {safe_url(url)}: {reason}") from None
+        return cls(engine)
+
+    @property
+    def engine(self) -> sa.Engine:
+        return self._engine
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def ping(self) -> bool:
+        """True when the database answers a trivial query (readiness)."""
+        try:
+            with self._engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError:
+            return False
+        return True
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        with self._engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        with self._engine.connect() as conn, conn.begin():
+            yield conn
+
+    def commit_cycle(self, record: CycleRecord) -> None:
+        """Everything of one cycle, or nothing."""
+        snapshot = record.snapshot
+        at = record.evaluation.evaluated_at if record.evaluation else snapshot.finished_at
+        with self._write() as conn:
+            insert_cycle(conn, snapshot, record.evaluation, record.report_id, record.metadata)
+            findings.write_findings(conn, snapshot.id, at, record.tracked)
+            actions.write_actions(conn, record.actions)
+            insert_messages(conn, record.outbox)
+
+    def latest_snapshot(self) -> Snapshot | None:
+        with self._read() as conn:
+            return snapshot_reads.latest_snapshot(conn)
+
+    def load_snapshot(self, snapshot_id: str) -> Snapshot:
+        """The snapshot as saved; SnapshotNotFoundError (a LookupError) if there is none."""
+        with self._read() as conn:
+            return snapshot_reads.load_snapshot(conn, snapshot_id)
+
+    def list_cycles(self, limit: int = 50) -> list[CycleSummary]:
+        """The most recent committed cycles, newest first."""
+        with self._read() as conn:
+            return snapshot_reads.list_cycles(conn, limit)
+
+    def open_findings(self) -> dict[str, TrackedFinding]:
+        with self._read() as conn:
+            return findings.open_findings(conn)
+
+    def finding_history(self, finding_id: str) -> list[FindingEvent]:
+        with self._read() as conn:
+            return findings.finding_history(conn, finding_id)
+
+    def resource_versions(self, arn: str) -> list[ResourceVersion]:
+        """Every distinct configuration of one resource, oldest first."""
+        with self._read() as conn:
+            return snapshot_reads.resource_versions(conn, arn)
+
+    def baselines(self, arns: Iterable[str]) -> dict[str, ResourceVersion]:
+        """The first observed version of each ARN that has one (the drift baseline)."""
+        with self._read() as conn:
+            return snapshot_reads.baselines(conn, arns)
+
+    def actions_since(self, since: datetime) -> list[ActionRecord]:
+        with self._read() as conn:
+            return actions.actions_since(conn, since)
+
+    def outbox(self) -> SqlOutbox:
+        return SqlOutbox(self._engine)
+
+    def try_acquire_lease(self, name: str, holder: str, ttl_seconds: float, now: datetime) -> bool:
+        """Take or renew lease `name` for `holder` if it is free, expired or already ours."""
+        with self._write() as conn:
+            return leases.try_acquire(conn, name, holder, ttl_seconds, now)
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self._write() as conn:
+            leases.release(conn, name, holder)
+
+    def prune(self, older_than: datetime) -> PruneResult:
+        with self._write() as conn:
+            return retention.prune(conn, older_than)
+
+
+def _migrate(engine: sa.Engine) -> None:
+    migrate(engine)
