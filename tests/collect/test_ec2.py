@@ -102,22 +102,22 @@ def test_instance_attributes_follow_the_contract(make_ctx: Callable[..., UnitCon
     }  # fmt: skip
     assert expected_keys == set(inst.attributes)
     attrs = inst.attributes
-    assert "ops" == attrs["KeyName"]
-    assert {"Name": "running"} == attrs["State"]
-    assert "web-asg" == attrs["AutoScalingGroupName"]
-    assert "ng-1" == attrs["EksNodegroupName"]
-    assert "prod" == attrs["EksClusterName"]
+    assert attrs["KeyName"] == "ops"
+    assert attrs["State"] == {"Name": "running"}
+    assert attrs["AutoScalingGroupName"] == "web-asg"
+    assert attrs["EksNodegroupName"] == "ng-1"
+    assert attrs["EksClusterName"] == "prod"
     assert {"HttpTokens", "HttpEndpoint", "HttpPutResponseHopLimit"} == set(
         attrs["MetadataOptions"]
     )
-    assert "required" == attrs["MetadataOptions"]["HttpTokens"]
+    assert attrs["MetadataOptions"]["HttpTokens"] == "required"
     assert [{"GroupId": sg, "GroupName": "web"}] == attrs["SecurityGroups"]
     [bdm] = attrs["BlockDeviceMappings"]
     assert {"DeviceName", "Ebs"} == set(bdm)
     assert {"VolumeId", "AttachTime"} == set(bdm["Ebs"])
     assert str(attrs["LaunchTime"]).endswith("+00:00")
-    assert {"present": False, "sha256": None, "size": 0, "secrets": []} == attrs["UserData"]
-    assert () == inst.unavailable
+    assert attrs["UserData"] == {"present": False, "sha256": None, "size": 0, "secrets": []}
+    assert inst.unavailable == ()
     json.dumps(dict(attrs))  # JSON-compatible all the way down
 
 
@@ -132,7 +132,7 @@ def test_terminated_instances_are_skipped(make_ctx: Callable[..., UnitContext]) 
     instances = _of(collect_ec2(ctx), Kind.EC2_INSTANCE)
 
     assert [stopped] == list(instances)
-    assert {"Name": "stopped"} == instances[stopped].attributes["State"]
+    assert instances[stopped].attributes["State"] == {"Name": "stopped"}
 
 
 def test_images_and_security_groups_in_use_in_one_call_each(
@@ -163,10 +163,10 @@ def test_images_and_security_groups_in_use_in_one_call_each(
     result = collect_ec2(ctx)
 
     calls = _delta(counter, before)
-    assert 1 == calls["ec2:DescribeImages"]
-    assert 1 == calls["ec2:DescribeSecurityGroups"]
-    assert 1 == calls["ec2:DescribeInstances"]
-    assert 3 == calls["ec2:DescribeInstanceAttribute"]
+    assert calls["ec2:DescribeImages"] == 1
+    assert calls["ec2:DescribeSecurityGroups"] == 1
+    assert calls["ec2:DescribeInstances"] == 1
+    assert calls["ec2:DescribeInstanceAttribute"] == 3
     images = _of(result, Kind.EC2_IMAGE)
     assert {first, second} == set(images)
     assert unused not in images
@@ -186,11 +186,13 @@ def test_images_and_security_groups_in_use_in_one_call_each(
         groups[sg].attributes
     )
     [perm] = groups[sg].attributes["IpPermissions"]
-    assert {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22} == {
-        k: perm[k] for k in ("IpProtocol", "FromPort", "ToPort")
+    assert {k: perm[k] for k in ("IpProtocol", "FromPort", "ToPort")} == {
+        "IpProtocol": "tcp",
+        "FromPort": 22,
+        "ToPort": 22,
     }
-    assert [{"CidrIp": "0.0.0.0/0"}] == perm["IpRanges"]
-    assert () == result.gaps
+    assert perm["IpRanges"] == [{"CidrIp": "0.0.0.0/0"}]
+    assert result.gaps == ()
 
 
 def test_deregistered_ami_is_absent_while_others_are_returned(
@@ -208,7 +210,7 @@ def test_deregistered_ami_is_absent_while_others_are_returned(
 
     assert orphan in _of(result, Kind.EC2_INSTANCE)
     assert [base] == list(_of(result, Kind.EC2_IMAGE))
-    assert () == result.gaps
+    assert result.gaps == ()
 
 
 def test_ami_not_found_error_retries_without_the_missing_id(
@@ -240,8 +242,8 @@ def test_ami_not_found_error_retries_without_the_missing_id(
     result = collect_ec2(ctx)
 
     assert [keep] == list(_of(result, Kind.EC2_IMAGE))
-    assert () == result.gaps
-    assert 2 == _delta(counter, before)["ec2:DescribeImages"]
+    assert result.gaps == ()
+    assert _delta(counter, before)["ec2:DescribeImages"] == 2
 
 
 def test_instances_are_paged(
@@ -259,7 +261,7 @@ def test_instances_are_paged(
     result = collect_ec2(ctx)
 
     assert ids == set(_of(result, Kind.EC2_INSTANCE))
-    assert 3 == _delta(counter, before)["ec2:DescribeInstances"]
+    assert _delta(counter, before)["ec2:DescribeInstances"] == 3
 
 
 def test_denied_security_groups_become_a_gap_and_the_rest_is_collected(
@@ -286,7 +288,7 @@ def test_denied_security_groups_become_a_gap_and_the_rest_is_collected(
     assert (expected,) == result.gaps
     assert [instance_id] == list(_of(result, Kind.EC2_INSTANCE))
     assert [image] == list(_of(result, Kind.EC2_IMAGE))
-    assert {} == _of(result, Kind.EC2_SECURITY_GROUP)
+    assert _of(result, Kind.EC2_SECURITY_GROUP) == {}
 
 
 def test_denied_instances_fail_closed_for_what_instances_reveal(
@@ -310,7 +312,7 @@ def test_denied_instances_fail_closed_for_what_instances_reveal(
     result = collect_ec2(ctx)
 
     [failed] = result.gaps
-    assert "ec2:DescribeInstances" == failed.operation
+    assert failed.operation == "ec2:DescribeInstances"
     for kind in (
         Kind.EC2_INSTANCE,
         Kind.EC2_IMAGE,
@@ -318,7 +320,7 @@ def test_denied_instances_fail_closed_for_what_instances_reveal(
         Kind.EC2_LAUNCH_TEMPLATE,
     ):
         assert failed.covers(kind, ACCOUNT, REGION)
-    assert ["legacy"] == list(_of(result, Kind.ASG))
+    assert list(_of(result, Kind.ASG)) == ["legacy"]
 
 
 def test_api_errors_never_raise(make_ctx: Callable[..., UnitContext]) -> None:
@@ -330,7 +332,8 @@ def test_api_errors_never_raise(make_ctx: Callable[..., UnitContext]) -> None:
 
     result = collect_ec2(ctx)
 
-    assert () == result.resources
-    assert ["autoscaling:DescribeAutoScalingGroups", "ec2:DescribeInstances"] == sorted(
-        g.operation for g in result.gaps
-    )
+    assert result.resources == ()
+    assert sorted(g.operation for g in result.gaps) == [
+        "autoscaling:DescribeAutoScalingGroups",
+        "ec2:DescribeInstances",
+    ]
