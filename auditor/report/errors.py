@@ -1,0 +1,19 @@
+"""The report layer's errors: one base, each mapped to one CLI line and exit code."""
+
+from __future__ import annotations
+
+from auditor.errors import AuditorError, ExitCode
+
+
+class ReportError(AuditorError):
+    """A report could not be built, signed or stored."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class SigningKeyError(ReportError):
+    """The signing key is missing, unreadable or of the wrong type (the key itself is never shown)."""
+
+
+class StorageError(ReportError):
+    """A bundle could not be stored, listed or fetched (local directory or S3)."""

@@ -1,0 +1,128 @@
+"""What a report is built from: frozen values of auditor/model.py types, and nothing else.
+
+The pipeline assembles a ReportInput at the end of a cycle (or for `auditor report`); the
+bundle writer turns it into report.json, HTML, CSV, OCSF and a signed manifest. Nothing
+here needs the snapshot's resources, only its metadata, so an on-demand report can be
+built from the store without loading every resource again.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from auditor.model import (
+    ActionRecord,
+    CollectionGap,
+    Evaluation,
+    FindingDelta,
+    RuleInfo,
+    Scope,
+    Snapshot,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotInfo:
+    """A snapshot's metadata: what was asked for, what could not be seen, what it cost."""
+
+    id: str
+    started_at: datetime
+    finished_at: datetime
+    scope: Scope
+    gaps: tuple[CollectionGap, ...]
+    api_calls: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, snapshot: Snapshot) -> SnapshotInfo:
+        return cls(
+            id=snapshot.id,
+            started_at=snapshot.started_at,
+            finished_at=snapshot.finished_at,
+            scope=snapshot.scope,
+            gaps=snapshot.gaps,
+            api_calls=dict(snapshot.api_calls),
+        )
+
+    @property
+    def complete(self) -> bool:
+        return not self.gaps
+
+
+@dataclass(frozen=True, slots=True)
+class ExemptionInfo:
+    """An exemption as a report shows it: in force, or expired (and so no longer applied)."""
+
+    rule: str
+    resource: str  # ARN glob
+    reason: str
+    owner: str
+    expires: date
+    expired: bool
+    account: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    source: str = "config"
+
+
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    """One earlier report's headline numbers, for the trend chart."""
+
+    generated_at: datetime
+    score: float | None  # None when nothing could be scored
+    failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReportInput:
+    snapshot: SnapshotInfo
+    evaluation: Evaluation
+    delta: FindingDelta
+    rules: Mapping[str, RuleInfo]
+    generated_at: datetime
+    tool_version: str
+    rules_version: str
+    exemptions: tuple[ExemptionInfo, ...] = ()
+    actions: tuple[ActionRecord, ...] = ()
+    trend: tuple[TrendPoint, ...] = ()
+    # account -> number of (rule, resource) checks made there; see evaluated_by_account()
+    evaluated_by_account: Mapping[str, int] = field(default_factory=dict)
+    since: datetime | None = None  # set for an on-demand `auditor report --since DATE`
+
+
+@dataclass(frozen=True, slots=True)
+class BundleInfo:
+    """A written bundle: where it is and what identifies it in the chain."""
+
+    report_id: str
+    path: Path
+    generated_at: datetime
+    manifest_sha256: str
+    previous_manifest_sha256: str | None
+    sequence: int
+    files: tuple[str, ...]
+    key_id: str
+    algorithm: str
+
+
+def evaluated_by_account(snapshot: Snapshot, rules: Mapping[str, RuleInfo]) -> dict[str, int]:
+    """Checks made per account: for every rule, the resources of its kind in that account.
+
+    RuleStats count per rule, not per account; this gives the per-account denominators of the
+    compliance score. Unknown findings for resources that could not be listed are added by the
+    report itself, so a gap still lowers the account's score.
+    """
+    per_kind: Counter[tuple[str, str]] = Counter(
+        (r.account, r.kind.value) for r in snapshot.resources
+    )
+    out: Counter[str] = Counter()
+    for rule in rules.values():
+        for (account, kind), n in per_kind.items():
+            if kind == rule.kind.value:
+                out[account] += n
+    for account in snapshot.scope.accounts:
+        out.setdefault(account, 0)
+    return dict(out)
