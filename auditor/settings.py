@@ -278,13 +278,13 @@ def format_validation_error(
         loc = tuple(err["loc"])
         # pydantic adds the union member / literal tag to the path; keep the user's keys only
         path = tuple(p for p in loc if isinstance(p, int) or p in _known_keys(lines, loc))
-        line = None
-        for i in range(len(path), 0, -1):
-            if path[:i] in lines:
-                line = lines[path[:i]]
-                break
-        key = ".".join(str(p) for p in path) or "<top level>"
+        # the exact key in the file; else the environment variable; else the nearest parent
+        line = lines.get(path)
         env = _env_var_for(path) if line is None and path else None
+        for i in range(len(path) - 1, 0, -1):
+            if line is None and env is None and path[:i] in lines:
+                line = lines[path[:i]]
+        key = ".".join(str(p) for p in path) or "<top level>"
         where = f"{filename}:{line}" if line else (f"environment {env}" if env else filename)
         message = err["msg"]
         if err["type"] == "extra_forbidden":

@@ -56,13 +56,17 @@ class StateLoad:
     sources: tuple[str, ...]
 
 
-def _line_of(text: str, needle: str) -> int | None:
+def _line_of(text: str, needle: str, then: str | None = None) -> int | None:
+    """Line of `needle` (or of the first `then` after it): JSON errors point at the field."""
     pos = text.find(needle)
+    if pos >= 0 and then is not None:
+        after = text.find(then, pos)
+        pos = after if after >= 0 else pos
     return text.count("\n", 0, pos) + 1 if pos >= 0 else None
 
 
-def _where(source: str, text: str, needle: str | None) -> str:
-    line = _line_of(text, needle) if needle else None
+def _where(source: str, text: str, needle: str | None, then: str | None = None) -> str:
+    line = _line_of(text, needle, then) if needle else None
     return f"{source}:{line}" if line else source
 
 
@@ -137,9 +141,10 @@ def parse_state(
         instances = block.get("instances")
         needle = f'"name": "{name}"'
         if not isinstance(instances, list):
+            where = _where(source, text, needle, '"instances"')
             raise StateError(
-                f"{_where(source, text, needle)}: resources[{i}] ({tf_type}.{name}): instances: "
-                "expected a list"
+                f"{where}: resources[{i}] "
+                f"({tf_type}.{name}): instances: expected a list"
             )
         module = block.get("module")
         for j, inst in enumerate(instances):
