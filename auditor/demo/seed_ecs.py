@@ -1,0 +1,298 @@
+"""ECR and ECS of one demo cell: repositories and pushed images, task definitions from
+well-pinned and locked-down to the opposite, services and their running tasks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from auditor.demo import aging
+from auditor.demo.cell import TERRAFORM_TAGS, Cell
+from auditor.demo.manifest import ECR_IMAGE_MAX_AGE_DAYS, TASK_MAX_AGE_DAYS
+
+CLUSTER = "apps"
+
+# (repository, imageTagMutability, tag pushed, days since push)
+REPOSITORIES: tuple[tuple[str, str, str, int], ...] = (
+    ("api", "IMMUTABLE", "2026.11.1", 10),
+    ("web", "IMMUTABLE_WITH_EXCLUSION", "2026.11.3", 6),
+    ("worker", "MUTABLE", "1.4.2", 300),
+    ("admin", "MUTABLE", "latest", 200),
+    ("cron", "MUTABLE_WITH_EXCLUSION", "latest", 45),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """A task definition family, the service running it (if any) and its tasks."""
+
+    family: str
+    repository: str
+    image_ref: str  # "digest", "tag" or "none": how the image is referenced
+    container: dict[str, Any]
+    network_mode: str = "awsvpc"
+    pid_mode: str | None = None
+    service: bool = True
+    exec_enabled: bool = False
+    tasks: int = 2
+    task_age_days: int = 3
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+SECURE = {"readonlyRootFilesystem": True, "user": "1000:1000", "privileged": False}
+WORKLOADS: tuple[Workload, ...] = (
+    Workload(
+        "api",
+        "api",
+        "digest",
+        {
+            **SECURE,
+            "environment": [{"name": "LOG_LEVEL", "value": "info"}],
+            "secrets": [
+                {
+                    "name": "DB_PASSWORD",
+                    "valueFrom": "arn:aws:secretsmanager:{region}:{account}:secret:api/db",
+                }
+            ],
+        },
+        tasks=3,
+    ),
+    Workload(
+        "web",
+        "web",
+        "digest",
+        {**SECURE, "environment": [{"name": "PORT", "value": "8080"}]},
+        tasks=3,
+    ),
+    Workload(
+        "worker",
+        "worker",
+        "tag",
+        {
+            "environment": [
+                {"name": "QUEUE_URL", "value": "https://sqs.{region}.amazonaws.com/{account}/jobs"}
+            ]
+        },
+        exec_enabled=True,
+        tasks=2,
+        task_age_days=95,
+    ),
+    Workload(
+        "admin",
+        "admin",
+        "tag",
+        {
+            "privileged": True,
+            "user": "root",
+            "readonlyRootFilesystem": False,
+            "environment": [
+                {"name": "AWS_ACCESS_KEY_ID", "value": "AKIAIOSFODNN7EXAMPLE"},
+                {
+                    "name": "AWS_SECRET_ACCESS_KEY",
+                    "value": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                },
+                {"name": "DB_PASSWORD", "value": "hunter2-but-longer-9f8e7d"},
+            ],
+        },
+        network_mode="host",
+        pid_mode="host",
+        exec_enabled=True,
+        tasks=0,
+    ),
+    Workload(
+        "cron",
+        "cron",
+        "none",
+        {
+            "user": "0",
+            "environment": [
+                {
+                    "name": "SLACK_TOKEN",
+                    "value": "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx",
+                }
+            ],
+        },
+        service=False,
+        tasks=1,
+        task_age_days=40,
+    ),
+)
+
+
+def _manifest(cell: Cell, repository: str, tag: str) -> str:
+    seed = f"{cell.account}/{cell.region}/{repository}:{tag}".encode()
+    layer = "sha256:" + hashlib.sha256(seed).hexdigest()
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 1024,
+                "digest": "sha256:" + hashlib.sha256(seed + b"config").hexdigest(),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 31_457_280,
+                    "digest": layer,
+                }
+            ],
+        }
+    )
+
+
+def seed_ecr(cell: Cell) -> dict[str, tuple[str, str, int]]:
+    """Create the repositories and push one image each: {repo: (uri, digest, age days)}."""
+    ecr, b = cell.client("ecr"), cell.builder
+    pushed: dict[str, tuple[str, str, int]] = {}
+    for name, mutability, tag, age in REPOSITORIES:
+        params: dict[str, Any] = {
+            "repositoryName": name,
+            "imageTagMutability": mutability,
+            "imageScanningConfiguration": {"scanOnPush": mutability.startswith("IMMUTABLE")},
+            "tags": [{"Key": k, "Value": v} for k, v in TERRAFORM_TAGS.items()],
+        }
+        if mutability.endswith("_WITH_EXCLUSION"):
+            params["imageTagMutabilityExclusionFilters"] = [
+                {"filterType": "WILDCARD", "filter": "dev-*"}
+            ]
+        repo = ecr.create_repository(**params)["repository"]
+        b.add("ecr.repository")
+        if mutability.startswith("MUTABLE"):
+            b.fail("ecr.tag_mutable", repo["repositoryArn"])
+        else:
+            b.passes("ecr.repository", repo["repositoryArn"])
+        image = ecr.put_image(
+            repositoryName=name, imageManifest=_manifest(cell, name, tag), imageTag=tag
+        )
+        digest = image["image"]["imageId"]["imageDigest"]
+        aging.set_image_pushed_at(cell.account, cell.region, name, digest, cell.ago(age))
+        b.add("ecr.image")
+        pushed[name] = (str(repo["repositoryUri"]), str(digest), age)
+    return pushed
+
+
+def _image(workload: Workload, uri: str, digest: str, tag: str) -> str:
+    if workload.image_ref == "digest":
+        return f"{uri}@{digest}"
+    if workload.image_ref == "tag":
+        return f"{uri}:{tag}"
+    return uri
+
+
+def _register(cell: Cell, workload: Workload, image: str) -> str:
+    container = json.loads(
+        json.dumps(workload.container)
+        .replace("{region}", cell.region)
+        .replace("{account}", cell.account)
+    )
+    container.update(
+        {"name": workload.family, "image": image, "essential": True, "memory": 512, "cpu": 256}
+    )
+    params: dict[str, Any] = {
+        "family": workload.family,
+        "containerDefinitions": [container],
+        "networkMode": workload.network_mode,
+        "requiresCompatibilities": ["EC2"] if workload.network_mode == "host" else ["FARGATE"],
+        "cpu": "256",
+        "memory": "512",
+        "tags": [{"key": k, "value": v} for k, v in TERRAFORM_TAGS.items()],
+    }
+    if workload.pid_mode:
+        params["pidMode"] = workload.pid_mode
+    arn = cell.client("ecs").register_task_definition(**params)["taskDefinition"][
+        "taskDefinitionArn"
+    ]
+    return str(arn)
+
+
+def _task_definition_rules(cell: Cell, workload: Workload, arn: str) -> None:
+    b, c = cell.builder, workload.container
+    b.add("ecs.task_definition")
+    b.fail_if(workload.image_ref != "digest", "ecs.image_not_pinned", arn)
+    b.fail_if(c.get("readonlyRootFilesystem") is not True, "ecs.rootfs_writable", arn)
+    b.fail_if(c.get("privileged") is True, "ecs.privileged", arn)
+    b.fail_if(c.get("user") in (None, "root", "0"), "ecs.root_user", arn)
+    b.fail_if("host" in (workload.network_mode, workload.pid_mode), "ecs.host_namespace", arn)
+    names = {e["name"] for e in c.get("environment", [])}
+    leaky = bool(names & {"AWS_SECRET_ACCESS_KEY", "DB_PASSWORD", "SLACK_TOKEN"})
+    b.fail_if(leaky, "ecs.env_secrets", arn)
+    if workload.image_ref == "digest" and not leaky and workload.network_mode != "host":
+        b.passes("ecs.task_definition", arn)
+
+
+def seed_ecs(cell: Cell) -> None:
+    ecs, b = cell.client("ecs"), cell.builder
+    pushed = seed_ecr(cell)
+    tags = {name: tag for name, _, tag, _ in REPOSITORIES}
+    cluster_arn = ecs.create_cluster(
+        clusterName=CLUSTER, tags=[{"key": k, "value": v} for k, v in TERRAFORM_TAGS.items()]
+    )["cluster"]["clusterArn"]
+    b.add("ecs.cluster")
+    b.passes("ecs.cluster", cluster_arn)
+    network = {
+        "awsvpcConfiguration": {
+            "subnets": cell.subnets[:2],
+            "securityGroups": [cell.security_groups["app"]],
+        }
+    }
+    for workload in WORKLOADS:
+        uri, digest, pushed_days = pushed[workload.repository]
+        td_arn = _register(cell, workload, _image(workload, uri, digest, tags[workload.repository]))
+        _task_definition_rules(cell, workload, td_arn)
+        group = f"family:{workload.family}"
+        if workload.service:
+            svc = ecs.create_service(
+                cluster=CLUSTER,
+                serviceName=workload.family,
+                taskDefinition=td_arn,
+                desiredCount=max(workload.tasks, 1) * cell.scale,
+                launchType="EC2" if workload.network_mode == "host" else "FARGATE",
+                **({} if workload.network_mode == "host" else {"networkConfiguration": network}),
+            )["service"]
+            aging.set_service_state(
+                cell.account,
+                cell.region,
+                CLUSTER,
+                workload.family,
+                created=cell.ago(workload.task_age_days + 30),
+                exec_enabled=workload.exec_enabled,
+                running_count=workload.tasks * cell.scale,
+            )
+            b.add("ecs.service")
+            b.fail_if(workload.exec_enabled, "ecs.exec_enabled", svc["serviceArn"])
+            if not workload.exec_enabled:
+                b.passes("ecs.service", svc["serviceArn"])
+            group = f"service:{workload.family}"
+        count = workload.tasks * cell.scale
+        if count == 0:
+            continue
+        tasks = ecs.run_task(
+            cluster=CLUSTER,
+            taskDefinition=td_arn,
+            count=count,
+            launchType="FARGATE",
+            networkConfiguration=network,
+            group=group,
+        )["tasks"]
+        arns = [t["taskArn"] for t in tasks]
+        started = cell.ago(workload.task_age_days)
+        aging.set_task_times(
+            cell.account,
+            cell.region,
+            CLUSTER,
+            dict.fromkeys(arns, started),
+            dict.fromkeys(arns, digest),
+        )
+        b.add("ecs.task", len(arns))
+        old_task = cell.now - started > timedelta(days=TASK_MAX_AGE_DAYS)
+        old_image = pushed_days > ECR_IMAGE_MAX_AGE_DAYS
+        for arn in arns:
+            b.fail_if(old_task, "ecs.task_max_age", arn)
+            b.fail_if(old_image, "ecr.running_image_age", arn)
+            if not (old_task or old_image):
+                b.passes("ecs.task", arn)

@@ -1,0 +1,89 @@
+"""An in-process moto server on 127.0.0.1, for the demo, the benchmarks and end-to-end tests.
+
+In-process matters: moto stamps every resource "now", and only a server running in this
+process lets `auditor.demo.aging` reach its backends to make resources look old.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+
+DEMO_ACCESS_KEY_ID = "demo-access-key"
+DEMO_SECRET_ACCESS_KEY = "demo-secret-key"  # noqa: S105 - moto accepts any fake credentials
+DEFAULT_REGION = "us-east-1"
+
+
+def demo_aws_env(endpoint_url: str, region: str = DEFAULT_REGION) -> dict[str, str]:
+    """The environment that points boto3 (and so auditor) at the moto server.
+
+    Returned, not applied: the caller decides whether to update os.environ, a subprocess
+    environment, or a pytest monkeypatch.
+    """
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_ACCESS_KEY_ID": DEMO_ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": DEMO_SECRET_ACCESS_KEY,
+        "AWS_SESSION_TOKEN": "demo-session-token",
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+    }
+
+
+class DemoServer:
+    """moto's ThreadedMotoServer on 127.0.0.1 and a free port; a context manager.
+
+    >>> with DemoServer() as server:
+    ...     env = demo_aws_env(server.endpoint_url)
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = True) -> None:
+        self._host = host
+        self._port = port
+        self._quiet = quiet
+        self._server: object | None = None
+        self._endpoint_url: str | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        if self._endpoint_url is None:
+            raise RuntimeError("DemoServer is not running: use it as a context manager or start()")
+        return self._endpoint_url
+
+    def start(self) -> DemoServer:
+        from moto.server import ThreadedMotoServer
+
+        if self._quiet:
+            # werkzeug logs one line per request to stderr; the demo prints its own summary.
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        server = ThreadedMotoServer(ip_address=self._host, port=self._port, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        self._server = server
+        self._endpoint_url = f"http://{host}:{port}"
+        return self
+
+    def reset(self) -> None:
+        """Forget every resource in every account and region (moto's global reset)."""
+        import urllib.request
+
+        url = f"{self.endpoint_url}/moto-api/reset"  # http://127.0.0.1:<port>: ours
+        request = urllib.request.Request(url, method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            response.read()
+
+    def stop(self) -> None:
+        server, self._server, self._endpoint_url = self._server, None, None
+        if server is not None:
+            server.stop()  # type: ignore[attr-defined]
+
+    def __enter__(self) -> DemoServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
