@@ -73,7 +73,7 @@ def write_bundle(
     signer: Signer,
     formats: Sequence[str] = ALL_FORMATS,
     report_id: str | None = None,
-    previous: ChainLink | None | str = "auto",
+    previous: ChainLink | str | None = "auto",
 ) -> BundleInfo:
     """Render, hash, sign and publish one bundle under `out_dir/<report id>/`.
 
@@ -206,4 +206,3 @@ def _chain_lock(out_dir: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-

@@ -12,7 +12,7 @@ class ReportError(AuditorError):
 
 
 class SigningKeyError(ReportError):
-    """The signing key is missing, unreadable or of the wrong type (the key itself is never shown)."""
+    """The signing key is missing, unreadable or of the wrong type (never shows the key)."""
 
 
 class StorageError(ReportError):

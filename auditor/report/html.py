@@ -132,9 +132,12 @@ def trend_svg(points: list[Mapping[str, Any]], width: int = 560, height: int = 1
     for (x, y), (i, s) in zip(coords, scored, strict=True):
         label = f"{points[i]['generated_at']}: {s * 100:.1f}%, {points[i]['failed']} failed"
         parts.append(
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#2563eb"><title>{label}</title></circle>'
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#2563eb">'
+            f"<title>{label}</title></circle>"
         )
     if not coords:
-        parts.append(f'<text x="{pad}" y="{height / 2}" font-size="12">no scored reports yet</text>')
+        parts.append(
+            f'<text x="{pad}" y="{height / 2}" font-size="12">no scored reports yet</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)

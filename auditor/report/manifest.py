@@ -67,7 +67,9 @@ def parse_manifest(data: bytes) -> dict[str, Any]:
     if missing:
         raise ValueError(f"manifest.json lacks required field(s): {', '.join(missing)}")
     if value["schema"] != MANIFEST_SCHEMA:
-        raise ValueError(f"manifest.json schema: expected {MANIFEST_SCHEMA}, found {value['schema']!r}")
+        raise ValueError(
+            f"manifest.json schema: expected {MANIFEST_SCHEMA}, found {value['schema']!r}"
+        )
     files = value["files"]
     if not isinstance(files, list) or not all(
         isinstance(f, dict) and isinstance(f.get("name"), str) and isinstance(f.get("sha256"), str)

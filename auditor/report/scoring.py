@@ -58,7 +58,7 @@ class Tally:
 
 
 def rule_tallies(stats: Iterable[RuleStats], findings: Iterable[Finding]) -> dict[str, Tally]:
-    """Per rule. Findings the stats do not account for (a buggy stage) still count, as not passing."""
+    """Per rule. Findings the stats miss (a buggy stage) still count, as not passing."""
     from_findings: dict[str, Tally] = {}
     for f in findings:
         t = from_findings.get(f.rule_id, Tally())

@@ -1,7 +1,8 @@
 """Signers: Ed25519 with a local key, or ECDSA P-256 with an AWS KMS asymmetric key.
 
 Both produce signatures stock OpenSSL verifies over the exact manifest bytes:
-  Ed25519: openssl pkeyutl -verify -pubin -inkey pub.pem -rawin -in manifest.json -sigfile manifest.sig
+  Ed25519: openssl pkeyutl -verify -pubin -inkey pub.pem -rawin -in manifest.json \
+             -sigfile manifest.sig
   ECDSA:   openssl dgst -sha256 -verify pub.pem -signature manifest.sig manifest.json
 The private key is read from a file or an environment variable and never logged, stored or
 put in an exception message.

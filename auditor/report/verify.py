@@ -7,6 +7,7 @@ keys (origin): a bundle re-signed with another key fails against the trusted key
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -94,7 +95,13 @@ def verify_bundle(path: Path, public_key_pem: TrustedKeys = None) -> VerifyResul
     try:
         sig = (path / SIGNATURE).read_bytes()
     except OSError:
-        return VerifyResult(path, ("manifest.sig is missing: the bundle was never completed or the signature was removed",))
+        return VerifyResult(
+            path,
+            (
+                "manifest.sig is missing: the bundle was never completed, or its signature "
+                "was removed",
+            ),
+        )
     try:
         m = parse_manifest(raw)
     except ValueError as exc:
@@ -124,7 +131,7 @@ def _check_signatures(
     try:
         embedded_alg = algorithm_of(embedded)
         embedded_id = key_id_of(embedded)
-    except Exception:  # noqa: BLE001 - any parse failure is one verdict: unusable key
+    except Exception:
         problems.append("manifest.json public_key_pem is not a valid Ed25519 or P-256 public key")
         return False
     if embedded_alg != algorithm:
@@ -153,14 +160,14 @@ def _check_signatures(
 def key_alg(key: bytes) -> str:
     try:
         return algorithm_of(key)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return "unsupported"
 
 
 def _safe_id(key: bytes) -> str:
     try:
         return key_id_of(key)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return "<unparseable key>"
 
 
@@ -194,7 +201,9 @@ def _check_files(path: Path, m: dict[str, Any], problems: list[str]) -> None:
 def _check_identity(path: Path, m: dict[str, Any], problems: list[str]) -> None:
     rid = str(m["report_id"])
     if path.name != rid:
-        problems.append(f"directory name {path.name!r} does not match the manifest's report_id {rid!r}")
+        problems.append(
+            f"directory name {path.name!r} does not match the manifest's report_id {rid!r}"
+        )
     try:
         parse_iso(str(m["generated_at"]))
     except ValueError:
@@ -226,7 +235,7 @@ def verify_chain(directory: Path, public_key_pem: TrustedKeys = None) -> ChainRe
         return ChainResult(directory, (), (f"{directory}: no report bundles found",))
     results = tuple(verify_bundle(d, public_key_pem) for d in dirs)
     problems: list[str] = []
-    by_id = {r.report_id: r for r in results if r.report_id}
+    by_id: dict[str | None, VerifyResult] = {r.report_id: r for r in results if r.report_id}
     first = results[0]
     if first.sequence is not None and (first.sequence != 1 or first.previous_report_id):
         problems.append(
@@ -234,7 +243,7 @@ def verify_chain(directory: Path, public_key_pem: TrustedKeys = None) -> ChainRe
             f"report {first.previous_report_id} is not in {directory} (removed?)"
         )
     trusted = bool(_trusted(public_key_pem))
-    for prev, cur in zip(results, results[1:], strict=False):
+    for prev, cur in itertools.pairwise(results):
         problems.extend(_link_problems(prev, cur, by_id))
         if not trusted and prev.key_id and cur.key_id and prev.key_id != cur.key_id:
             problems.append(
@@ -251,8 +260,10 @@ def _link_problems(
         return []  # an unreadable bundle is already reported by verify_bundle
     name = cur.path.name
     out: list[str] = []
-    if prev.generated_at and cur.generated_at and (
-        parse_iso(cur.generated_at) < parse_iso(prev.generated_at)
+    if (
+        prev.generated_at
+        and cur.generated_at
+        and (parse_iso(cur.generated_at) < parse_iso(prev.generated_at))
     ):
         out.append(
             f"{name}: generated_at {cur.generated_at} is before the previous bundle "

@@ -1,0 +1,131 @@
+"""`auditor verify PATH`: check a report bundle, or a directory of bundles as a chain."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from auditor.errors import ExitCode
+
+DESCRIPTION = """\
+Verify a report bundle (every file's SHA-256 and the signature over manifest.json), or a
+directory of bundles as a hash chain (no report removed, reordered, altered or inserted).
+
+The signature is checked against the public key embedded in each manifest AND against the
+trusted key(s): --key FILE (repeatable: a PEM from `auditor keys public`), else the key of
+the configured signer (signing.key_file / key_env / kms_key_id). Without any trusted key
+only integrity is proven, not origin: a warning says so (--require-key makes it an error).
+
+exit codes: 0 valid; 4 invalid (each problem is printed: what was expected, what was found)
+
+examples:
+  auditor verify --key pub.pem reports/20261122T120000Z-1a2b3c4d
+  auditor verify --key pub.pem reports/
+"""
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "verify",
+        help="verify a report bundle or a chain of bundles",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("path", type=Path, help="a bundle directory, or a directory of bundles")
+    p.add_argument(
+        "--key", type=Path, action="append", default=[], help="trusted public key PEM (repeatable)"
+    )
+    p.add_argument("--config", type=Path, default=None, help="config file (default ./auditor.yaml)")
+    p.add_argument("--require-key", action="store_true", help="fail when no trusted key is known")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(handler=handle)
+
+
+def trusted_keys(args: argparse.Namespace) -> tuple[list[bytes], str]:
+    """The trusted keys and where they came from (for the output)."""
+    from auditor.errors import BadInputError
+
+    if args.key:
+        keys: list[bytes] = []
+        for path in args.key:
+            try:
+                keys.append(Path(path).read_bytes())
+            except OSError as exc:
+                raise BadInputError(f"{path}: cannot read public key ({exc.strerror})") from None
+        return keys, "--key " + ", ".join(str(k) for k in args.key)
+    try:
+        from auditor.aws import AwsSessions
+        from auditor.report.publish import kms_factory
+        from auditor.report.signing import key_source, signer_from_settings
+        from auditor.settings import load_settings
+
+        settings = load_settings(args.config)
+        source = key_source(settings)
+        signer = signer_from_settings(settings, kms_factory(AwsSessions()))
+        return [signer.public_key_pem()], f"configured signer ({source.kind} {source.name})"
+    except Exception as exc:  # no usable configured key: say so, never silently trust
+        return [], f"none ({type(exc).__name__}: {exc})"
+
+
+def handle(args: argparse.Namespace) -> int:
+    from auditor.report.manifest import MANIFEST
+    from auditor.report.verify import verify_bundle, verify_chain
+
+    path: Path = args.path
+    keys, origin = trusted_keys(args)
+    if not keys:
+        msg = (
+            f"no trusted public key ({origin}): signatures were checked against the key "
+            "embedded in each manifest only, which proves integrity but not origin; pass "
+            "--key pub.pem"
+        )
+        if args.require_key:
+            print(f"auditor: error: {msg}", file=sys.stderr)
+            return int(ExitCode.VERIFY_FAILED)
+        print(f"auditor: warning: {msg}", file=sys.stderr)
+    trusted = keys or None
+    if (path / MANIFEST).is_file():
+        result = verify_bundle(path, trusted)
+        problems = [f"{path.name}: {p}" for p in result.problems]
+        checked = [result]
+    else:
+        chain = verify_chain(path, trusted)
+        problems = list(chain.all_problems)
+        checked = list(chain.bundles)
+    ok = not problems and bool(checked)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "path": str(path),
+                    "valid": ok,
+                    "trusted_key": origin if keys else None,
+                    "bundles": [
+                        {
+                            "report_id": b.report_id,
+                            "valid": b.ok,
+                            "sequence": b.sequence,
+                            "key_id": b.key_id,
+                            "problems": list(b.problems),
+                        }
+                        for b in checked
+                    ],
+                    "problems": problems,
+                },
+                indent=2,
+            )
+        )
+    else:
+        for b in checked:
+            mark = "OK  " if b.ok else "FAIL"
+            print(f"{mark} {b.path.name} (sequence {b.sequence}, key {b.key_id})")
+        for p in problems:
+            print(f"  - {p}")
+        if ok:
+            trust = f"trusted key from {origin}" if keys else "embedded keys only"
+            print(f"valid: {len(checked)} bundle(s), {trust}")
+        else:
+            print(f"INVALID: {len(problems)} problem(s)")
+    return int(ExitCode.OK if ok else ExitCode.VERIFY_FAILED)
