@@ -27,7 +27,7 @@ def try_acquire(
         set_={"holder": insert.excluded.holder, "expires_at": insert.excluded.expires_at},
         where=sa.or_(LEASES.c.expires_at < now, LEASES.c.holder == holder),
     )
-    return conn.execute(stmt).rowcount == 1
+    return conn.execute(stmt.returning(LEASES.c.holder)).first() is not None
 
 
 def release(conn: sa.Connection, name: str, holder: str) -> None:

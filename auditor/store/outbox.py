@@ -28,7 +28,10 @@ def insert_messages(conn: sa.Connection, messages: Sequence[OutboxMessage]) -> i
             last_error=m.last_error,
             sent_at=m.sent_at,
         )
-        new += conn.execute(stmt.on_conflict_do_nothing(index_elements=[OUTBOX.c.key])).rowcount
+        inserted = stmt.on_conflict_do_nothing(index_elements=[OUTBOX.c.key]).returning(
+            OUTBOX.c.key
+        )
+        new += len(conn.execute(inserted).all())
     return new
 
 
