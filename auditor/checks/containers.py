@@ -1,0 +1,136 @@
+"""Checks on ECS task definitions (in use) and on the images running tasks run."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from auditor.checks.result import (
+    PASS,
+    CheckResult,
+    age_days,
+    fail,
+    older_than,
+    parse_time,
+    unknown,
+)
+from auditor.model import JSON, Clock, Kind, Resource, Severity, SnapshotView
+
+_ECR_IMAGE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
+    r"(?P<name>[^:@]+)(?::(?P<tag>[^@]+))?(?:@(?P<digest>sha256:[0-9a-f]+))?$"
+)
+_ROOT_USERS = ("root", "0")
+
+
+def _containers(resource: Resource, key: str) -> Iterator[Mapping[str, Any]]:
+    for container in resource.attributes.get(key) or ():
+        if isinstance(container, Mapping):
+            yield container
+
+
+def image_tag(image: str) -> str | None:
+    """The tag of an image reference, None when there is none ("repo", "repo@sha256:...")."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.rsplit(":", 1)[1] if ":" in last else None
+
+
+def ecs_image_not_pinned(
+    resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
+) -> CheckResult:
+    loose: list[dict[str, JSON]] = []
+    worst: Severity | None = None
+    for container in _containers(resource, "containerDefinitions"):
+        image = str(container.get("image", ""))
+        if "@sha256:" in image:
+            continue
+        tag = image_tag(image)
+        loose.append({"container": container.get("name"), "image": image, "tag": tag})
+        if tag is None or tag == "latest":
+            worst = Severity.HIGH
+    if not loose:
+        return PASS
+    return fail(
+        "image(s) not pinned by digest: "
+        + ", ".join(f"{c['container']}={c['image']}" for c in loose),
+        {"containers": loose},
+        severity=worst,
+    )
+
+
+def ecs_root_user(
+    resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
+) -> CheckResult:
+    as_root: list[dict[str, JSON]] = []
+    for container in _containers(resource, "containerDefinitions"):
+        user = container.get("user")
+        if not user or str(user).split(":", 1)[0] in _ROOT_USERS:
+            as_root.append({"container": container.get("name"), "user": user})
+    if not as_root:
+        return PASS
+    return fail(
+        "container(s) run as root: " + ", ".join(str(c["container"]) for c in as_root),
+        {"containers": as_root},
+    )
+
+
+def _ecr_image(
+    view: SnapshotView, task: Resource, account: str, region: str, image_id: str
+) -> Resource | None:
+    found = view.find(Kind.ECR_IMAGE, account, region, image_id)
+    if found is None and (account, region) != (task.account, task.region):
+        found = view.find(Kind.ECR_IMAGE, task.account, task.region, image_id)
+    return found
+
+
+def ecr_running_image_age(
+    resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
+) -> CheckResult:
+    old: list[dict[str, JSON]] = []
+    now = clock.now()
+    for container in _containers(resource, "containers"):
+        image = str(container.get("image", ""))
+        match = _ECR_IMAGE.match(image)
+        if match is None:
+            continue  # not an ECR image: this rule does not apply to it
+        digest = container.get("imageDigest") or match.group("digest")
+        if not digest:
+            return unknown(
+                f"container {container.get('name')} reports no image digest",
+                {"image": image},
+            )
+        account, region = match.group("account"), match.group("region")
+        image_id = f"{match.group('name')}@{digest}"
+        found = _ecr_image(view, resource, account, region, image_id)
+        if found is None:
+            gap = view.gap_for(Kind.ECR_IMAGE, account, region) or view.gap_for(
+                Kind.ECR_IMAGE, resource.account, resource.region
+            )
+            evidence: dict[str, JSON] = {"image": image, "imageDigest": digest}
+            if gap is not None:
+                evidence["gap"] = gap.to_json()
+                return unknown(f"image {image_id} could not be described", evidence)
+            return unknown(f"image {image_id} is not in ECR any more: age unknown", evidence)
+        pushed_text = found.attributes.get("imagePushedAt")
+        pushed = parse_time(pushed_text)
+        if pushed is None:
+            return unknown(f"image {image_id} has no readable imagePushedAt", {"image": image})
+        if older_than(pushed, now, params["days"]):
+            old.append(
+                {
+                    "container": container.get("name"),
+                    "image": image,
+                    "imageDigest": digest,
+                    "imagePushedAt": pushed_text,
+                    "age_days": age_days(pushed, now),
+                }
+            )
+    if not old:
+        return PASS
+    return fail(
+        f"running image(s) pushed more than {params['days']:g} days ago: "
+        + ", ".join(str(o["image"]) for o in old),
+        {"containers": old, "max_days": params["days"]},
+    )

@@ -1,0 +1,134 @@
+"""Checks on the age and state of the AMIs that instances and Auto Scaling groups launch from."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from auditor.checks.result import (
+    PASS,
+    CheckResult,
+    age_days,
+    fail,
+    older_than,
+    parse_time,
+    unknown,
+)
+from auditor.model import Clock, Kind, Resource, SnapshotView
+
+
+def _image(view: SnapshotView, account: str, region: str, image_id: str) -> Resource | CheckResult:
+    image = view.find(Kind.EC2_IMAGE, account, region, image_id)
+    if image is not None:
+        return image
+    gap = view.gap_for(Kind.EC2_IMAGE, account, region)
+    if gap is not None:
+        return unknown(
+            f"AMI {image_id} could not be described ({gap.error_code})",
+            {"ImageId": image_id, "gap": gap.to_json()},
+        )
+    return unknown(
+        f"AMI {image_id} is not visible (deregistered or not shared): its age cannot be judged",
+        {"ImageId": image_id},
+    )
+
+
+def image_age(
+    view: SnapshotView,
+    account: str,
+    region: str,
+    image_id: str,
+    clock: Clock,
+    days: float,
+    what: str,
+) -> CheckResult:
+    """Fail when the AMI was created more than `days` ago; unknown when it cannot be seen."""
+    found = _image(view, account, region, image_id)
+    if isinstance(found, CheckResult):
+        return found
+    created_text = found.attributes.get("CreationDate")
+    created = parse_time(created_text)
+    if created is None:
+        return unknown(f"AMI {image_id} has no readable CreationDate", {"ImageId": image_id})
+    now = clock.now()
+    if not older_than(created, now, days):
+        return PASS
+    age = age_days(created, now)
+    return fail(
+        f"{what} AMI {image_id} is {age} days old (max {days:g})",
+        {"ImageId": image_id, "CreationDate": created_text, "age_days": age, "max_days": days},
+    )
+
+
+def ec2_ami_age(
+    resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
+) -> CheckResult:
+    image_id = resource.attributes.get("ImageId")
+    if not isinstance(image_id, str):
+        return unknown("the instance has no ImageId")
+    return image_age(
+        view, resource.account, resource.region, image_id, clock, params["days"], "its"
+    )
+
+
+def ec2_ami_deprecated_or_gone(
+    resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
+) -> CheckResult:
+    image_id = resource.attributes.get("ImageId")
+    if not isinstance(image_id, str):
+        return unknown("the instance has no ImageId")
+    image = view.find(Kind.EC2_IMAGE, resource.account, resource.region, image_id)
+    if image is None:
+        gap = view.gap_for(Kind.EC2_IMAGE, resource.account, resource.region)
+        if gap is not None:
+            return unknown(
+                f"AMI {image_id} could not be described ({gap.error_code})",
+                {"ImageId": image_id, "gap": gap.to_json()},
+            )
+        return fail(
+            f"AMI {image_id} is gone: deregistered or no longer shared, so it cannot be rebuilt",
+            {"ImageId": image_id},
+        )
+    attrs = image.attributes
+    state = attrs.get("State")
+    if state != "available":
+        return fail(f"AMI {image_id} is {state}", {"ImageId": image_id, "State": state})
+    deprecated_text = attrs.get("DeprecationTime")
+    deprecated = parse_time(deprecated_text)
+    if deprecated is not None and deprecated <= clock.now():
+        return fail(
+            f"AMI {image_id} was deprecated on {deprecated_text}",
+            {"ImageId": image_id, "DeprecationTime": deprecated_text},
+        )
+    return PASS
+
+
+_TRANSITION_DATE = re.compile(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) GMT\)")
+
+
+def ec2_stopped_too_long(
+    resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
+) -> CheckResult:
+    state = resource.attributes.get("State")
+    if not isinstance(state, Mapping) or state.get("Name") != "stopped":
+        return PASS
+    reason = resource.attributes.get("StateTransitionReason")
+    match = _TRANSITION_DATE.search(reason) if isinstance(reason, str) else None
+    if match is None:
+        return fail(
+            "the instance is stopped since an unknown date (StateTransitionReason has none)",
+            {"StateTransitionReason": reason},
+        )
+    since = parse_time(match.group(1).replace(" ", "T") + "+00:00")
+    if since is None:
+        return fail(
+            "the instance is stopped since an unreadable date", {"StateTransitionReason": reason}
+        )
+    now = clock.now()
+    if not older_than(since, now, params["days"]):
+        return PASS
+    return fail(
+        f"the instance has been stopped for {age_days(since, now)} days",
+        {"stopped_since": match.group(1) + " GMT", "max_days": params["days"]},
+    )

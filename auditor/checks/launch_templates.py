@@ -1,0 +1,68 @@
+"""Checks on launch template versions in use (by Auto Scaling groups, node groups, instances)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from auditor.checks.result import PASS, CheckResult, fail, unknown
+from auditor.model import JSON, Clock, Resource, SnapshotView
+
+
+def versions_in_use(resource: Resource) -> Iterator[tuple[str, Mapping[str, Any] | None]]:
+    """(version, LaunchTemplateData) for every version in use; data None when not collected."""
+    versions = resource.attributes.get("Versions")
+    in_use = resource.attributes.get("VersionsInUse")
+    if not isinstance(in_use, list):
+        return
+    for number in in_use:
+        version = versions.get(str(number)) if isinstance(versions, Mapping) else None
+        data = version.get("LaunchTemplateData") if isinstance(version, Mapping) else None
+        yield str(number), data if isinstance(data, Mapping) else None
+
+
+def _missing(resource: Resource, version: str) -> CheckResult:
+    return unknown(
+        f"version {version} is in use but its data was not collected",
+        {"LaunchTemplateId": resource.id, "version": version},
+    )
+
+
+def lt_ssh_keypair(
+    resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
+) -> CheckResult:
+    offending: list[dict[str, JSON]] = []
+    for version, data in versions_in_use(resource):
+        if data is None:
+            return _missing(resource, version)
+        key = data.get("KeyName")
+        if key:
+            offending.append({"version": version, "KeyName": key})
+    if not offending:
+        return PASS
+    return fail(
+        f"launch template version(s) in use attach an SSH key pair: "
+        f"{', '.join(str(o['version']) for o in offending)}",
+        {"versions": offending},
+    )
+
+
+def lt_imdsv2_required(
+    resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
+) -> CheckResult:
+    offending: list[dict[str, JSON]] = []
+    for version, data in versions_in_use(resource):
+        if data is None:
+            return _missing(resource, version)
+        options = data.get("MetadataOptions")
+        options = options if isinstance(options, Mapping) else {}
+        if options.get("HttpEndpoint") == "disabled":
+            continue
+        if options.get("HttpTokens") != "required":
+            offending.append({"version": version, "HttpTokens": options.get("HttpTokens")})
+    if not offending:
+        return PASS
+    return fail(
+        "launch template version(s) in use do not require IMDSv2 (HttpTokens=required)",
+        {"versions": offending},
+    )

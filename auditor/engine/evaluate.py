@@ -1,0 +1,180 @@
+"""(snapshot, rules, exemptions, clock) -> findings and per-rule counts. Pure: no I/O.
+
+Fail closed, in three ways:
+- a CollectionGap covering a rule's kind in an (account, region) yields ONE `unknown`
+  finding for that scope (placeholder resource `arn:aws:<service>:<region>:<account>:*`);
+  resources that were seen there are still evaluated (a failure seen is a failure);
+- a resource whose `unavailable` lists an attribute the rule reads is `unknown`;
+- a check that cannot see a related resource (e.g. the AMI, with ec2.image in a gap)
+  returns `unknown`.
+Unknown is never counted as passing. Exemptions only turn `fail` into `exempt`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from auditor.checks.result import PASS, CheckResult, Outcome
+from auditor.engine.conditions import EvalContext
+from auditor.engine.exemptions import Exemption, ExemptionIndex
+from auditor.engine.rules import Rule, RuleSet
+from auditor.model import (
+    JSON,
+    Clock,
+    CollectionGap,
+    Evaluation,
+    Finding,
+    Kind,
+    Resource,
+    ResourceRef,
+    RuleStats,
+    Snapshot,
+    SnapshotView,
+    Status,
+)
+
+
+def scope_ref(kind: Kind, account: str, region: str) -> ResourceRef:
+    """The placeholder resource of an unknown finding that stands for a whole scope."""
+    service = kind.value.split(".", 1)[0]
+    return ResourceRef(
+        arn=f"arn:aws:{service}:{region}:{account}:*",
+        id="*",
+        kind=kind,
+        account=account,
+        region=region,
+    )
+
+
+class _Counts:
+    __slots__ = ("evaluated", "exempt", "failed", "unknown")
+
+    def __init__(self, size: int) -> None:
+        self.evaluated = [0] * size
+        self.failed = [0] * size
+        self.exempt = [0] * size
+        self.unknown = [0] * size
+
+
+def evaluate(
+    snapshot: Snapshot, rules: RuleSet, exemptions: Sequence[Exemption], clock: Clock
+) -> Evaluation:
+    now = clock.now()
+    view = SnapshotView(snapshot)
+    ctx = EvalContext(now=now, clock=clock)
+    index = ExemptionIndex(exemptions, now)
+    position = {rule.id: i for i, rule in enumerate(rules.rules)}
+    plans = {
+        kind: tuple((position[r.id], r, r.runner, r.reads) for r in kind_rules)
+        for kind, kind_rules in rules.by_kind.items()
+    }
+    counts = _Counts(len(rules.rules))
+    evaluated, failed, unknown = counts.evaluated, counts.failed, counts.unknown
+    findings: list[Finding] = []
+    resource_gaps = {g.resource_arn: g for g in snapshot.gaps if g.resource_arn is not None}
+
+    for resource in snapshot.resources:
+        plan = plans.get(resource.kind)
+        if plan is None:
+            continue
+        missing = resource.unavailable
+        for i, rule, run, reads in plan:
+            evaluated[i] += 1
+            if missing and reads and not reads.isdisjoint(missing):
+                result = _unavailable(resource, reads, resource_gaps.get(resource.arn))
+            else:
+                result = run(resource, view, ctx)
+                if result is PASS or result.outcome is Outcome.PASS:
+                    continue
+            if result.outcome is Outcome.UNKNOWN:
+                unknown[i] += 1
+                findings.append(_finding(rule, resource.ref, Status.UNKNOWN, result))
+                continue
+            failed[i] += 1
+            ref = resource.ref
+            exemption = index.find(rule.id, ref)
+            if exemption is None:
+                findings.append(_finding(rule, ref, Status.FAIL, result))
+            else:
+                counts.exempt[i] += 1
+                failed[i] -= 1
+                findings.append(_finding(rule, ref, Status.EXEMPT, result, exemption))
+
+    findings.extend(_gap_findings(snapshot.gaps, rules, position, counts))
+    stats = tuple(
+        RuleStats(
+            rule_id=rule.id,
+            evaluated=evaluated[i],
+            failed=failed[i],
+            exempt=counts.exempt[i],
+            unknown=unknown[i],
+        )
+        for i, rule in enumerate(rules.rules)
+    )
+    return Evaluation(
+        snapshot_id=snapshot.id, evaluated_at=now, findings=tuple(findings), stats=stats
+    )
+
+
+def _finding(
+    rule: Rule,
+    ref: ResourceRef,
+    status: Status,
+    result: CheckResult,
+    exemption: Exemption | None = None,
+) -> Finding:
+    return Finding(
+        rule_id=rule.id,
+        severity=result.severity or rule.severity,
+        status=status,
+        resource=ref,
+        message=result.message or rule.message or rule.title,
+        evidence=result.evidence,
+        exemption=exemption.ref if exemption is not None else None,
+    )
+
+
+def _unavailable(
+    resource: Resource, reads: frozenset[str], gap: CollectionGap | None
+) -> CheckResult:
+    keys = sorted(reads.intersection(resource.unavailable))
+    evidence: dict[str, JSON] = {"unavailable": keys}
+    if gap is not None:
+        evidence["gap"] = gap.to_json()
+    return CheckResult(
+        Outcome.UNKNOWN, f"attribute {', '.join(keys)} could not be read this cycle", evidence
+    )
+
+
+def _gap_findings(
+    gaps: Sequence[CollectionGap], rules: RuleSet, position: dict[str, int], counts: _Counts
+) -> list[Finding]:
+    """One unknown finding per (rule, account, region) whose kind a gap covers."""
+    scopes: dict[tuple[str, str, str], list[CollectionGap]] = {}
+    for gap in gaps:
+        if gap.resource_arn is not None:
+            continue
+        for kind in gap.kinds:
+            for rule in rules.by_kind.get(kind, ()):
+                scopes.setdefault((rule.id, gap.account, gap.region), []).append(gap)
+    out: list[Finding] = []
+    for (rule_id, account, region), found in scopes.items():
+        i = position[rule_id]
+        rule = rules.rules[i]
+        counts.evaluated[i] += 1
+        counts.unknown[i] += 1
+        first = found[0]
+        out.append(
+            Finding(
+                rule_id=rule_id,
+                severity=rule.severity,
+                status=Status.UNKNOWN,
+                resource=scope_ref(rule.kind, account, region),
+                message=(
+                    f"{rule.kind.value} in {account}/{region} could not be collected "
+                    f"({first.operation}: {first.error_code}): not known to pass"
+                ),
+                evidence={"gaps": [g.to_json() for g in found]},
+            )
+        )
+    return out
