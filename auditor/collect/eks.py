@@ -57,9 +57,11 @@ class _Unit:
         self.resources: list[Resource] = []
         self.gaps: list[CollectionGap] = []
         self._denied: set[str] = set()
+        self.vanished = False  # the last call's resource no longer exists
 
     def call(self, operation: str, kinds: tuple[Kind, ...], fn: Callable[[], T]) -> T | None:
         """fn(), or None with a gap recorded; a denied operation is not asked again."""
+        self.vanished = False
         if operation in self._denied:
             return None
         try:
@@ -67,6 +69,7 @@ class _Unit:
         except AWS_ERRORS as exc:
             code = error_code(exc)
             if code in _NOT_FOUND:
+                self.vanished = True
                 return None
             if code in _DENIED:
                 self._denied.add(operation)
@@ -163,6 +166,8 @@ def collect_eks(ctx: UnitContext) -> CollectResult:
             (Kind.EKS_CLUSTER,),
             partial(client.describe_cluster, name=name),
         )
+        if unit.vanished:
+            continue
         if response is not None:
             cluster = response["cluster"]
             unit.add(
