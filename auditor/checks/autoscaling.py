@@ -6,13 +6,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from auditor.checks.images import image_age
-from auditor.checks.result import PASS, CheckResult, fail, unknown
+from auditor.checks.result import PASS, CheckResult, fail, unknown, unreadable
 from auditor.model import Clock, Kind, Resource, SnapshotView
 
 
 def asg_ami_age(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
+    blocked = unreadable(
+        resource, "LaunchTemplate", "LaunchConfigurationName", "ResolvedLaunchTemplateVersion"
+    )
+    if blocked is not None:
+        return blocked
     attrs = resource.attributes
     spec = attrs.get("LaunchTemplate")
     if not isinstance(spec, Mapping):
@@ -66,6 +71,9 @@ def asg_ami_age(
 def asg_max_instance_lifetime(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
+    blocked = unreadable(resource, "MaxInstanceLifetime")
+    if blocked is not None:
+        return blocked
     lifetime = resource.attributes.get("MaxInstanceLifetime")
     limit = int(params["days"] * 86400)
     if not isinstance(lifetime, int) or lifetime <= 0:

@@ -14,6 +14,7 @@ from auditor.checks.result import (
     older_than,
     parse_time,
     unknown,
+    unreadable,
 )
 from auditor.model import JSON, Clock, Kind, Resource, Severity, SnapshotView
 
@@ -40,6 +41,9 @@ def image_tag(image: str) -> str | None:
 def ecs_image_not_pinned(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
+    blocked = unreadable(resource, "containerDefinitions")
+    if blocked is not None:
+        return blocked
     loose: list[dict[str, JSON]] = []
     worst: Severity | None = None
     for container in _containers(resource, "containerDefinitions"):
@@ -63,6 +67,9 @@ def ecs_image_not_pinned(
 def ecs_root_user(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
+    blocked = unreadable(resource, "containerDefinitions")
+    if blocked is not None:
+        return blocked
     as_root: list[dict[str, JSON]] = []
     for container in _containers(resource, "containerDefinitions"):
         user = container.get("user")
@@ -88,6 +95,9 @@ def _ecr_image(
 def ecr_running_image_age(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
+    blocked = unreadable(resource, "containers")
+    if blocked is not None:
+        return blocked
     old: list[dict[str, JSON]] = []
     now = clock.now()
     for container in _containers(resource, "containers"):

@@ -14,6 +14,7 @@ from auditor.checks.result import (
     older_than,
     parse_time,
     unknown,
+    unreadable,
 )
 from auditor.model import Clock, Kind, Resource, SnapshotView
 
@@ -64,6 +65,9 @@ def image_age(
 def ec2_ami_age(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
+    blocked = unreadable(resource, "ImageId")
+    if blocked is not None:
+        return blocked
     image_id = resource.attributes.get("ImageId")
     if not isinstance(image_id, str):
         return unknown("the instance has no ImageId")
@@ -75,6 +79,9 @@ def ec2_ami_age(
 def ec2_ami_deprecated_or_gone(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
+    blocked = unreadable(resource, "ImageId")
+    if blocked is not None:
+        return blocked
     image_id = resource.attributes.get("ImageId")
     if not isinstance(image_id, str):
         return unknown("the instance has no ImageId")
@@ -110,6 +117,9 @@ _TRANSITION_DATE = re.compile(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) GMT\)")
 def ec2_stopped_too_long(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
+    blocked = unreadable(resource, "State", "StateTransitionReason")
+    if blocked is not None:
+        return blocked
     state = resource.attributes.get("State")
     if not isinstance(state, Mapping) or state.get("Name") != "stopped":
         return PASS

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from auditor.checks.images import image_age
-from auditor.checks.result import PASS, CheckResult, age_days, fail, older_than, unknown
+from auditor.checks.result import PASS, CheckResult, age_days, fail, older_than, unknown, unreadable
 from auditor.model import Clock, Resource, Severity, SnapshotView
 
 _RELEASE_DATE = re.compile(r"-(\d{8})$")
@@ -23,6 +23,9 @@ def version_tuple(text: Any) -> tuple[int, int] | None:
 def eks_version_unsupported(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
+    blocked = unreadable(resource, "version")
+    if blocked is not None:
+        return blocked
     oldest = version_tuple(params["oldest_supported"])
     version = resource.attributes.get("version")
     current = version_tuple(version)
@@ -41,6 +44,9 @@ def eks_version_unsupported(
 def eks_endpoint_public(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
+    blocked = unreadable(resource, "resourcesVpcConfig")
+    if blocked is not None:
+        return blocked
     config = resource.attributes.get("resourcesVpcConfig")
     if not isinstance(config, Mapping):
         return unknown("resourcesVpcConfig was not collected")
@@ -59,6 +65,9 @@ def eks_endpoint_public(
 def eks_nodegroup_remote_access(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
+    blocked = unreadable(resource, "remoteAccess")
+    if blocked is not None:
+        return blocked
     remote = resource.attributes.get("remoteAccess")
     if not isinstance(remote, Mapping) or not remote.get("ec2SshKey"):
         return PASS
@@ -74,6 +83,9 @@ def eks_nodegroup_remote_access(
 def eks_nodegroup_ami_stale(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
+    blocked = unreadable(resource, "releaseVersion")
+    if blocked is not None:
+        return blocked
     release = resource.attributes.get("releaseVersion")
     if isinstance(release, str) and release.startswith("ami-"):
         return image_age(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from auditor.checks.result import PASS, CheckResult, fail, unknown
+from auditor.checks.result import PASS, CheckResult, fail, unknown, unreadable
 from auditor.model import JSON, Clock, Resource, SnapshotView
 
 
@@ -31,6 +31,9 @@ def _missing(resource: Resource, version: str) -> CheckResult:
 def lt_ssh_keypair(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
+    blocked = unreadable(resource, "Versions", "VersionsInUse")
+    if blocked is not None:
+        return blocked
     offending: list[dict[str, JSON]] = []
     for version, data in versions_in_use(resource):
         if data is None:
@@ -50,6 +53,9 @@ def lt_ssh_keypair(
 def lt_imdsv2_required(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
+    blocked = unreadable(resource, "Versions", "VersionsInUse")
+    if blocked is not None:
+        return blocked
     offending: list[dict[str, JSON]] = []
     for version, data in versions_in_use(resource):
         if data is None:

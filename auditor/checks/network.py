@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from auditor.checks.result import PASS, CheckResult, fail
+from auditor.checks.result import PASS, CheckResult, fail, unreadable
 from auditor.model import JSON, Clock, Resource, SnapshotView
 
 _WORLD_V4 = "0.0.0.0/0"
@@ -30,6 +30,9 @@ def _covers(permission: Mapping[str, Any], port: int) -> bool:
 def sg_ssh_open_world(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
+    blocked = unreadable(resource, "IpPermissions", "AttachedTo")
+    if blocked is not None:
+        return blocked
     if not resource.attributes.get("AttachedTo"):
         return PASS
     ports: list[int] = [int(p) for p in params["ports"]]

@@ -48,6 +48,9 @@ def ec2_userdata_secrets(
 def lt_userdata_secrets(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
+    blocked = unreadable(resource, "Versions", "VersionsInUse")
+    if blocked is not None:
+        return blocked
     found: list[dict[str, JSON]] = []
     for version, data in versions_in_use(resource):
         if data is None:
@@ -68,6 +71,9 @@ def lt_userdata_secrets(
 def ecs_env_secrets(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
+    blocked = unreadable(resource, "containerDefinitions")
+    if blocked is not None:
+        return blocked
     found: list[dict[str, JSON]] = []
     containers = resource.attributes.get("containerDefinitions")
     if not isinstance(containers, list):
