@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from auditor.model import CollectionGap, Kind, Resource, Service, iso
+from auditor.model import CollectionGap, Kind, Resource, iso
 from tests.conftest import NOW
 
 ACCOUNT = "123456789012"

@@ -55,22 +55,22 @@ def test_rule_case(case: Case) -> None:
     on_subject = [f for f in result.findings if f.resource.arn == case.subject.arn]
     stats = result.stats[0]
     if case.expect == "pass":
-        assert [] == on_subject
-        assert (1, 0, 0) == (stats.passed, stats.failed, stats.unknown)
+        assert on_subject == []
+        assert (stats.passed, stats.failed, stats.unknown) == (1, 0, 0)
         return
     if case.expect == "fail":
-        assert [Status.FAIL] == [f.status for f in on_subject]
+        assert [f.status for f in on_subject] == [Status.FAIL]
         assert (case.severity or rule.severity) == on_subject[0].severity
         assert on_subject[0].message
-        assert (0, 1) == (stats.passed, stats.failed)
+        assert (stats.passed, stats.failed) == (0, 1)
         return
     # unknown: on the resource itself, or on its whole scope when its own kind is in a gap
     service = rule.kind.value.split(".")[0]
     scope = f"arn:aws:{service}:{case.gaps[0].region if case.gaps else REGION}:{ACCOUNT}:*"
     unknowns = [f for f in result.findings if f.resource.arn in (case.subject.arn, scope)]
-    assert [Status.UNKNOWN] == [f.status for f in unknowns]
+    assert [f.status for f in unknowns] == [Status.UNKNOWN]
     assert unknowns[0].message
-    assert (0, 1) == (stats.failed, stats.unknown)
+    assert (stats.failed, stats.unknown) == (0, 1)
 
 
 @pytest.mark.parametrize("rule_id", sorted(BUILTIN_IDS))
@@ -83,14 +83,14 @@ def test_gap_makes_rule_unknown(rule_id: str) -> None:
     result = evaluate(snap, RuleSet((rule,)), (), FixedClock(NOW))
     service = rule.kind.value.split(".")[0]
     assert [f"arn:aws:{service}:{REGION}:{ACCOUNT}:*"] == [f.resource.arn for f in result.findings]
-    assert [Status.UNKNOWN] == [f.status for f in result.findings]
-    assert 2 == len(result.findings[0].evidence["gaps"])
-    assert (1, 1, 0) == (result.stats[0].evaluated, result.stats[0].unknown, result.stats[0].passed)
+    assert [f.status for f in result.findings] == [Status.UNKNOWN]
+    assert len(result.findings[0].evidence["gaps"]) == 2
+    assert (result.stats[0].evaluated, result.stats[0].unknown, result.stats[0].passed) == (1, 1, 0)
 
 
 def test_builtin_rules_are_exactly_the_contract() -> None:
     """The built-in packs define exactly the rule ids of the public contract."""
-    assert BUILTIN_IDS == set(builtin().ids)
+    assert set(builtin().ids) == BUILTIN_IDS
 
 
 @pytest.mark.parametrize("rule_id", sorted(BUILTIN_IDS))
@@ -108,8 +108,8 @@ def test_cases_name_only_loaded_rules() -> None:
 def test_rule_ids_and_checks_are_well_formed() -> None:
     """Meta-test: ids are dotted lower case, every `check:` exists, every check is used."""
     rules = builtin().rules
-    assert [] == [r.id for r in rules if not RULE_ID.match(r.id)]
-    assert [] == [r.check for r in rules if r.check is not None and r.check not in CHECKS]
+    assert [r.id for r in rules if not RULE_ID.match(r.id)] == []
+    assert [r.check for r in rules if r.check is not None and r.check not in CHECKS] == []
     assert set(CHECKS) == {r.check for r in rules if r.check is not None}
 
 
@@ -119,7 +119,9 @@ def test_every_rule_documents_itself() -> None:
         info = builtin().info(rule.id)
         assert info.frameworks, rule.id
         assert "NIST 800-53" in info.frameworks, rule.id
-        assert info.remediation and info.rationale and info.description, rule.id
+        assert info.remediation, rule.id
+        assert info.rationale, rule.id
+        assert info.description, rule.id
         assert isinstance(info.kind, Kind)
 
 
