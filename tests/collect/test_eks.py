@@ -16,7 +16,7 @@ from auditor.model import Kind, Resource
 from tests.collect.conftest import ACCOUNT, REGION
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/eks"
-VPC = {"subnetIds": ["subnet-1"], "endpointPublicAccess": True, "endpointPrivateAccess": False}
+VPC: dict[str, Any] = {"subnetIds": ["subnet-1"], "endpointPublicAccess": True, "endpointPrivateAccess": False}
 
 
 def _seed(clusters: int = 1, nodegroups: int = 1) -> None:
