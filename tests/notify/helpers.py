@@ -34,7 +34,10 @@ def sections(payload: Mapping[str, Any]) -> list[str]:
 def headers(messages: Iterable[OutboxMessage]) -> list[tuple[str, str]]:
     """(destination, header text) of each message: what a channel sees at a glance."""
     return [
-        (m.destination, next(b["text"]["text"] for b in m.payload["blocks"] if b["type"] == "header"))
+        (
+            m.destination,
+            next(b["text"]["text"] for b in m.payload["blocks"] if b["type"] == "header"),
+        )
         for m in messages
     ]
 

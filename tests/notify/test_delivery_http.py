@@ -67,24 +67,24 @@ def test_three_cycles_send_exactly_what_changed(
     later = NOW + timedelta(minutes=15)
 
     cycle(outbox, slack, FindingDelta((HIGH, CRITICAL), (), ()), 0, fake_time, (gap(),))
-    assert [
+    assert header_texts(slack_server) == [
         ":rotating_light: 2 new violations (1 critical, 1 high)",
         ":warning: Coverage incomplete: 1 area(s) could not be read",
-    ] == header_texts(slack_server)
+    ]
 
     cycle(outbox, slack, FindingDelta((), (HIGH, CRITICAL), ()), 15, fake_time, (gap(),))
-    assert 2 == len(slack_server.received)
+    assert len(slack_server.received) == 2
 
     fixed = tracked("ec2.ssh_keypair_attached", 1, resolved_at=later + timedelta(minutes=15))
     cycle(outbox, slack, FindingDelta((), (CRITICAL,), (fixed,)), 30, fake_time, (gap(),))
-    assert [
+    assert header_texts(slack_server) == [
         ":rotating_light: 2 new violations (1 critical, 1 high)",
         ":warning: Coverage incomplete: 1 area(s) could not be read",
         ":white_check_mark: 1 violation resolved (1 high)",
-    ] == header_texts(slack_server)
+    ]
     assert {WEBHOOK_PATH} == {r.path for r in slack_server.received}
-    assert [] == outbox.pending()
-    assert [] == fake_time.sleeps
+    assert outbox.pending() == []
+    assert fake_time.sleeps == []
 
 
 def test_429_retry_after_is_honoured(slack_server: FakeSlack, fake_time: FakeTime) -> None:
@@ -92,10 +92,10 @@ def test_429_retry_after_is_honoured(slack_server: FakeSlack, fake_time: FakeTim
     slack_server.fail_next(429, "rate_limited", {"Retry-After": "7"})
     outbox = MemoryOutbox()
     result = cycle(outbox, SlackConfig(), FindingDelta((HIGH,), (), ()), 0, fake_time)
-    assert [7.0] == fake_time.sleeps
-    assert 1 == len(slack_server.received)
-    assert [] == outbox.pending()
-    assert 1 == len(result.sent)  # type: ignore[attr-defined]
+    assert fake_time.sleeps == [7.0]
+    assert len(slack_server.received) == 1
+    assert outbox.pending() == []
+    assert len(result.sent) == 1  # type: ignore[attr-defined]
 
 
 def test_500_is_retried_with_backoff(slack_server: FakeSlack, fake_time: FakeTime) -> None:
@@ -104,20 +104,18 @@ def test_500_is_retried_with_backoff(slack_server: FakeSlack, fake_time: FakeTim
     slack_server.fail_next(503, "oops")
     outbox = MemoryOutbox()
     cycle(outbox, SlackConfig(), FindingDelta((HIGH,), (), ()), 0, fake_time)
-    assert [1.0, 2.0] == fake_time.sleeps
-    assert 1 == len(slack_server.received)
+    assert fake_time.sleeps == [1.0, 2.0]
+    assert len(slack_server.received) == 1
 
 
-def test_client_error_is_not_retried_but_kept(
-    slack_server: FakeSlack, fake_time: FakeTime
-) -> None:
+def test_client_error_is_not_retried_but_kept(slack_server: FakeSlack, fake_time: FakeTime) -> None:
     """A 404 (channel gone) is not retried in the cycle, and the message stays pending."""
     slack_server.fail_next(404, "channel_not_found")
     outbox = MemoryOutbox()
     cycle(outbox, SlackConfig(), FindingDelta((HIGH,), (), ()), 0, fake_time)
     (pending,) = outbox.pending()
-    assert (1, "HTTP 404: channel_not_found") == (pending.attempts, pending.last_error)
-    assert [] == fake_time.sleeps
+    assert (pending.attempts, pending.last_error) == (1, "HTTP 404: channel_not_found")
+    assert fake_time.sleeps == []
 
 
 def test_slack_down_for_a_cycle_gets_the_messages_next_cycle_once_each(
@@ -129,22 +127,22 @@ def test_slack_down_for_a_cycle_gets_the_messages_next_cycle_once_each(
     slack = SlackConfig()
     slack_server.stop()
     first = cycle(outbox, slack, FindingDelta((HIGH, CRITICAL), (), ()), 0, fake_time, (gap(),))
-    assert 2 == len(outbox.pending())
-    assert (0, 1, 1) == (
+    assert len(outbox.pending()) == 2
+    assert (
         len(first.sent),  # type: ignore[attr-defined]
         len(first.failed),  # type: ignore[attr-defined]
         len(first.deferred),  # type: ignore[attr-defined]
-    )
+    ) == (0, 1, 1)
     assert sum(fake_time.sleeps) <= 30
 
     slack_server.start()
     cycle(outbox, slack, FindingDelta((), (HIGH, CRITICAL), ()), 15, fake_time, (gap(),))
     cycle(outbox, slack, FindingDelta((), (HIGH, CRITICAL), ()), 30, fake_time, (gap(),))
-    assert [
+    assert header_texts(slack_server) == [
         ":rotating_light: 2 new violations (1 critical, 1 high)",
         ":warning: Coverage incomplete: 1 area(s) could not be read",
-    ] == header_texts(slack_server)
-    assert [] == outbox.pending()
+    ]
+    assert outbox.pending() == []
 
 
 def test_outage_never_takes_longer_than_the_deadline(
@@ -154,9 +152,9 @@ def test_outage_never_takes_longer_than_the_deadline(
     slack_server.fail_next(429, "", {"Retry-After": "600"})
     outbox = MemoryOutbox()
     result = cycle(outbox, SlackConfig(), FindingDelta((HIGH,), (), ()), 0, fake_time)
-    assert [] == fake_time.sleeps
-    assert 1 == len(result.failed)  # type: ignore[attr-defined]
-    assert 1 == len(outbox.pending())
+    assert fake_time.sleeps == []
+    assert len(result.failed) == 1  # type: ignore[attr-defined]
+    assert len(outbox.pending()) == 1
 
 
 @pytest.fixture
@@ -188,7 +186,7 @@ def test_hanging_slack_is_bounded_in_real_time(
     )
     assert time.monotonic() - began < 2.0
     assert not result.complete
-    assert 1 == len(outbox.pending())
+    assert len(outbox.pending()) == 1
 
 
 def notify_plan(delta: FindingDelta) -> tuple[OutboxMessage, ...]:
@@ -197,9 +195,7 @@ def notify_plan(delta: FindingDelta) -> tuple[OutboxMessage, ...]:
     return plan_messages(delta, (), (), RULES, SlackConfig(), None, NOW)
 
 
-def test_web_api_chat_post_message(
-    slack_server: FakeSlack, fake_time: FakeTime
-) -> None:
+def test_web_api_chat_post_message(slack_server: FakeSlack, fake_time: FakeTime) -> None:
     """With a bot token and a channel, alerts go through chat.postMessage with the token,
     the channel and the blocks; a 429 there is honoured too."""
     slack = SlackConfig(
@@ -211,10 +207,10 @@ def test_web_api_chat_post_message(
     (request,) = slack_server.received
     body = request.json
     assert ("/api/chat.postMessage", f"Bearer {TOKEN}") == (request.path, request.authorization)
-    assert "#infra-alerts" == body["channel"]
-    assert ":rotating_light: 1 new violation (1 high)" == body["blocks"][0]["text"]["text"]
-    assert [3.0] == fake_time.sleeps
-    assert [] == outbox.pending()
+    assert body["channel"] == "#infra-alerts"
+    assert body["blocks"][0]["text"]["text"] == ":rotating_light: 1 new violation (1 high)"
+    assert fake_time.sleeps == [3.0]
+    assert outbox.pending() == []
 
 
 def test_web_api_bad_token_is_reported_without_the_token(
@@ -230,7 +226,7 @@ def test_web_api_bad_token_is_reported_without_the_token(
     with structlog.testing.capture_logs() as logs:
         cycle(outbox, slack, FindingDelta((HIGH,), (), ()), 0, fake_time)
     (pending,) = outbox.pending()
-    assert "Slack API error: invalid_auth" == pending.last_error
+    assert pending.last_error == "Slack API error: invalid_auth"
     assert wrong not in repr(logs)
 
 
@@ -238,15 +234,13 @@ def test_seeded_secrets_never_reach_slack(slack_server: FakeSlack, fake_time: Fa
     """Whatever secrets hide in findings, no request body the server received contains one."""
     cycle(outbox := MemoryOutbox(), SlackConfig(), seeded_finding_delta(), 0, fake_time, (gap(),))
     bodies = b"".join(r.body for r in slack_server.received).decode()
-    assert 2 == len(slack_server.received)
-    assert [] == [s for s in SEEDED if s in bodies]
+    assert len(slack_server.received) == 2
+    assert [s for s in SEEDED if s in bodies] == []
     assert "«redacted»" in json.loads(slack_server.received[0].body)["blocks"][1]["text"]["text"]
-    assert [] == outbox.pending()
+    assert outbox.pending() == []
 
 
-def test_webhook_url_never_in_errors_or_logs(
-    slack_server: FakeSlack, fake_time: FakeTime
-) -> None:
+def test_webhook_url_never_in_errors_or_logs(slack_server: FakeSlack, fake_time: FakeTime) -> None:
     """A failing webhook's error (even one echoing the URL) and the logs never hold the URL."""
     slack_server.fail_next(400, f"invalid_payload for {slack_server.webhook_url}")
     outbox = MemoryOutbox()
@@ -257,5 +251,5 @@ def test_webhook_url_never_in_errors_or_logs(
         cycle(outbox, SlackConfig(), FindingDelta((), (HIGH,), ()), 15, fake_time)
     (pending,) = outbox.pending()
     texts = [pending.last_error or "", repr(logs), repr(down_logs)]
-    assert [] == [t for t in texts if WEBHOOK_PATH in t or "T00000000" in t]
-    assert 2 == pending.attempts
+    assert [t for t in texts if WEBHOOK_PATH in t or "T00000000" in t] == []
+    assert pending.attempts == 2

@@ -36,9 +36,11 @@ def test_five_thousand_findings_stay_within_limits() -> None:
         blocks = message.payload["blocks"]
         assert len(blocks) <= 50
         for block in blocks:
-            texts = [block["text"]["text"]] if "text" in block else [
-                e["text"] for e in block.get("elements", [])
-            ]
+            texts = (
+                [block["text"]["text"]]
+                if "text" in block
+                else [e["text"] for e in block.get("elements", [])]
+            )
             assert all(len(t) <= 3000 for t in texts)
         assert size(message.payload) < 40_000
     new = [m for m in messages if m.key.startswith("new:")]
@@ -46,13 +48,14 @@ def test_five_thousand_findings_stay_within_limits() -> None:
     assert len(new) > 1  # 40 long findings do not fit one payload: split, not truncated
     assert all("5000 new violations (50 critical, 4950 high)" in m.payload["text"] for m in new)
     assert "…and 4960 more: 10 critical, 4950 high" in all_text(new[-1].payload)
-    assert 40 == sum(len(sections(m.payload)) for m in new)
+    assert sum(len(sections(m.payload)) for m in new) == 40
     assert "…and 260 more gaps" in all_text(gaps[-1].payload)
 
 
 def test_top_findings_are_the_most_severe() -> None:
     """The findings shown first are the critical ones, whatever the input order."""
-    findings = tuple(tracked("ec2.ssh_keypair_attached", n) for n in range(30)) + (
+    findings = (
+        *(tracked("ec2.ssh_keypair_attached", n) for n in range(30)),
         tracked("ec2.secrets_in_user_data", 99),
     )
     (message,) = plan_messages(

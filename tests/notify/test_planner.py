@@ -14,7 +14,7 @@ from auditor.model import (
     TrackedFinding,
 )
 from auditor.notify.planner import plan_messages
-from auditor.settings import SlackConfig, SlackRoute
+from auditor.settings import SlackConfig
 from tests.conftest import NOW
 from tests.notify.factories import RULES, gap, tracked
 from tests.notify.helpers import all_text, headers, sections
@@ -64,9 +64,9 @@ def test_new_violation_shows_rule_severity_resource_owner_evidence_and_report() 
         "> evidence: key_name=deploy-2024; launch_template=lt-0abc",
     ]
     assert expected_lines == section.splitlines()
-    assert DEFAULT == message.destination
+    assert message.destination == DEFAULT
     assert f"<{REPORT}|Open the report>" in all_text(message.payload)
-    assert [(DEFAULT, ":rotating_light: 1 new violation (1 high)")] == headers([message])
+    assert headers([message]) == [(DEFAULT, ":rotating_light: 1 new violation (1 high)")]
 
 
 def test_nothing_changed_sends_nothing() -> None:
@@ -75,7 +75,7 @@ def test_nothing_changed_sends_nothing() -> None:
         tracked("ec2.ssh_keypair_attached", 1, first_seen=NOW - timedelta(days=3)),
         tracked("ec2.secrets_in_user_data", 2, first_seen=NOW - timedelta(hours=23)),
     )
-    assert () == plan(still_open=still)
+    assert plan(still_open=still) == ()
 
 
 def test_critical_still_open_is_reminded_once_per_interval() -> None:
@@ -110,13 +110,13 @@ def test_resolved_findings_are_announced() -> None:
         resolved_at=NOW,
     )
     (message,) = plan(resolved=(fixed,))
-    assert [(DEFAULT, ":white_check_mark: 1 violation resolved (1 high)")] == headers([message])
+    assert headers([message]) == [(DEFAULT, ":white_check_mark: 1 violation resolved (1 high)")]
     assert "open for 2 days" in sections(message.payload)[0]
 
 
 def test_findings_below_min_severity_are_not_sent() -> None:
     """min_severity: high (the default) keeps medium findings out of Slack."""
-    assert () == plan(new=(tracked("ec2.max_age", 1),))
+    assert plan(new=(tracked("ec2.max_age", 1),)) == ()
     (message,) = plan(
         new=(tracked("ec2.max_age", 1),), slack=SlackConfig(min_severity=Severity.MEDIUM)
     )
@@ -127,7 +127,7 @@ def test_one_entry_per_rule_and_resource() -> None:
     """A finding mapped to several frameworks, or listed twice, is shown once."""
     finding = tracked("ec2.ssh_keypair_attached", 1)
     (message,) = plan(new=(finding, finding))
-    assert 1 == len(sections(message.payload))
+    assert len(sections(message.payload)) == 1
     assert "NIST" not in all_text(message.payload)
 
 
@@ -136,9 +136,9 @@ def test_exempt_and_unknown_findings_are_not_violations() -> None:
     exempt = tracked("ec2.ssh_keypair_attached", 1, status=Status.EXEMPT)
     unknown = tracked("ec2.ssh_keypair_attached", 2, status=Status.UNKNOWN)
     (message,) = plan(new=(exempt, unknown))
-    assert [(DEFAULT, ":warning: Coverage incomplete: some rules could not be evaluated")] == (
-        headers([message])
-    )
+    assert (headers([message])) == [
+        (DEFAULT, ":warning: Coverage incomplete: some rules could not be evaluated")
+    ]
     assert "1 finding(s) are unknown" in all_text(message.payload)
 
 
@@ -146,10 +146,10 @@ def test_coverage_gap_is_an_alert_whatever_the_severity_floor() -> None:
     """A region that could not be read is said in plain words, even with min_severity critical."""
     messages = plan(gaps=(gap(),), slack=SlackConfig(min_severity=Severity.CRITICAL))
     (message,) = messages
-    assert [
+    assert sections(message.payload) == [
         ":warning: eu-west-1 in account 222222222222 could not be read "
         "(AccessDeniedException on ecs:ListClusters); affects ecs.cluster, ecs.service"
-    ] == sections(message.payload)
+    ]
 
 
 def test_persistent_gap_is_not_repeated_every_cycle() -> None:
@@ -208,10 +208,10 @@ def test_remediation_actions_are_summarized() -> None:
         action(2, old, ActionStatus.PLANNED, "dry-run"),
     )
     messages = plan(new=(new,), still_open=(old,), actions=actions)
-    assert [
+    assert headers(messages) == [
         (DEFAULT, ":rotating_light: 1 new violation (1 high)"),
         (DEFAULT, ":wrench: Remediation: 1 planned"),
-    ] == headers(messages)
+    ]
     assert sections(messages[0].payload)[0].endswith(
         ":gear: remediation: start_instance_refresh planned (dry-run)"
     )
@@ -219,7 +219,7 @@ def test_remediation_actions_are_summarized() -> None:
     assert "web-2" not in all_text(messages[1].payload)
 
     executed = plan(still_open=(old,), actions=(action(3, old, ActionStatus.EXECUTED, "enforce"),))
-    assert [(DEFAULT, ":wrench: Remediation: 1 executed")] == headers(executed)
+    assert headers(executed) == [(DEFAULT, ":wrench: Remediation: 1 executed")]
 
 
 def test_plan_is_pure() -> None:

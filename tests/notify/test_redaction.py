@@ -34,11 +34,9 @@ def seeded_finding_delta() -> FindingDelta:
 
 def test_seeded_secrets_never_reach_a_planned_payload() -> None:
     """Every seeded secret is replaced by «redacted»; the rest of the message survives."""
-    messages = plan_messages(
-        seeded_finding_delta(), (gap(),), (), RULES, SlackConfig(), None, NOW
-    )
+    messages = plan_messages(seeded_finding_delta(), (gap(),), (), RULES, SlackConfig(), None, NOW)
     body = json.dumps([m.payload for m in messages], ensure_ascii=False)
-    assert [] == [s for s in SEEDED if s in body]
+    assert [s for s in SEEDED if s in body] == []
     assert REDACTED in body
     assert "arn:aws:ec2:us-east-1:111111111111:instance/i-00000000000000001" in body
 

@@ -27,28 +27,28 @@ CONFIG = SlackConfig(
 
 def test_unmatched_finding_goes_to_the_default_channel() -> None:
     """No route applies: the default destination (the channel, since a token is set)."""
-    assert ("channel:#infra-alerts",) == route_finding(
-        tracked("ec2.ssh_keypair_attached", 1).finding, CONFIG
+    assert route_finding(tracked("ec2.ssh_keypair_attached", 1).finding, CONFIG) == (
+        "channel:#infra-alerts",
     )
 
 
 def test_route_by_severity() -> None:
     """Critical findings page #oncall (and only that route matched, so no default)."""
-    assert ("channel:#oncall",) == route_finding(
-        tracked("ec2.secrets_in_user_data", 1).finding, CONFIG
+    assert route_finding(tracked("ec2.secrets_in_user_data", 1).finding, CONFIG) == (
+        "channel:#oncall",
     )
 
 
 def test_route_by_account_to_a_webhook() -> None:
     """A sandbox account's findings go to its own webhook, named by env var."""
     finding = tracked("ec2.ssh_keypair_attached", 1, account="333333333333").finding
-    assert ("webhook:SANDBOX_WEBHOOK",) == route_finding(finding, CONFIG)
+    assert route_finding(finding, CONFIG) == ("webhook:SANDBOX_WEBHOOK",)
 
 
 def test_route_by_rule_glob() -> None:
     """`ecs.*` catches every ECS rule."""
-    assert ("channel:#containers",) == route_finding(
-        tracked("ecs.mutable_image_tag", 1).finding, CONFIG
+    assert route_finding(tracked("ecs.mutable_image_tag", 1).finding, CONFIG) == (
+        "channel:#containers",
     )
 
 
@@ -56,14 +56,14 @@ def test_route_by_tag_glob_with_its_own_severity_floor() -> None:
     """team=data-* gets medium findings even though the global floor is high; others do not."""
     data = tracked("ec2.max_age", 1, tags={"team": "data-lake"}).finding
     other = tracked("ec2.max_age", 2, tags={"team": "web"}).finding
-    assert ("channel:#data",) == route_finding(data, CONFIG)
-    assert () == route_finding(other, CONFIG)
+    assert route_finding(data, CONFIG) == ("channel:#data",)
+    assert route_finding(other, CONFIG) == ()
 
 
 def test_tag_channel_map() -> None:
     """team=payments maps to #payments-alerts through tag_channels."""
     finding = tracked("ec2.ssh_keypair_attached", 1, tags={"team": "payments"}).finding
-    assert ("channel:#payments-alerts",) == route_finding(finding, CONFIG)
+    assert route_finding(finding, CONFIG) == ("channel:#payments-alerts",)
 
 
 def test_every_matching_route_gets_its_own_message() -> None:
@@ -84,7 +84,7 @@ def test_every_matching_route_gets_its_own_message() -> None:
     assert {"channel:#oncall", "channel:#payments-alerts", "channel:#infra-alerts"} == set(
         by_destination
     )
-    assert 3 == len(messages)
+    assert len(messages) == 3
     assert "i-00000000000000002" in by_destination["channel:#infra-alerts"]
     assert "i-00000000000000002" not in by_destination["channel:#oncall"]
 
@@ -92,4 +92,4 @@ def test_every_matching_route_gets_its_own_message() -> None:
 def test_webhook_is_the_default_without_a_token() -> None:
     """With only the webhook configured, everything goes to it."""
     finding = tracked("ec2.ssh_keypair_attached", 1).finding
-    assert (DEFAULT,) == route_finding(finding, SlackConfig(default_channel="#ignored"))
+    assert route_finding(finding, SlackConfig(default_channel="#ignored")) == (DEFAULT,)
