@@ -188,10 +188,22 @@ def make_input(
         tool_version="0.1.0",
         rules_version="builtin-2026.11",
         exemptions=(
-            ExemptionInfo("ec2.max_age", "arn:aws:ec2:*:*:instance/i-0abc*", "legacy batch host",
-                          "team-batch", date(2027, 1, 31), expired=False),
-            ExemptionInfo("ec2.ssh_keypair_attached", "*", "migration", "team-x",
-                          date(2026, 10, 1), expired=True),
+            ExemptionInfo(
+                "ec2.max_age",
+                "arn:aws:ec2:*:*:instance/i-0abc*",
+                "legacy batch host",
+                "team-batch",
+                date(2027, 1, 31),
+                expired=False,
+            ),
+            ExemptionInfo(
+                "ec2.ssh_keypair_attached",
+                "*",
+                "migration",
+                "team-x",
+                date(2026, 10, 1),
+                expired=True,
+            ),
         ),
         actions=(action,),
         trend=(
