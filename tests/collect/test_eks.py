@@ -16,12 +16,12 @@ from auditor.model import Kind, Resource
 from tests.collect.conftest import ACCOUNT, REGION
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/eks"
-VPC: dict[str, Any] = {"subnetIds": ["subnet-1"], "endpointPublicAccess": True, "endpointPrivateAccess": False}
+VPC = {"subnetIds": ["subnet-1"], "endpointPublicAccess": True, "endpointPrivateAccess": False}
 
 
 def _seed(clusters: int = 1, nodegroups: int = 1) -> None:
     """Clusters named c0.., each with node groups ng0..; moto creates no real instances."""
-    client = boto3.client("eks", region_name=REGION)
+    client: Any = boto3.client("eks", region_name=REGION)
     for c in range(clusters):
         client.create_cluster(
             name=f"c{c}",
