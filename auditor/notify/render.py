@@ -49,11 +49,12 @@ def code(text: str, limit: int = FIELD_MAX) -> str:
     return "`" + escape(clip(text, limit).replace("`", "'")) + "`"
 
 
-def owner_of(tags: Mapping[str, str]) -> str | None:
+def owner_of(tags: Mapping[str, str]) -> tuple[str, str] | None:
+    """("owner", value) or ("team", value) from the resource's tags, owner first."""
     lowered = {k.lower(): v for k, v in tags.items()}
     for name in OWNER_TAGS:
         if lowered.get(name):
-            return lowered[name]
+            return name, lowered[name]
     return None
 
 
@@ -109,7 +110,7 @@ def finding_block(
     where = f"account {code(r.account)} · {code(r.region)}"
     owner = owner_of(r.tags)
     if owner:
-        where += f" · owner {code(owner, 100)}"
+        where += f" · {owner[0]} {code(owner[1], 100)}"
     lines = [
         f"{EMOJI[f.severity]} *{f.severity.value.upper()}* · "
         f"*{escape(clip(rule_title(f.rule_id, rules), 200))}* ({code(f.rule_id, 120)})",
