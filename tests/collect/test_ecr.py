@@ -234,3 +234,54 @@ def test_parse_ref(ref: str, expected: ecr.ImageRef | None) -> None:
 def test_bare_ref_means_latest() -> None:
     """A reference without tag or digest is looked up as the `latest` tag."""
     assert ecr.ImageRef("web", None, None).image_id == {"imageTag": "latest"}
+
+
+def test_mutability_with_exclusions_keeps_its_filters(
+    make_ctx: Callable[..., UnitContext],
+) -> None:
+    """IMMUTABLE_WITH_EXCLUSION is reported as is, with the tag filters that stay mutable."""
+    client: Any = boto3.client("ecr", region_name=REGION)
+    filters = [{"filterType": "WILDCARD", "filter": "latest*"}]
+    client.create_repository(
+        repositoryName="mixed",
+        imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
+        imageTagMutabilityExclusionFilters=filters,
+    )
+
+    (repo,) = ecr.collect_ecr(make_ctx()).resources
+
+    assert (
+        repo.attributes["imageTagMutability"],
+        repo.attributes["imageTagMutabilityExclusionFilters"],
+    ) == ("IMMUTABLE_WITH_EXCLUSION", filters)
+
+
+def test_unreadable_not_found_message_falls_back_to_halving_the_batch(
+    make_ctx: Callable[..., UnitContext],
+) -> None:
+    """When the error does not say which id is missing, halving the batch still isolates it
+    and resolves every image that exists."""
+    digests = _seed()
+    ctx = make_ctx(
+        image_refs=(
+            f"{REGISTRY}/team/web:gone",
+            f"{REGISTRY}/team/web:v1",
+            f"{REGISTRY}/team/web:v2",
+        )
+    )
+
+    def vague(params: dict[str, Any], **_: Any) -> None:
+        if {"imageTag": "gone"} in params["imageIds"]:
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": "ImageNotFoundException", "Message": "not found"}},
+                "DescribeImages",
+            )
+
+    ctx.client("ecr").meta.events.register("provide-client-params.ecr.DescribeImages", vague)
+
+    result = ecr.collect_ecr(ctx)
+
+    assert result.gaps == ()
+    assert [i.id for i in _by_kind(result.resources, Kind.ECR_IMAGE)] == sorted(
+        [f"team/web@{digests['web_v1']}", f"team/web@{digests['web_v2']}"]
+    )
