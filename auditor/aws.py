@@ -101,6 +101,7 @@ class AwsSessions:
         self.config = config or client_config()
         self._session_name = session_name
         self._lock = threading.Lock()
+        self._assume_lock = threading.Lock()
         self._sessions: dict[str, boto3.Session] = {}
         self._clients: dict[tuple[str, str, str], Any] = {}
         self.counter.attach(self.base)
@@ -120,23 +121,24 @@ class AwsSessions:
         """The session for an account: assume-role once per instance (one cycle)."""
         if target.role_arn is None:
             return self.base
-        with self._lock:
+        # one AssumeRole per account per cycle, even when its regions start at once
+        with self._assume_lock:
             cached = self._sessions.get(target.account_id)
-        if cached is not None:
-            return cached
-        sts = self._make_client(self.base, "sts", self.default_region)
-        creds = sts.assume_role(RoleArn=target.role_arn, RoleSessionName=self._session_name)[
-            "Credentials"
-        ]
-        session = boto3.Session(
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-            region_name=self.base.region_name,
-        )
-        self.counter.attach(session)
-        with self._lock:
-            return self._sessions.setdefault(target.account_id, session)
+            if cached is not None:
+                return cached
+            sts = self._make_client(self.base, "sts", self.default_region)
+            creds = sts.assume_role(RoleArn=target.role_arn, RoleSessionName=self._session_name)[
+                "Credentials"
+            ]
+            session = boto3.Session(
+                aws_access_key_id=creds["AccessKeyId"],
+                aws_secret_access_key=creds["SecretAccessKey"],
+                aws_session_token=creds["SessionToken"],
+                region_name=self.base.region_name,
+            )
+            self.counter.attach(session)
+            self._sessions[target.account_id] = session
+            return session
 
     def client(self, target: Target, service: str, region: str) -> Any:
         key = (target.account_id, service, region)
