@@ -45,6 +45,15 @@ class RetryPolicy:
         return min(self.max_backoff_seconds, self.backoff_seconds * 2.0 ** (attempt - 1))
 
 
+def _send(transport: Transport, message: OutboxMessage, timeout: float) -> SendResult:
+    """A transport bug must not fail the audit cycle; its text may hold a secret, so only the
+    exception type is kept."""
+    try:
+        return transport.send(message.destination, message.payload, timeout)
+    except Exception as exc:  # any failure here is a failed delivery, kept for next cycle
+        return SendResult(False, error=f"transport error: {type(exc).__name__}", retryable=True)
+
+
 def _attempt(
     message: OutboxMessage,
     transport: Transport,
@@ -60,7 +69,7 @@ def _attempt(
         if remaining <= 0:
             break
         timeout = min(policy.request_timeout_seconds, remaining)
-        result = transport.send(message.destination, message.payload, timeout)
+        result = _send(transport, message, timeout)
         if result.ok or not result.retryable or attempt == policy.max_attempts:
             break
         wait = policy.wait(attempt, result)
