@@ -325,7 +325,7 @@ class ConditionCompiler:
         try:
             expression = jmespath.compile(key)
         except jmespath.exceptions.JMESPathError as exc:
-            self._error(path, f"invalid JMESPath expression {key!r}: {exc}")
+            self._error(path, f"invalid JMESPath expression {key!r}: {str(exc).splitlines()[0]}")
             return None
         names: set[str] = set()
         _fields(expression.parsed, names)

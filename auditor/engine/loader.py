@@ -195,7 +195,7 @@ class _Loader:
             problem(
                 ("severity",),
                 "severity",
-                f"{raw.get('severity')!r} (valid: {', '.join(SEVERITIES)})",
+                f"unknown severity {raw.get('severity')!r} (valid: {', '.join(SEVERITIES)})",
             )
         if raw.get("resource") not in KINDS:
             problem(
@@ -226,6 +226,9 @@ class _Loader:
             (*path, "params"),
             lambda p, f, m: self.problems.add(doc.where(*p), label, f, m),
         )
+        if "fails_when" in raw:  # validated now with the defaults, compiled again in build()
+            defaults = {n: s.default for n, s in specs.items()}
+            ConditionCompiler(defaults, problem).compile(raw["fails_when"], ("fails_when",))
         if len(self.problems.lines) == before and isinstance(rule_id, str):
             self.drafts.append(
                 _Draft(doc, path, raw, rule_id, specs, {n: s.default for n, s in specs.items()})

@@ -35,8 +35,11 @@ class YamlError(Exception):
     """Not valid YAML (or unreadable): the message names file and line."""
 
 
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def parse_yaml(text: str, filename: str) -> YamlDoc:
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
