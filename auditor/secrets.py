@@ -100,6 +100,11 @@ def _scan_lines(lines: list[str]) -> list[list[tuple[str, str]]]:
     return out
 
 
+def find_secret_values(lines: list[str]) -> list[list[tuple[str, str]]]:
+    """(detector, value) pairs per line. The values are for redaction only: never keep them."""
+    return _scan_lines(lines)
+
+
 def secret_name(name: str) -> bool:
     """True when a variable's name alone says it holds a secret."""
     return bool(_SECRET_NAME.search(name)) and not _REFERENCE_SUFFIX.search(name)

@@ -48,7 +48,7 @@ def secret_values(texts: list[str]) -> set[str]:
     lines = [line for text in texts for line in text.splitlines()]
     found: set[str] = set()
     # detect-secrets' plugins, shared with collection (auditor.secrets keeps them private)
-    for detected in secrets._scan_lines(lines):
+    for detected in secrets.find_secret_values(lines):
         found.update(value for _, value in detected)
     for line in lines:
         found.update(_assigned_secrets(line))
