@@ -8,10 +8,12 @@ that looks complete. A lock file serialises writers, so two cycles cannot fork t
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,27 +119,27 @@ def _assemble(
     rid: str,
     link: ChainLink | None,
 ) -> dict[str, Any]:
-    from auditor.report.csv_export import render_csv
-    from auditor.report.html import render_html
-    from auditor.report.ocsf import render_ocsf
+    from auditor.report.csv_export import csv_chunks
+    from auditor.report.html import html_chunks
+    from auditor.report.ocsf import ocsf_chunks
 
     report = build_report(data, rid)
     public_pem = signer.public_key_pem()
     signing = {"key_id": signer.key_id, "algorithm": signer.algorithm}
     files: list[dict[str, JSON]] = []
     for fmt in formats:
+        chunks: Iterable[str]
         if fmt == "json":
-            body = _json_bytes(report)
+            chunks = json_chunks(report)
         elif fmt == "html":
-            body = render_html(report, signing)
+            chunks = html_chunks(report, signing)
         elif fmt == "csv":
-            body = render_csv(report)
+            chunks = csv_chunks(report)
         else:
-            body = render_ocsf(report)
+            chunks = ocsf_chunks(report)
         name = FORMAT_FILES[fmt]
-        _write(tmp / name, body)
-        files.append({"name": name, "sha256": sha256_hex(body), "size": len(body)})
-        del body
+        digest, size = _write_chunks(tmp / name, chunks)
+        files.append({"name": name, "sha256": digest, "size": size})
     summary = report["summary"]
     manifest: dict[str, JSON] = {
         "schema": MANIFEST_SCHEMA,
@@ -177,10 +179,31 @@ def _assemble(
     }
 
 
-def _json_bytes(report: dict[str, JSON]) -> bytes:
-    import json
+def json_chunks(report: dict[str, JSON]) -> Iterator[str]:
+    """report.json: readable top level, one finding per line (fast C encoder, small memory)."""
+    head = {k: v for k, v in report.items() if k != "findings"}
+    text = json.dumps(head, indent=1, ensure_ascii=False)
+    yield text[:-2] + ',\n "findings": ['
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    findings: list[JSON] = report["findings"]
+    for i, f in enumerate(findings):
+        yield ("\n  " if i == 0 else ",\n  ") + encode(f)
+    yield "\n ]\n}\n"
 
-    return (json.dumps(report, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+
+def _write_chunks(path: Path, chunks: Iterable[str]) -> tuple[str, int]:
+    """Write, hash and fsync in one pass; returns (sha256 hex, size)."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "wb", buffering=1 << 20) as fh:
+        for chunk in chunks:
+            data = chunk.encode("utf-8")
+            digest.update(data)
+            size += len(data)
+            fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return digest.hexdigest(), size
 
 
 def _write(path: Path, body: bytes) -> None:

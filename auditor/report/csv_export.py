@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from auditor.model import JSON
 
@@ -44,6 +44,10 @@ COLUMNS = (
 
 
 def render_csv(report: Mapping[str, JSON]) -> bytes:
+    return "".join(csv_chunks(report)).encode("utf-8")
+
+
+def csv_chunks(report: Mapping[str, JSON], rows_per_chunk: int = 2000) -> Iterator[str]:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(COLUMNS)
@@ -66,7 +70,12 @@ def render_csv(report: Mapping[str, JSON]) -> bytes:
                 gap_error=gap["error"],
             )
         )
-    for f in report["findings"]:
+    encode = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+    for n, f in enumerate(report["findings"], 1):
+        if n % rows_per_chunk == 0:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
         res = f["resource"]
         exemption = f["exemption"] or {}
         action = f["remediation"] or {}
@@ -92,10 +101,10 @@ def render_csv(report: Mapping[str, JSON]) -> bytes:
                 remediation_action=action.get("action", ""),
                 remediation_status=action.get("status", ""),
                 coverage_complete=complete,
-                evidence=json.dumps(f["evidence"], sort_keys=True, separators=(",", ":")),
+                evidence=encode(f["evidence"]),
             )
         )
-    return buf.getvalue().encode("utf-8")
+    yield buf.getvalue()
 
 
 def _row(**values: str) -> list[str]:

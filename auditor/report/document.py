@@ -77,8 +77,8 @@ def build_report(data: ReportInput, report_id: str) -> dict[str, JSON]:
         + [current_point],
         "rules": _rules(data.rules, tallies),
         "findings": [
-            _finding(f, tracked.get(f.id), f.id in new_ids, actions.get(f.id), data.generated_at)
-            for f in sorted(findings, key=_finding_order)
+            _finding(f, fid, tracked.get(fid), fid in new_ids, actions.get(fid), data.generated_at)
+            for f, fid in ((f, f.id) for f in sorted(findings, key=_finding_order))
         ],
         "delta": {
             "new": sorted(new_ids),
@@ -168,6 +168,7 @@ def _finding_order(f: Finding) -> tuple[int, str, str, str]:
 
 def _finding(
     f: Finding,
+    fid: str,
     tracked: TrackedFinding | None,
     new: bool,
     action: ActionRecord | None,
@@ -176,7 +177,7 @@ def _finding(
     first = tracked.first_seen if tracked else now
     last = tracked.last_seen if tracked else now
     return {
-        "id": f.id,
+        "id": fid,
         "rule_id": f.rule_id,
         "severity": f.severity.value,
         "status": f.status.value,

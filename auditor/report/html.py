@@ -9,7 +9,7 @@ small inline script filters rows.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
 
@@ -42,8 +42,12 @@ def _pct(score: float | None) -> str:
 
 
 def render_html(report: Mapping[str, Any], signing: Mapping[str, str]) -> bytes:
+    return "".join(html_chunks(report, signing)).encode("utf-8")
+
+
+def html_chunks(report: Mapping[str, Any], signing: Mapping[str, str]) -> Iterator[str]:
     template = _environment().get_template("report.html.j2")
-    text = template.render(
+    return template.generate(
         r=report,
         signing=signing,
         groups=_groups(report),
@@ -52,7 +56,6 @@ def render_html(report: Mapping[str, Any], signing: Mapping[str, str]) -> bytes:
         headline=HEADLINE_FRAMEWORKS,
         open_limit=OPEN_GROUP_LIMIT,
     )
-    return text.encode("utf-8")
 
 
 def _groups(report: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -91,8 +94,11 @@ def _groups(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     return groups
 
 
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
 def _evidence(evidence: JSON) -> str:
-    text = json.dumps(evidence, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = _ENCODE(evidence)
     return text if len(text) <= EVIDENCE_CHARS else text[: EVIDENCE_CHARS - 1] + "…"
 
 

@@ -8,7 +8,8 @@ finding status Suppressed and the exemption in `status_detail`.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 from auditor.model import JSON, parse_iso
@@ -25,16 +26,27 @@ FINDING_STATUS = {"fail": ("New", 1), "unknown": ("New", 1), "exempt": ("Suppres
 
 
 def render_ocsf(report: Mapping[str, JSON]) -> bytes:
+    return "".join(ocsf_chunks(report)).encode("utf-8")
+
+
+def ocsf_chunks(report: Mapping[str, JSON]) -> Iterator[str]:
+    """The JSON array, one event per line, generated lazily (50,000 events never sit in memory)."""
     rules = {r["id"]: r for r in report["rules"]}
     product = {
         "name": "auditor",
         "vendor_name": "auditor",
         "version": report["tool"]["version"],
     }
-    events = [_event(f, rules.get(f["rule_id"], {}), report, product) for f in report["findings"]]
-    return json.dumps(events, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    yield "["
+    for i, f in enumerate(report["findings"]):
+        yield ("\n" if i == 0 else ",\n") + encode(
+            _event(f, rules.get(f["rule_id"], {}), report, product)
+        )
+    yield "\n]\n"
 
 
+@lru_cache(maxsize=4096)
 def _ms(text: str) -> int:
     return int(parse_iso(text).timestamp() * 1000)
 

@@ -7,6 +7,7 @@ keys (origin): a bundle re-signed with another key fails against the trusted key
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 from collections.abc import Sequence
@@ -180,15 +181,14 @@ def _check_files(path: Path, m: dict[str, Any], problems: list[str]) -> None:
             problems.append(f"manifest.json lists an invalid file name {name!r}")
             continue
         try:
-            body = (path / name).read_bytes()
+            found, size = _file_sha256(path / name)
         except OSError:
             problems.append(f"{name}: listed in the manifest but missing")
             continue
-        found = sha256_hex(body)
         if found != entry["sha256"]:
             problems.append(f"{name}: SHA-256 expected {entry['sha256']}, found {found}")
-        elif entry.get("size") is not None and entry["size"] != len(body):
-            problems.append(f"{name}: size expected {entry['size']}, found {len(body)}")
+        elif entry.get("size") is not None and entry["size"] != size:
+            problems.append(f"{name}: size expected {entry['size']}, found {size}")
     extra = sorted(
         p.name
         for p in path.iterdir()
@@ -196,6 +196,16 @@ def _check_files(path: Path, m: dict[str, Any], problems: list[str]) -> None:
     )
     for name in extra:
         problems.append(f"{name}: present in the bundle but not listed in the manifest")
+
+
+def _file_sha256(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
 
 
 def _check_identity(path: Path, m: dict[str, Any], problems: list[str]) -> None:

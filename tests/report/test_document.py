@@ -120,8 +120,13 @@ def test_secret_looking_evidence_is_redacted() -> None:
         rule_id="ec2.ssh_keypair_attached",
         severity=Severity.HIGH,
         status=Status.FAIL,
-        resource=ResourceRef("arn:aws:ec2:us-east-1:111111111111:instance/i-1", "i-1",
-                             "ec2.instance", "111111111111", "us-east-1"),  # fmt: skip
+        resource=ResourceRef(
+            "arn:aws:ec2:us-east-1:111111111111:instance/i-1",
+            "i-1",
+            "ec2.instance",
+            "111111111111",
+            "us-east-1",
+        ),
         message="m",
         evidence={"env": {"DB_PASSWORD": "hunter2-very-secret"}, "key_name": "deploy"},
     )
@@ -179,7 +184,12 @@ def test_ocsf_export_is_compliance_finding_class(tmp_path: Path, signer: Ed25519
     assert {2003} == {e["class_uid"] for e in events}
     assert {200301} == {e["type_uid"] for e in events}
     statuses = sorted((e["unmapped"]["auditor_status"], e["compliance"]["status"]) for e in events)
-    assert [("fail", "Fail"), ("fail", "Fail"), ("fail", "Fail"), ("unknown", "Unknown")] == statuses
+    assert [
+        ("fail", "Fail"),
+        ("fail", "Fail"),
+        ("fail", "Fail"),
+        ("unknown", "Unknown"),
+    ] == statuses
     high = next(e for e in events if e["compliance"]["control"] == "ec2.ssh_keypair_attached")
     assert 4 == high["severity_id"]
     assert "NIST 800-53 CM-2" in high["compliance"]["requirements"]
@@ -192,9 +202,13 @@ def test_html_escapes_untrusted_text(tmp_path: Path, signer: Ed25519Signer) -> N
         rule_id="ec2.ssh_keypair_attached",
         severity=Severity.HIGH,
         status=Status.FAIL,
-        resource=ResourceRef("arn:aws:ec2:us-east-1:111111111111:instance/i-1",
-                             "<script>alert(1)</script>", "ec2.instance", "111111111111",
-                             "us-east-1"),  # fmt: skip
+        resource=ResourceRef(
+            "arn:aws:ec2:us-east-1:111111111111:instance/i-1",
+            "<script>alert(1)</script>",
+            "ec2.instance",
+            "111111111111",
+            "us-east-1",
+        ),
         message="<img src=x onerror=alert(2)>",
         evidence={},
     )

@@ -29,8 +29,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         not CHROMIUM.exists(),
-        reason="Debian chromium not installed at /usr/bin/chromium "
-        "(apt-get install -y chromium)",
+        reason="Debian chromium not installed at /usr/bin/chromium (apt-get install -y chromium)",
     ),
 ]
 

@@ -118,9 +118,7 @@ def test_kms_ecdsa_p256_bundle_verifies_with_cryptography_and_openssl(tmp_path: 
     """A bundle signed by kms:Sign (ECDSA_SHA_256, RAW) verifies outside moto: with the
     `cryptography` library over the manifest bytes, with `openssl dgst`, and with auditor."""
     kms = boto3.client("kms", region_name="us-east-1")
-    key_arn = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"][
-        "Arn"
-    ]
+    key_arn = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
     regions: list[str | None] = []
 
     def factory(region: str | None) -> Any:
@@ -143,7 +141,9 @@ def test_kms_ecdsa_p256_bundle_verifies_with_cryptography_and_openssl(tmp_path: 
 
     pub = tmp_path / "kms-pub.pem"
     pub.write_bytes(
-        public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
     )
     assert key_id_of(pub.read_bytes()) == json.loads(manifest)["key_id"]
     assert openssl_bundle_ok(info.path, pub)

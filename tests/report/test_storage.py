@@ -63,7 +63,8 @@ def test_s3_upload_locks_every_object_in_compliance_mode_signature_last(
     assert [b.report_id for b in bundles] == [i.report_id for i in listed]
     assert [1, 2] == [i.sequence for i in listed]
     link = store.latest_link()
-    assert link is not None and bundles[1].report_id == link.report_id
+    assert link is not None
+    assert bundles[1].report_id == link.report_id
 
     out = tmp_path / "fetched"
     for b in bundles:

@@ -79,7 +79,9 @@ def test_deleting_a_middle_bundle_is_detected_and_named(
     assert not result.ok
     assert all(b.ok for b in result.bundles)  # each survivor is itself intact
     (problem,) = result.problems
-    assert problem.startswith(f"{bundles[2].report_id}: links to previous report {bundles[1].report_id}")
+    assert problem.startswith(
+        f"{bundles[2].report_id}: links to previous report {bundles[1].report_id}"
+    )
     assert "not in the directory: removed" in problem
     assert not openssl_chain_ok(directory, pub_pem)
     assert 4 == cli(["verify", "--key", str(pub_pem), str(directory)])
@@ -109,7 +111,9 @@ def test_swapping_two_bundles_is_detected(make_chain: ChainFactory, pub_pem: Pat
     result = verify_chain(directory, pub_pem.read_bytes())
     assert not result.ok
     problems = " | ".join(result.all_problems)
-    assert f"directory name {a.name!r} does not match the manifest's report_id {b.name!r}" in problems
+    assert (
+        f"directory name {a.name!r} does not match the manifest's report_id {b.name!r}" in problems
+    )
     assert "(reordered)" in problems
     assert not openssl_chain_ok(directory, pub_pem)
     assert 4 == cli(["verify", "--key", str(pub_pem), str(directory)])
@@ -234,7 +238,9 @@ def test_key_change_mid_chain_without_trusted_key_is_flagged(make_chain: ChainFa
     bundles = make_chain(2)
     directory = bundles[0].path.parent
     other = Ed25519Signer(ed25519.Ed25519PrivateKey.generate())
-    write_bundle(make_input(generated_at=bundles[1].generated_at.replace(hour=20)), directory, other)
+    write_bundle(
+        make_input(generated_at=bundles[1].generated_at.replace(hour=20)), directory, other
+    )
     result = verify_chain(directory)
     assert not result.ok
     assert "pass --key for every trusted key to accept a key rotation" in result.problems[0]
