@@ -57,12 +57,38 @@ def _autoscaling(account: str, region: str) -> Any:
 # --- EC2 -------------------------------------------------------------------------------
 
 
+def drop_public_images(account: str, region: str) -> int:
+    """Delete moto's ~1,300 built-in public AMIs from one backend (`EC2Backend.amis`).
+
+    moto scans all of them with a filter for every instance it launches, which makes
+    seeding thousands of instances slow; the demo fleet only runs its own AMIs."""
+    images = _ec2(account, region).amis
+    public = [image_id for image_id, image in images.items() if image.owner_id != account]
+    for image_id in public:
+        del images[image_id]
+    return len(public)
+
+
+def _instances(account: str, region: str, ids: Iterable[str]) -> list[Any]:
+    """The moto Instance objects for `ids`, in one pass (`get_instance` is a linear scan)."""
+    wanted = set(ids)
+    found = [
+        instance
+        for reservation in _ec2(account, region).reservations.values()
+        for instance in reservation.instances
+        if instance.id in wanted
+    ]
+    if len(found) != len(wanted):
+        missing = wanted - {instance.id for instance in found}
+        raise KeyError(f"instances not found: {sorted(missing)[:5]}")
+    return found
+
+
 def set_instance_launch_times(account: str, region: str, launched: Mapping[str, datetime]) -> None:
     """`Instance.launch_time` (DescribeInstances LaunchTime) and the root volume's
     `BlockDeviceType.attach_time` (BlockDeviceMappings[].Ebs.AttachTime)."""
-    backend = _ec2(account, region)
-    for instance_id, when in launched.items():
-        instance = backend.get_instance(instance_id)
+    for instance in _instances(account, region, launched):
+        when = launched[instance.id]
         instance.launch_time = _naive_utc(when)
         for device in instance.block_device_mapping.values():
             device.attach_time = _naive_utc(when)
@@ -83,9 +109,8 @@ def set_instance_metadata_options(
     template's MetadataOptions to the instances launched from it (AWS does)."""
     from moto.ec2.models.instances import MetadataOptions
 
-    backend = _ec2(account, region)
-    for instance_id in instance_ids:
-        backend.get_instance(instance_id).metadata_options = MetadataOptions(dict(options))
+    for instance in _instances(account, region, instance_ids):
+        instance.metadata_options = MetadataOptions(dict(options))
 
 
 def set_image_dates(

@@ -26,8 +26,14 @@ OPS_KEY = "ops-2019"
 WORLD = "0.0.0.0/0"
 
 
-def seed_network(cell: Cell) -> None:
-    """Default VPC subnets, key pairs and the security groups everything else attaches."""
+ALL_GROUPS = ("web", "app", "ssh-corp", "ssh-open", "db-debug")
+ALL_AMIS = ("fresh", "old", "deprecated", "gone")
+
+
+def seed_network(cell: Cell, groups: tuple[str, ...] = ALL_GROUPS) -> None:
+    """Default VPC subnets, key pairs and the security groups everything else attaches
+    (only `groups`: a group no compute uses would not be collected)."""
+    aging.drop_public_images(cell.account, cell.region)
     ec2 = cell.client("ec2")
     vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]
     cell.vpc_id = vpc["VpcId"]
@@ -36,7 +42,9 @@ def seed_network(cell: Cell) -> None:
     for key in (OPS_KEY, "eks-nodes"):
         ec2.create_key_pair(KeyName=key)
 
-    def group(name: str, rules: list[dict[str, Any]], *, open_world: bool) -> str:
+    def group(name: str, rules: list[dict[str, Any]], *, open_world: bool) -> None:
+        if name not in groups:
+            return
         group_id: str = ec2.create_security_group(
             GroupName=name,
             Description=f"{name} (demo)",
@@ -56,7 +64,6 @@ def seed_network(cell: Cell) -> None:
             cell.builder.fail("sg.ssh_open_world", cell.sg_arn(group_id))
         else:
             cell.builder.passes("ec2.security_group", cell.sg_arn(group_id))
-        return group_id
 
     def tcp(port: int, cidr: str = WORLD, to_port: int | None = None) -> dict[str, Any]:
         return {
@@ -85,7 +92,7 @@ def seed_network(cell: Cell) -> None:
     )
 
 
-def seed_amis(cell: Cell) -> None:
+def seed_amis(cell: Cell, labels: tuple[str, ...] = ALL_AMIS) -> None:
     """Golden AMIs of several ages; one deprecated; one that will be deregistered."""
     ec2 = cell.client("ec2")
     plan: dict[str, tuple[float, float | None]] = {
@@ -95,6 +102,8 @@ def seed_amis(cell: Cell) -> None:
         "gone": (60, None),
     }
     for label, (age, deprecated_days_ago) in plan.items():
+        if label not in labels:
+            continue
         created = cell.ago(age)
         image_id = ec2.register_image(
             Name=f"golden-al2023-{created:%Y%m%d}-{label}", RootDeviceName="/dev/xvda"

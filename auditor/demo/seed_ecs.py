@@ -145,43 +145,48 @@ def _manifest(cell: Cell, repository: str, tag: str) -> str:
     )
 
 
-def seed_ecr(cell: Cell) -> dict[str, tuple[str, str, int]]:
-    """Create the repositories and push one image each: {repo: (uri, digest, age days)}."""
+@dataclass(frozen=True, slots=True)
+class PushedImage:
+    uri: str  # repository URI
+    digest: str
+    tag: str
+    age_days: int
+
+
+def push_image(cell: Cell, name: str, mutability: str, tag: str, age_days: int) -> PushedImage:
+    """Create one repository and push one image into it, pushed `age_days` ago."""
     ecr, b = cell.client("ecr"), cell.builder
-    pushed: dict[str, tuple[str, str, int]] = {}
-    for name, mutability, tag, age in REPOSITORIES:
-        params: dict[str, Any] = {
-            "repositoryName": name,
-            "imageTagMutability": mutability,
-            "imageScanningConfiguration": {"scanOnPush": mutability.startswith("IMMUTABLE")},
-            "tags": [{"Key": k, "Value": v} for k, v in TERRAFORM_TAGS.items()],
-        }
-        if mutability.endswith("_WITH_EXCLUSION"):
-            params["imageTagMutabilityExclusionFilters"] = [
-                {"filterType": "WILDCARD", "filter": "dev-*"}
-            ]
-        repo = ecr.create_repository(**params)["repository"]
-        b.add("ecr.repository")
-        if mutability.startswith("MUTABLE"):
-            b.fail("ecr.tag_mutable", repo["repositoryArn"])
-        else:
-            b.passes("ecr.repository", repo["repositoryArn"])
-        image = ecr.put_image(
-            repositoryName=name, imageManifest=_manifest(cell, name, tag), imageTag=tag
-        )
-        digest = image["image"]["imageId"]["imageDigest"]
-        aging.set_image_pushed_at(cell.account, cell.region, name, digest, cell.ago(age))
-        b.add("ecr.image")
-        pushed[name] = (str(repo["repositoryUri"]), str(digest), age)
-    return pushed
+    params: dict[str, Any] = {
+        "repositoryName": name,
+        "imageTagMutability": mutability,
+        "imageScanningConfiguration": {"scanOnPush": mutability.startswith("IMMUTABLE")},
+        "tags": [{"Key": k, "Value": v} for k, v in TERRAFORM_TAGS.items()],
+    }
+    if mutability.endswith("_WITH_EXCLUSION"):
+        params["imageTagMutabilityExclusionFilters"] = [
+            {"filterType": "WILDCARD", "filter": "dev-*"}
+        ]
+    repo = ecr.create_repository(**params)["repository"]
+    b.add("ecr.repository")
+    if mutability.startswith("MUTABLE"):
+        b.fail("ecr.tag_mutable", repo["repositoryArn"])
+    else:
+        b.passes("ecr.repository", repo["repositoryArn"])
+    image = ecr.put_image(
+        repositoryName=name, imageManifest=_manifest(cell, name, tag), imageTag=tag
+    )
+    digest = str(image["image"]["imageId"]["imageDigest"])
+    aging.set_image_pushed_at(cell.account, cell.region, name, digest, cell.ago(age_days))
+    b.add("ecr.image")
+    return PushedImage(str(repo["repositoryUri"]), digest, tag, age_days)
 
 
-def _image(workload: Workload, uri: str, digest: str, tag: str) -> str:
+def _image(workload: Workload, image: PushedImage) -> str:
     if workload.image_ref == "digest":
-        return f"{uri}@{digest}"
+        return f"{image.uri}@{image.digest}"
     if workload.image_ref == "tag":
-        return f"{uri}:{tag}"
-    return uri
+        return f"{image.uri}:{image.tag}"
+    return image.uri
 
 
 def _register(cell: Cell, workload: Workload, image: str) -> str:
@@ -225,54 +230,54 @@ def _task_definition_rules(cell: Cell, workload: Workload, arn: str) -> None:
         b.passes("ecs.task_definition", arn)
 
 
-def seed_ecs(cell: Cell) -> None:
-    ecs, b = cell.client("ecs"), cell.builder
-    pushed = seed_ecr(cell)
-    tags = {name: tag for name, _, tag, _ in REPOSITORIES}
-    cluster_arn = ecs.create_cluster(
-        clusterName=CLUSTER, tags=[{"key": k, "value": v} for k, v in TERRAFORM_TAGS.items()]
+def create_cluster(cell: Cell, name: str) -> None:
+    arn = cell.client("ecs").create_cluster(
+        clusterName=name, tags=[{"key": k, "value": v} for k, v in TERRAFORM_TAGS.items()]
     )["cluster"]["clusterArn"]
-    b.add("ecs.cluster")
-    b.passes("ecs.cluster", cluster_arn)
+    cell.builder.add("ecs.cluster")
+    cell.builder.passes("ecs.cluster", arn)
+
+
+def deploy(cell: Cell, cluster: str, workload: Workload, image: PushedImage) -> None:
+    """Register the workload's task definition, create its service (if any) and run its
+    tasks, dated as the workload says; record the rules each of them must fail."""
+    ecs, b = cell.client("ecs"), cell.builder
     network = {
         "awsvpcConfiguration": {
             "subnets": cell.subnets[:2],
             "securityGroups": [cell.security_groups["app"]],
         }
     }
-    for workload in WORKLOADS:
-        uri, digest, pushed_days = pushed[workload.repository]
-        td_arn = _register(cell, workload, _image(workload, uri, digest, tags[workload.repository]))
-        _task_definition_rules(cell, workload, td_arn)
-        group = f"family:{workload.family}"
-        if workload.service:
-            svc = ecs.create_service(
-                cluster=CLUSTER,
-                serviceName=workload.family,
-                taskDefinition=td_arn,
-                desiredCount=max(workload.tasks, 1) * cell.scale,
-                launchType="EC2" if workload.network_mode == "host" else "FARGATE",
-                **({} if workload.network_mode == "host" else {"networkConfiguration": network}),
-            )["service"]
-            aging.set_service_state(
-                cell.account,
-                cell.region,
-                CLUSTER,
-                workload.family,
-                created=cell.ago(workload.task_age_days + 30),
-                exec_enabled=workload.exec_enabled,
-                running_count=workload.tasks * cell.scale,
-            )
-            b.add("ecs.service")
-            b.fail_if(workload.exec_enabled, "ecs.exec_enabled", svc["serviceArn"])
-            if not workload.exec_enabled:
-                b.passes("ecs.service", svc["serviceArn"])
-            group = f"service:{workload.family}"
-        count = workload.tasks * cell.scale
-        if count == 0:
-            continue
+    td_arn = _register(cell, workload, _image(workload, image))
+    _task_definition_rules(cell, workload, td_arn)
+    group = f"family:{workload.family}"
+    if workload.service:
+        svc = ecs.create_service(
+            cluster=cluster,
+            serviceName=workload.family,
+            taskDefinition=td_arn,
+            desiredCount=max(workload.tasks, 1) * cell.scale,
+            launchType="EC2" if workload.network_mode == "host" else "FARGATE",
+            **({} if workload.network_mode == "host" else {"networkConfiguration": network}),
+        )["service"]
+        aging.set_service_state(
+            cell.account,
+            cell.region,
+            cluster,
+            workload.family,
+            created=cell.ago(workload.task_age_days + 30),
+            exec_enabled=workload.exec_enabled,
+            running_count=workload.tasks * cell.scale,
+        )
+        b.add("ecs.service")
+        b.fail_if(workload.exec_enabled, "ecs.exec_enabled", svc["serviceArn"])
+        if not workload.exec_enabled:
+            b.passes("ecs.service", svc["serviceArn"])
+        group = f"service:{workload.family}"
+    count = workload.tasks * cell.scale
+    if count > 0:
         tasks = ecs.run_task(
-            cluster=CLUSTER,
+            cluster=cluster,
             taskDefinition=td_arn,
             count=count,
             launchType="FARGATE",
@@ -284,15 +289,26 @@ def seed_ecs(cell: Cell) -> None:
         aging.set_task_times(
             cell.account,
             cell.region,
-            CLUSTER,
+            cluster,
             dict.fromkeys(arns, started),
-            dict.fromkeys(arns, digest),
+            dict.fromkeys(arns, image.digest),
         )
         b.add("ecs.task", len(arns))
         old_task = cell.now - started > timedelta(days=TASK_MAX_AGE_DAYS)
-        old_image = pushed_days > ECR_IMAGE_MAX_AGE_DAYS
+        old_image = image.age_days > ECR_IMAGE_MAX_AGE_DAYS
         for arn in arns:
             b.fail_if(old_task, "ecs.task_max_age", arn)
             b.fail_if(old_image, "ecr.running_image_age", arn)
             if not (old_task or old_image):
                 b.passes("ecs.task", arn)
+
+
+def seed_ecs(cell: Cell) -> None:
+    """The `apps` cluster: one repository and one workload per entry of WORKLOADS."""
+    images = {
+        name: push_image(cell, name, mutability, tag, age)
+        for name, mutability, tag, age in REPOSITORIES
+    }
+    create_cluster(cell, CLUSTER)
+    for workload in WORKLOADS:
+        deploy(cell, CLUSTER, workload, images[workload.repository])

@@ -61,16 +61,31 @@ class DemoServer:
         host, port = server.get_host_and_port()
         self._server = server
         self._endpoint_url = f"http://{host}:{port}"
+        self._configure()
         return self
+
+    def _configure(self) -> None:
+        """moto advances an ECS task's lastStatus towards STOPPED each time it is described;
+        a real task runs until stopped. Ask moto (its public state-manager API) to hold it."""
+        self._moto_api(
+            "state-manager/set-transition",
+            {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 10**9}},
+        )
+
+    def _moto_api(self, path: str, body: dict[str, object] | None = None) -> None:
+        import json
+        import urllib.request
+
+        url = f"{self.endpoint_url}/moto-api/{path}"  # http://127.0.0.1:<port>: ours
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(url, data=data, method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            response.read()
 
     def reset(self) -> None:
         """Forget every resource in every account and region (moto's global reset)."""
-        import urllib.request
-
-        url = f"{self.endpoint_url}/moto-api/reset"  # http://127.0.0.1:<port>: ours
-        request = urllib.request.Request(url, method="POST")  # noqa: S310
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            response.read()
+        self._moto_api("reset")
+        self._configure()
 
     def stop(self) -> None:
         server, self._server, self._endpoint_url = self._server, None, None
