@@ -8,6 +8,7 @@ PostgreSQL: the psycopg 3 driver; concurrent migrations serialise on an advisory
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +96,16 @@ def insert_for(conn: sa.Connection, table: sa.Table) -> postgresql.Insert | sqli
     if name == "sqlite":
         return sqlite.insert(table)
     raise StoreError(f"unsupported database dialect {name!r}")
+
+
+def is_in(
+    conn: sa.Connection, column: sa.ColumnElement[Any], values: Sequence[Any]
+) -> sa.ColumnElement[bool]:
+    """`column IN values`, as `= ANY(array)` on PostgreSQL: one parameter, not hundreds.
+
+    psycopg takes ~50x longer to send and plan a 500-parameter IN list than one array.
+    """
+    if conn.dialect.name == "postgresql":
+        array = sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
+        return column == sa.any_(array)
+    return column.in_(values)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from auditor.model import Severity, Status, TrackedFinding
 from auditor.store.codec import finding_from_parts
-from auditor.store.engine import insert_for
+from auditor.store.engine import insert_for, is_in
 from auditor.store.records import FindingEvent, FindingEventKind
 from auditor.store.snapshots import chunks
 from auditor.store.tables import FindingEventRow, FindingRow, table
@@ -61,7 +61,9 @@ def write_findings(
     before: dict[str, datetime | None] = {}
     for chunk in chunks([t.id for t in unique]):
         rows = conn.execute(
-            sa.select(FINDINGS.c.id, FINDINGS.c.resolved_at).where(FINDINGS.c.id.in_(chunk))
+            sa.select(FINDINGS.c.id, FINDINGS.c.resolved_at).where(
+                is_in(conn, FINDINGS.c.id, chunk)
+            )
         )
         before.update({str(fid): resolved for fid, resolved in rows})
 

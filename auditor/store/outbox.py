@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from auditor.model import OutboxMessage
-from auditor.store.engine import WRITE, insert_for
+from auditor.store.engine import WRITE, insert_for, is_in
 from auditor.store.snapshots import chunks
 from auditor.store.tables import OutboxRow, table
 
@@ -91,7 +91,7 @@ class SqlOutbox:
                 out.update(
                     conn.scalars(
                         sa.select(OUTBOX.c.key).where(
-                            OUTBOX.c.key.in_(chunk), OUTBOX.c.sent_at.is_not(None)
+                            is_in(conn, OUTBOX.c.key, chunk), OUTBOX.c.sent_at.is_not(None)
                         )
                     )
                 )

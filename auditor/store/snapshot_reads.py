@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from auditor.model import Resource, Snapshot
+from auditor.model import Snapshot
 from auditor.store.codec import (
-    decode_observations,
     gap_from_json,
     resource_from_document,
     scope_from_json,
 )
+from auditor.store.engine import is_in
 from auditor.store.records import CycleSummary, ResourceVersion
 from auditor.store.snapshots import (
     CONFIGS,
     CYCLES,
-    OBSERVATIONS,
     VERSIONS,
     SnapshotNotFoundError,
     chunks,
+    read_observations,
 )
 
 
@@ -38,12 +39,7 @@ def load_snapshot(conn: sa.Connection, snapshot_id: str) -> Snapshot:
 
 
 def _snapshot(conn: sa.Connection, cycle: sa.RowMapping) -> Snapshot:
-    encoding, data = conn.execute(
-        sa.select(OBSERVATIONS.c.encoding, OBSERVATIONS.c.data).where(
-            OBSERVATIONS.c.cycle_seq == cycle["seq"]
-        )
-    ).one()
-    observations = decode_observations(encoding, bytes(data))
+    observations = read_observations(conn, cycle["seq"])
     documents = _documents(conn, sorted({o.version_id for o in observations}))
     resources = tuple(
         resource_from_document(documents[o.version_id], o.observed_at) for o in observations
@@ -65,7 +61,7 @@ def _documents(conn: sa.Connection, version_ids: Sequence[int]) -> dict[int, dic
         rows = conn.execute(
             sa.select(VERSIONS.c.id, CONFIGS.c.document)
             .join(CONFIGS, CONFIGS.c.config_hash == VERSIONS.c.config_hash)
-            .where(VERSIONS.c.id.in_(chunk))
+            .where(is_in(conn, VERSIONS.c.id, chunk))
         )
         out.update({int(i): doc for i, doc in rows})
     return out
@@ -90,6 +86,8 @@ def list_cycles(conn: sa.Connection, limit: int) -> list[CycleSummary]:
 
 
 _VERSION_COLUMNS = (
+    VERSIONS.c.id,
+    VERSIONS.c.last_seq,
     VERSIONS.c.arn,
     VERSIONS.c.config_hash,
     VERSIONS.c.first_snapshot_id,
@@ -100,16 +98,37 @@ _VERSION_COLUMNS = (
 )
 
 
-def _version(row: sa.RowMapping) -> ResourceVersion:
-    resource: Resource = resource_from_document(row["document"], row["first_seen"])
+class _Current:
+    """Where "current" versions (last_seq NULL) were last seen: the latest snapshot."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+        self._loaded: tuple[str, dict[int, datetime]] | None = None
+
+    def last(self, version_id: int) -> tuple[str, datetime]:
+        if self._loaded is None:
+            seq, cycle_id = self._conn.execute(
+                sa.select(CYCLES.c.seq, CYCLES.c.id).order_by(CYCLES.c.seq.desc()).limit(1)
+            ).one()
+            seen = {o.version_id: o.observed_at for o in read_observations(self._conn, seq)}
+            self._loaded = (str(cycle_id), seen)
+        cycle_id, seen = self._loaded
+        return cycle_id, seen[version_id]
+
+
+def _version(row: sa.RowMapping, current: _Current) -> ResourceVersion:
+    if row["last_seq"] is None:
+        last_snapshot_id, last_seen = current.last(row["id"])
+    else:
+        last_snapshot_id, last_seen = row["last_snapshot_id"], row["last_seen"]
     return ResourceVersion(
         arn=row["arn"],
         config_hash=row["config_hash"],
-        resource=resource,
+        resource=resource_from_document(row["document"], row["first_seen"]),
         first_snapshot_id=row["first_snapshot_id"],
-        last_snapshot_id=row["last_snapshot_id"],
+        last_snapshot_id=last_snapshot_id,
         first_seen=row["first_seen"],
-        last_seen=row["last_seen"],
+        last_seen=last_seen,
     )
 
 
@@ -120,16 +139,18 @@ def resource_versions(conn: sa.Connection, arn: str) -> list[ResourceVersion]:
         .where(VERSIONS.c.arn == arn)
         .order_by(VERSIONS.c.id)
     ).mappings()
-    return [_version(r) for r in rows]
+    current = _Current(conn)
+    return [_version(r, current) for r in rows]
 
 
 def baselines(conn: sa.Connection, arns: Iterable[str]) -> dict[str, ResourceVersion]:
     """First observed version per ARN. Version ids grow with the cycle that first saw them."""
     out: dict[str, ResourceVersion] = {}
+    current = _Current(conn)
     for chunk in chunks(sorted(set(arns))):
         first = (
             sa.select(sa.func.min(VERSIONS.c.id).label("id"))
-            .where(VERSIONS.c.arn.in_(chunk))
+            .where(is_in(conn, VERSIONS.c.arn, chunk))
             .group_by(VERSIONS.c.arn)
             .subquery()
         )
@@ -138,5 +159,5 @@ def baselines(conn: sa.Connection, arns: Iterable[str]) -> dict[str, ResourceVer
             .join(CONFIGS, CONFIGS.c.config_hash == VERSIONS.c.config_hash)
             .join(first, first.c.id == VERSIONS.c.id)
         ).mappings()
-        out.update({r["arn"]: _version(r) for r in rows})
+        out.update({r["arn"]: _version(r, current) for r in rows})
     return out

@@ -21,8 +21,10 @@ from auditor.model import Evaluation, Resource, Snapshot, canonical_json, sha256
 from auditor.store.codec import (
     OBSERVATIONS_ENCODING,
     Observation,
+    decode_observations,
     encode_observations,
 )
+from auditor.store.engine import is_in
 from auditor.store.tables import ConfigRow, CycleRow, ObservationRow, VersionRow, table
 
 CYCLES = table(CycleRow)
@@ -30,7 +32,7 @@ OBSERVATIONS = table(ObservationRow)
 CONFIGS = table(ConfigRow)
 VERSIONS = table(VersionRow)
 CHUNK = 500
-_GROUP_MIN = 20
+_CYCLE_LOCK_ID = 0x61756469746F73  # serialises cycle commits on PostgreSQL
 
 T = TypeVar("T")
 
@@ -57,7 +59,16 @@ def insert_cycle(
     report_id: str | None,
     metadata: Mapping[str, Any],
 ) -> int:
-    """Store one snapshot (and the cycle's summary fields); returns the cycle's seq."""
+    """Store one snapshot (and the cycle's summary fields); returns the cycle's seq.
+
+    Cycles are written one at a time (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory
+    lock), because the "current versions" bookkeeping assumes a linear history.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _CYCLE_LOCK_ID})
+    previous = conn.execute(
+        sa.select(CYCLES.c.seq, CYCLES.c.id).order_by(CYCLES.c.seq.desc()).limit(1)
+    ).first()
     result = conn.execute(
         CYCLES.insert().values(
             id=snapshot.id,
@@ -76,7 +87,8 @@ def insert_cycle(
     (seq,) = result.inserted_primary_key or (None,)
     if seq is None:  # pragma: no cover - both dialects return the key
         raise RuntimeError("the database did not return the new cycle's key")
-    _insert_observations(conn, int(seq), snapshot)
+    prior = None if previous is None else (int(previous.seq), str(previous.id))
+    _insert_observations(conn, int(seq), snapshot, prior)
     return int(seq)
 
 
@@ -95,47 +107,44 @@ def _stats_json(evaluation: Evaluation | None) -> list[dict[str, Any]] | None:
     ]
 
 
-def _insert_observations(conn: sa.Connection, seq: int, snapshot: Snapshot) -> None:
-    by_hash: dict[str, _Seen] = {}
+def _insert_observations(
+    conn: sa.Connection, seq: int, snapshot: Snapshot, previous: tuple[int, str] | None
+) -> None:
+    first: dict[str, _Seen] = {}
     hashes: list[str] = []
     for resource in snapshot.resources:
         document = resource.config_document()
         config_hash = sha256_hex(canonical_json(document))
         hashes.append(config_hash)
-        seen = by_hash.get(config_hash)
-        if seen is None or resource.observed_at > seen.resource.observed_at:
-            by_hash[config_hash] = _Seen(document, resource)
+        if config_hash not in first:
+            first[config_hash] = _Seen(document, resource)
 
-    ids = _version_ids(conn, list(by_hash))
-    known = {h: ids[h] for h in by_hash if h in ids}
-    new = [h for h in by_hash if h not in ids]
-    _insert_configs(conn, new, by_hash)
+    ids = _version_ids(conn, list(first))
+    new = [h for h in first if h not in ids]
+    _insert_configs(conn, new, first)
+    seen_before = set(ids.values())
     if new:
-        conn.execute(
-            VERSIONS.insert(),
+        inserted = conn.execute(
+            VERSIONS.insert().returning(VERSIONS.c.config_hash, VERSIONS.c.id),
             [
                 {
-                    "arn": by_hash[h].resource.arn,
+                    "arn": first[h].resource.arn,
                     "config_hash": h,
-                    "kind": by_hash[h].resource.kind.value,
-                    "account": by_hash[h].resource.account,
-                    "region": by_hash[h].resource.region,
+                    "kind": first[h].resource.kind.value,
+                    "account": first[h].resource.account,
+                    "region": first[h].resource.region,
                     "first_seq": seq,
                     "first_snapshot_id": snapshot.id,
-                    "first_seen": by_hash[h].resource.observed_at,
-                    "last_seq": seq,
-                    "last_snapshot_id": snapshot.id,
-                    "last_seen": by_hash[h].resource.observed_at,
+                    "first_seen": first[h].resource.observed_at,
                 }
                 for h in new
             ],
         )
-    ids.update(_version_ids(conn, new))
-    _touch_versions(conn, seq, snapshot.id, {known[h]: by_hash[h].resource for h in known})
-
+        ids.update({str(h): int(i) for h, i in inserted})
     observations = [
         Observation(ids[h], r.observed_at) for h, r in zip(hashes, snapshot.resources, strict=True)
     ]
+    _close_and_reopen(conn, {o.version_id for o in observations}, seen_before, previous)
     conn.execute(
         OBSERVATIONS.insert().values(
             cycle_seq=seq,
@@ -150,7 +159,7 @@ def _version_ids(conn: sa.Connection, hashes: Sequence[str]) -> dict[str, int]:
     for chunk in chunks(hashes):
         rows = conn.execute(
             sa.select(VERSIONS.c.config_hash, VERSIONS.c.id).where(
-                VERSIONS.c.config_hash.in_(chunk)
+                is_in(conn, VERSIONS.c.config_hash, chunk)
             )
         )
         out.update({h: int(i) for h, i in rows})
@@ -160,7 +169,9 @@ def _version_ids(conn: sa.Connection, hashes: Sequence[str]) -> dict[str, int]:
 def _insert_configs(conn: sa.Connection, hashes: Sequence[str], seen: Mapping[str, _Seen]) -> None:
     for chunk in chunks(hashes):
         present = set(
-            conn.scalars(sa.select(CONFIGS.c.config_hash).where(CONFIGS.c.config_hash.in_(chunk)))
+            conn.scalars(
+                sa.select(CONFIGS.c.config_hash).where(is_in(conn, CONFIGS.c.config_hash, chunk))
+            )
         )
         missing = [h for h in chunk if h not in present]
         if missing:
@@ -170,33 +181,43 @@ def _insert_configs(conn: sa.Connection, hashes: Sequence[str], seen: Mapping[st
             )
 
 
-def _touch_versions(
-    conn: sa.Connection, seq: int, snapshot_id: str, resources: Mapping[int, Resource]
+def _close_and_reopen(
+    conn: sa.Connection, present: set[int], seen_before: set[int], previous: tuple[int, str] | None
 ) -> None:
-    """Move each seen version's "last seen" to this cycle.
+    """Keep "last seen" without touching unchanged rows.
 
-    Collectors stamp a whole (account, region, service) unit with one time, so grouping by
-    time makes a few IN-list UPDATEs; scattered times fall back to one executemany.
+    A version whose last_seq is NULL is current: it is in the latest snapshot. A version
+    that was current and is not seen now is closed at the previous cycle; one seen again
+    after a gap is current again. A cycle in which nothing changed updates no row.
     """
-    by_time: dict[datetime, list[int]] = defaultdict(list)
-    for version_id, resource in resources.items():
-        by_time[resource.observed_at].append(version_id)
-    singles: list[dict[str, Any]] = []
-    values = {"last_seq": seq, "last_snapshot_id": snapshot_id}
-    for observed_at, version_ids in by_time.items():
-        if len(version_ids) < _GROUP_MIN:
-            singles.extend({"vid": v, "seen": observed_at} for v in version_ids)
-            continue
-        for chunk in chunks(sorted(version_ids)):
-            conn.execute(
-                VERSIONS.update()
-                .where(VERSIONS.c.id.in_(chunk))
-                .values(last_seen=observed_at, **values)
-            )
-    if singles:
+    current = set(conn.scalars(sa.select(VERSIONS.c.id).where(VERSIONS.c.last_seq.is_(None))))
+    closed = current - present
+    if closed and previous is not None:
+        prev_seq, prev_id = previous
+        last_seen = {o.version_id: o.observed_at for o in read_observations(conn, prev_seq)}
+        by_time: dict[datetime, list[int]] = defaultdict(list)
+        for version_id in closed:
+            by_time[last_seen[version_id]].append(version_id)
+        for observed_at, version_ids in by_time.items():
+            for chunk in chunks(sorted(version_ids)):
+                conn.execute(
+                    VERSIONS.update()
+                    .where(is_in(conn, VERSIONS.c.id, chunk))
+                    .values(last_seq=prev_seq, last_snapshot_id=prev_id, last_seen=observed_at)
+                )
+    reopened = sorted((present & seen_before) - current)
+    for chunk in chunks(reopened):
         conn.execute(
             VERSIONS.update()
-            .where(VERSIONS.c.id == sa.bindparam("vid"))
-            .values(last_seen=sa.bindparam("seen"), **values),
-            singles,
+            .where(is_in(conn, VERSIONS.c.id, chunk))
+            .values(last_seq=None, last_snapshot_id=None, last_seen=None)
         )
+
+
+def read_observations(conn: sa.Connection, seq: int) -> list[Observation]:
+    encoding, data = conn.execute(
+        sa.select(OBSERVATIONS.c.encoding, OBSERVATIONS.c.data).where(
+            OBSERVATIONS.c.cycle_seq == seq
+        )
+    ).one()
+    return decode_observations(str(encoding), bytes(data))

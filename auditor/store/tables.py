@@ -114,9 +114,10 @@ class VersionRow(SQLModel, table=True):
     first_seq: int
     first_snapshot_id: str = Field(max_length=128)
     first_seen: datetime = _ts()
-    last_seq: int = Field(index=True)
-    last_snapshot_id: str = Field(max_length=128)
-    last_seen: datetime = _ts()
+    # NULL while the version is current (in the latest snapshot); set when it stops being seen
+    last_seq: int | None = Field(default=None, index=True)
+    last_snapshot_id: str | None = Field(default=None, max_length=128)
+    last_seen: datetime | None = _ts(nullable=True)
 
 
 class FindingRow(SQLModel, table=True):

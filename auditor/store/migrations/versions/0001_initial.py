@@ -78,9 +78,9 @@ def upgrade() -> None:
         sa.Column("first_seq", sa.Integer(), nullable=False),
         sa.Column("first_snapshot_id", sa.String(128), nullable=False),
         _ts("first_seen"),
-        sa.Column("last_seq", sa.Integer(), nullable=False),
-        sa.Column("last_snapshot_id", sa.String(128), nullable=False),
-        _ts("last_seen"),
+        sa.Column("last_seq", sa.Integer(), nullable=True),
+        sa.Column("last_snapshot_id", sa.String(128), nullable=True),
+        _ts("last_seen", nullable=True),
     )
     op.create_index("ix_resource_versions_arn", "resource_versions", ["arn"])
     op.create_index("ix_resource_versions_last_seq", "resource_versions", ["last_seq"])
