@@ -90,3 +90,23 @@ def test_summary_numbers_rendered_match_report_json(
     page.fill("#ftext", "i-00000000000000003")
     page.wait_for_function("document.getElementById('fcount').textContent === '1 shown'")
     page.close()
+
+
+def test_50000_findings_stay_usable(browser: Any, tmp_path: Path, signer: Ed25519Signer) -> None:
+    """With 50,000 findings the page loads, and a search finds a row deep in a collapsed
+    block and shows it (its block opens by itself), within Playwright's default timeouts."""
+    n = 50_000
+    info = write_bundle(make_input(n), tmp_path, signer, formats=("json", "html"))
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto((info.path / "report.html").as_uri())
+    assert ("45000", "5000") == (  # every tenth finding of the factory is exempt
+        page.inner_text("#sum-failed").strip(),
+        page.inner_text("#sum-exempt").strip(),
+    )
+    last = f"i-{n - 1:017x}"
+    page.fill("#ftext", last)
+    page.wait_for_function("document.getElementById('fcount').textContent === '1 shown'")
+    row = page.locator("tr:not(.hidden)", has_text=last)
+    assert 1 == row.count()
+    assert row.is_visible()
+    page.close()
