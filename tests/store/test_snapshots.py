@@ -166,3 +166,48 @@ def test_duplicate_snapshot_id_is_refused_whole(store: Store) -> None:
 
     assert _count(store, "resource_configs") == 1
     assert len(store.list_cycles()) == 1
+
+
+def test_gone_and_returning_resources_keep_an_exact_last_seen(store: Store) -> None:
+    """A resource that disappears ends at the last cycle that saw it; one that returns
+    with the same configuration continues its version (no copy) up to the latest cycle."""
+    times = [T0 + timedelta(minutes=15 * i) for i in range(4)]
+    fleets = [
+        (instance(1, at=times[0]), instance(2, at=times[0])),
+        (instance(1, at=times[1]), instance(2, at=times[1])),
+        (instance(1, at=times[2]),),
+        (instance(1, at=times[3]),),
+    ]
+    for i, fleet in enumerate(fleets[:3]):
+        _commit(store, f"c{i}", fleet, at=times[i])
+    (gone,) = store.resource_versions(instance(2).arn)
+    assert ("c0", "c1", times[0], times[1]) == (
+        gone.first_snapshot_id,
+        gone.last_snapshot_id,
+        gone.first_seen,
+        gone.last_seen,
+    )
+
+    _commit(store, "c3", (*fleets[3], instance(2, at=times[3])), at=times[3])
+
+    (back,) = store.resource_versions(instance(2).arn)
+    assert ("c0", "c3", times[3]) == (back.first_snapshot_id, back.last_snapshot_id, back.last_seen)
+    assert 2 == _count(store, "resource_configs")
+    assert [instance(1).arn] == [r.arn for r in store.load_snapshot("c2").resources]
+
+
+def test_ten_thousand_resources_round_trip(store: Store) -> None:
+    """A fleet of 10,000 is stored and loaded whole; an unchanged second cycle adds no config
+    and no version rows (bulk paths, not one statement per resource)."""
+    later = T0 + timedelta(minutes=15)
+    first = tuple(instance(n, at=T0 + timedelta(seconds=n // 2000)) for n in range(10_000))
+    second = tuple(instance(n, at=later) for n in range(10_000))
+    _commit(store, "big-1", first)
+    _commit(store, "big-2", second, at=later)
+
+    assert second == store.latest_snapshot().resources  # type: ignore[union-attr]
+    assert first == store.load_snapshot("big-1").resources
+    assert (10_000, 10_000) == (
+        _count(store, "resource_configs"),
+        _count(store, "resource_versions"),
+    )
