@@ -1,10 +1,11 @@
-"""Writing and reading snapshots: content-addressed configurations, compact observations.
+"""Writing snapshots: content-addressed configurations, compact observations.
 
 A configuration is stored once per content hash (resource_configs). Each distinct
-configuration of a resource is a resource_versions row that remembers the first and last
-cycle that saw it. A cycle itself adds one cycles row and one compressed observations row
-listing (version, observed_at) in snapshot order: a cycle in which nothing changed adds a
-few bytes per thousand resources, plus an in-place update of each version's "last seen".
+configuration of a resource is a resource_versions row that remembers the first cycle that
+saw it and, once it is no longer seen, the last one (NULL while current). A cycle itself
+adds one cycles row and one compressed observations row listing (version, observed_at) in
+snapshot order: a cycle in which nothing changed adds ~0.015 bytes per resource and
+updates no row.
 """
 
 from __future__ import annotations
