@@ -70,7 +70,7 @@ def trusted_keys(args: argparse.Namespace) -> tuple[list[bytes], str]:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from auditor.report.manifest import MANIFEST
+    from auditor.report.manifest import MANIFEST, SIGNATURE
     from auditor.report.verify import verify_bundle, verify_chain
 
     path: Path = args.path
@@ -86,7 +86,7 @@ def handle(args: argparse.Namespace) -> int:
             return int(ExitCode.VERIFY_FAILED)
         print(f"auditor: warning: {msg}", file=sys.stderr)
     trusted = keys or None
-    if (path / MANIFEST).is_file():
+    if any((path / name).is_file() for name in (MANIFEST, SIGNATURE, "report.json")):
         result = verify_bundle(path, trusted)
         problems = [f"{path.name}: {p}" for p in result.problems]
         checked = [result]
