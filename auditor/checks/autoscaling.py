@@ -20,7 +20,7 @@ def asg_ami_age(
         return blocked
     attrs = resource.attributes
     spec = attrs.get("LaunchTemplate")
-    if not isinstance(spec, Mapping):
+    if not isinstance(spec, dict | Mapping):
         config = attrs.get("LaunchConfigurationName")
         if config:
             return unknown(
@@ -44,9 +44,9 @@ def asg_ami_age(
         return unknown(f"launch template {template_id} was not collected", evidence)
     versions = template.attributes.get("Versions")
     data = None
-    if isinstance(versions, Mapping) and isinstance(versions.get(str(version)), Mapping):
+    if isinstance(versions, dict | Mapping) and isinstance(versions.get(str(version)), Mapping):
         data = versions[str(version)].get("LaunchTemplateData")
-    if not isinstance(data, Mapping):
+    if not isinstance(data, dict | Mapping):
         return unknown(
             f"version {version} of launch template {template_id} was not collected",
             {"LaunchTemplateId": template_id, "version": version},

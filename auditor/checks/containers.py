@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 from auditor.checks.result import (
@@ -27,7 +28,7 @@ _ROOT_USERS = ("root", "0")
 
 def _containers(resource: Resource, key: str) -> Iterator[Mapping[str, Any]]:
     for container in resource.attributes.get(key) or ():
-        if isinstance(container, Mapping):
+        if isinstance(container, dict | Mapping):
             yield container
 
 
@@ -83,6 +84,15 @@ def ecs_root_user(
     )
 
 
+@lru_cache(maxsize=8192)
+def ecr_reference(image: str) -> tuple[str, str, str, str | None] | None:
+    """(account, region, repository, digest) of an ECR image reference; None if not ECR."""
+    match = _ECR_IMAGE.match(image)
+    if match is None:
+        return None
+    return match["account"], match["region"], match["name"], match["digest"]
+
+
 def _ecr_image(
     view: SnapshotView, task: Resource, account: str, region: str, image_id: str
 ) -> Resource | None:
@@ -102,17 +112,17 @@ def ecr_running_image_age(
     now = clock.now()
     for container in _containers(resource, "containers"):
         image = str(container.get("image", ""))
-        match = _ECR_IMAGE.match(image)
-        if match is None:
+        reference = ecr_reference(image)
+        if reference is None:
             continue  # not an ECR image: this rule does not apply to it
-        digest = container.get("imageDigest") or match.group("digest")
+        account, region, name, pinned = reference
+        digest = container.get("imageDigest") or pinned
         if not digest:
             return unknown(
                 f"container {container.get('name')} reports no image digest",
                 {"image": image},
             )
-        account, region = match.group("account"), match.group("region")
-        image_id = f"{match.group('name')}@{digest}"
+        image_id = f"{name}@{digest}"
         found = _ecr_image(view, resource, account, region, image_id)
         if found is None:
             gap = view.gap_for(Kind.ECR_IMAGE, account, region) or view.gap_for(

@@ -121,7 +121,7 @@ def ec2_stopped_too_long(
     if blocked is not None:
         return blocked
     state = resource.attributes.get("State")
-    if not isinstance(state, Mapping) or state.get("Name") != "stopped":
+    if not isinstance(state, dict | Mapping) or state.get("Name") != "stopped":
         return PASS
     reason = resource.attributes.get("StateTransitionReason")
     match = _TRANSITION_DATE.search(reason) if isinstance(reason, str) else None

@@ -48,7 +48,7 @@ def eks_endpoint_public(
     if blocked is not None:
         return blocked
     config = resource.attributes.get("resourcesVpcConfig")
-    if not isinstance(config, Mapping):
+    if not isinstance(config, dict | Mapping):
         return unknown("resourcesVpcConfig was not collected")
     if config.get("endpointPublicAccess") is not True:
         return PASS
@@ -69,7 +69,7 @@ def eks_nodegroup_remote_access(
     if blocked is not None:
         return blocked
     remote = resource.attributes.get("remoteAccess")
-    if not isinstance(remote, Mapping) or not remote.get("ec2SshKey"):
+    if not isinstance(remote, dict | Mapping) or not remote.get("ec2SshKey"):
         return PASS
     sources = remote.get("sourceSecurityGroups")
     return fail(

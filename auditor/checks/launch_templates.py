@@ -16,9 +16,9 @@ def versions_in_use(resource: Resource) -> Iterator[tuple[str, Mapping[str, Any]
     if not isinstance(in_use, list):
         return
     for number in in_use:
-        version = versions.get(str(number)) if isinstance(versions, Mapping) else None
-        data = version.get("LaunchTemplateData") if isinstance(version, Mapping) else None
-        yield str(number), data if isinstance(data, Mapping) else None
+        version = versions.get(str(number)) if isinstance(versions, dict | Mapping) else None
+        data = version.get("LaunchTemplateData") if isinstance(version, dict | Mapping) else None
+        yield str(number), data if isinstance(data, dict | Mapping) else None
 
 
 def _missing(resource: Resource, version: str) -> CheckResult:
@@ -61,7 +61,7 @@ def lt_imdsv2_required(
         if data is None:
             return _missing(resource, version)
         options = data.get("MetadataOptions")
-        options = options if isinstance(options, Mapping) else {}
+        options = options if isinstance(options, dict | Mapping) else {}
         if options.get("HttpEndpoint") == "disabled":
             continue
         if options.get("HttpTokens") != "required":

@@ -38,14 +38,12 @@ def sg_ssh_open_world(
     ports: list[int] = [int(p) for p in params["ports"]]
     open_rules: list[dict[str, JSON]] = []
     for permission in resource.attributes.get("IpPermissions") or ():
-        if not isinstance(permission, Mapping):
+        if not isinstance(permission, dict | Mapping):
             continue
-        cidrs = [
-            r.get("CidrIp") for r in permission.get("IpRanges") or () if isinstance(r, Mapping)
-        ]
-        cidrs += [
-            r.get("CidrIpv6") for r in permission.get("Ipv6Ranges") or () if isinstance(r, Mapping)
-        ]
+        v4 = permission.get("IpRanges") or ()
+        v6 = permission.get("Ipv6Ranges") or ()
+        cidrs = [r.get("CidrIp") for r in v4 if isinstance(r, dict | Mapping)]
+        cidrs += [r.get("CidrIpv6") for r in v6 if isinstance(r, dict | Mapping)]
         world = [c for c in cidrs if c in (_WORLD_V4, _WORLD_V6)]
         if not world:
             continue

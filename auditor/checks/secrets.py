@@ -16,11 +16,11 @@ from auditor.model import JSON, Clock, Resource, SnapshotView
 
 def _hits(redacted: Any, prefix: str) -> list[dict[str, JSON]] | None:
     """The secret hits of a redacted-text object, located; None when it is not one."""
-    if not isinstance(redacted, Mapping):
+    if not isinstance(redacted, dict | Mapping):
         return None
     out: list[dict[str, JSON]] = []
     for hit in redacted.get("secrets") or ():
-        if isinstance(hit, Mapping):
+        if isinstance(hit, dict | Mapping):
             out.append(
                 {
                     "location": f"{prefix}{hit.get('location', '')}",
@@ -79,10 +79,10 @@ def ecs_env_secrets(
     if not isinstance(containers, list):
         return unknown("the task definition has no containerDefinitions")
     for container in containers:
-        if not isinstance(container, Mapping):
+        if not isinstance(container, dict | Mapping):
             continue
         for variable in container.get("environment") or ():
-            if not isinstance(variable, Mapping):
+            if not isinstance(variable, dict | Mapping):
                 continue
             hits = _hits(variable.get("value"), "")
             for hit in hits or ():

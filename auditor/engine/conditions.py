@@ -23,6 +23,7 @@ from typing import Any
 import jmespath
 import jmespath.exceptions
 
+from auditor.engine.jmes import compile_node
 from auditor.model import parse_iso
 
 Getter = Callable[[Mapping[str, Any], Mapping[str, str]], Any]
@@ -126,10 +127,11 @@ def _walk(value: Any, names: tuple[str, ...]) -> Any:
     return value
 
 
-def _jmespath_getter(expression: Any, uses_tags: bool) -> Getter:
+def _jmespath_getter(parsed: Mapping[str, Any], uses_tags: bool) -> Getter:
+    search = compile_node(parsed)
     if uses_tags:
-        return lambda attrs, tags: expression.search({**attrs, "tags": dict(tags)})
-    return lambda attrs, tags: expression.search(attrs if isinstance(attrs, dict) else dict(attrs))
+        return lambda attrs, tags: search({**attrs, "tags": dict(tags)})
+    return lambda attrs, tags: search(attrs)
 
 
 def present(value: Any) -> bool:
@@ -333,7 +335,7 @@ class ConditionCompiler:
         simple = _field_path(expression.parsed)
         if simple is not None:
             return _path_getter(simple)
-        return _jmespath_getter(expression, "tags" in names)
+        return _jmespath_getter(expression.parsed, "tags" in names)
 
     def _value(self, raw: Any, path: tuple[Any, ...]) -> Any:
         if isinstance(raw, Mapping) and "param" in raw:

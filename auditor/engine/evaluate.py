@@ -12,10 +12,11 @@ Unknown is never counted as passing. Exemptions only turn `fail` into `exempt`.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 
 from auditor.checks.result import PASS, CheckResult, Outcome
-from auditor.engine.conditions import EvalContext
+from auditor.engine.conditions import Condition, EvalContext, Indeterminate
 from auditor.engine.exemptions import Exemption, ExemptionIndex
 from auditor.engine.rules import Rule, RuleSet
 from auditor.model import (
@@ -59,54 +60,87 @@ class _Counts:
 def evaluate(
     snapshot: Snapshot, rules: RuleSet, exemptions: Sequence[Exemption], clock: Clock
 ) -> Evaluation:
+    # Evaluation allocates many small acyclic objects (findings, evidence); with a large
+    # snapshot alive, the cyclic GC would rescan it over and over. Nothing here makes cycles.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _evaluate(snapshot, rules, exemptions, clock)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _evaluate(
+    snapshot: Snapshot, rules: RuleSet, exemptions: Sequence[Exemption], clock: Clock
+) -> Evaluation:
     now = clock.now()
     view = SnapshotView(snapshot)
     ctx = EvalContext(now=now, clock=clock)
     index = ExemptionIndex(exemptions, now)
     position = {rule.id: i for i, rule in enumerate(rules.rules)}
+    # per kind: (index, rule, check function + its params, or compiled condition, reads)
     plans = {
-        kind: tuple((position[r.id], r, r.runner, r.reads) for r in kind_rules)
+        kind: tuple(
+            (position[r.id], r, r.check_fn, dict(r.params), r.compiled, r.reads) for r in kind_rules
+        )
         for kind, kind_rules in rules.by_kind.items()
     }
     counts = _Counts(len(rules.rules))
-    evaluated, failed, unknown = counts.evaluated, counts.failed, counts.unknown
+    failed, unknown, exempt = counts.failed, counts.unknown, counts.exempt
     findings: list[Finding] = []
     resource_gaps = {g.resource_arn: g for g in snapshot.gaps if g.resource_arn is not None}
+    per_kind: dict[Kind, int] = {}
 
     for resource in snapshot.resources:
         plan = plans.get(resource.kind)
         if plan is None:
             continue
+        per_kind[resource.kind] = per_kind.get(resource.kind, 0) + 1
         missing = resource.unavailable
-        for i, rule, run, reads in plan:
-            evaluated[i] += 1
+        ref: ResourceRef | None = None
+        for i, rule, check, params, condition, reads in plan:
             if missing and reads and not reads.isdisjoint(missing):
                 result = _unavailable(resource, reads, resource_gaps.get(resource.arn))
-            else:
-                result = run(resource, view, ctx)
+            elif check is not None:
+                result = check(resource, params, view, clock)
                 if result is PASS or result.outcome is Outcome.PASS:
                     continue
+            else:
+                assert condition is not None
+                try:
+                    if not condition.predicate(resource.attributes, resource.tags, ctx):
+                        continue
+                    result = _failed(rule, condition, resource)
+                except Indeterminate as exc:
+                    result = CheckResult(
+                        Outcome.UNKNOWN,
+                        str(exc),
+                        condition.evidence(resource.attributes, resource.tags),
+                    )
+            if ref is None:
+                ref = resource.ref
             if result.outcome is Outcome.UNKNOWN:
                 unknown[i] += 1
-                findings.append(_finding(rule, resource.ref, Status.UNKNOWN, result))
+                findings.append(_finding(rule, ref, Status.UNKNOWN, result))
                 continue
-            failed[i] += 1
-            ref = resource.ref
             exemption = index.find(rule.id, ref)
             if exemption is None:
+                failed[i] += 1
                 findings.append(_finding(rule, ref, Status.FAIL, result))
             else:
-                counts.exempt[i] += 1
-                failed[i] -= 1
+                exempt[i] += 1
                 findings.append(_finding(rule, ref, Status.EXEMPT, result, exemption))
 
+    for i, rule in enumerate(rules.rules):
+        counts.evaluated[i] += per_kind.get(rule.kind, 0)
     findings.extend(_gap_findings(snapshot.gaps, rules, position, counts))
     stats = tuple(
         RuleStats(
             rule_id=rule.id,
-            evaluated=evaluated[i],
+            evaluated=counts.evaluated[i],
             failed=failed[i],
-            exempt=counts.exempt[i],
+            exempt=exempt[i],
             unknown=unknown[i],
         )
         for i, rule in enumerate(rules.rules)
@@ -131,6 +165,14 @@ def _finding(
         message=result.message or rule.message or rule.title,
         evidence=result.evidence,
         exemption=exemption.ref if exemption is not None else None,
+    )
+
+
+def _failed(rule: Rule, condition: Condition, resource: Resource) -> CheckResult:
+    return CheckResult(
+        Outcome.FAIL,
+        rule.message or rule.title,
+        condition.evidence(resource.attributes, resource.tags),
     )
 
 

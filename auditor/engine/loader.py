@@ -313,6 +313,7 @@ class _Loader:
             compiled=compiled,
             message=message,
             reads=compiled.reads if compiled is not None else frozenset(),
+            check_fn=CHECKS[raw["check"]] if compiled is None else None,
         )
 
 

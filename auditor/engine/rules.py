@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditor.checks.result import CheckResult
+from auditor.checks.result import Check, CheckResult
 from auditor.engine.conditions import Condition, EvalContext
 from auditor.model import (
     JSON,
@@ -67,6 +67,7 @@ class Rule:
     message: str | None = None
     # attribute names the rule reads; a resource with one of them unavailable is `unknown`
     reads: frozenset[str] = frozenset()
+    check_fn: Check | None = field(default=None, compare=False, repr=False)
 
     @property
     def info(self) -> RuleInfo:
