@@ -1,0 +1,1 @@
+"""Collectors: one module per service, each `(UnitContext) -> CollectResult`."""
