@@ -29,9 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-json", action="store_true", default=None, help="JSON logs even on a terminal"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    from auditor.commands import demo, scan
+    from auditor.commands import demo, keys, notify, reports, rules, run, scan, verify
 
-    for module in (demo, scan):
+    for module in (demo, scan, run, verify, rules, reports, keys, notify):
         module.register(sub)
     return parser
 
