@@ -23,6 +23,8 @@ from auditor.demo.manifest import AMI_MAX_AGE_DAYS, ASG_MAX_LIFETIME_DAYS
 IMDS_REQUIRED = {"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 2}
 IMDS_OPTIONAL = {"HttpTokens": "optional", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 1}
 OPS_KEY = "ops-2019"
+# A public key only (its private half was never kept): importing is instant, generating is not.
+PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKS+r9RjFC8n/8T+G9tGwZVdm2Nedd0pqDBeHb2K1q4a"
 WORLD = "0.0.0.0/0"
 
 
@@ -40,7 +42,7 @@ def seed_network(cell: Cell, groups: tuple[str, ...] = ALL_GROUPS) -> None:
     subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [cell.vpc_id]}])
     cell.subnets = sorted(s["SubnetId"] for s in subnets["Subnets"])
     for key in (OPS_KEY, "eks-nodes"):
-        ec2.create_key_pair(KeyName=key)
+        ec2.import_key_pair(KeyName=key, PublicKeyMaterial=f"{PUBLIC_KEY} {key}".encode())
 
     def group(name: str, rules: list[dict[str, Any]], *, open_world: bool) -> None:
         if name not in groups:
@@ -179,7 +181,10 @@ def create_asg(
         "MinSize": size,
         "MaxSize": size * 2,
         "DesiredCapacity": size,
-        "VPCZoneIdentifier": cell.subnets[0],
+        # One subnet per group, round robin: a default /20 subnet holds ~4,000 instances.
+        "VPCZoneIdentifier": cell.subnets[
+            cell.builder.counts["autoscaling.group"] % len(cell.subnets)
+        ],
         "Tags": [
             {"Key": k, "Value": v, "PropagateAtLaunch": True}
             for k, v in {**TERRAFORM_TAGS, **(tags or {})}.items()
