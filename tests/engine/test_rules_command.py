@@ -91,3 +91,17 @@ def test_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
         with pytest.raises(SystemExit):
             run("rules", sub, "--help")
         assert "example:" in capsys.readouterr().out
+
+
+def test_docs_list_every_builtin_rule() -> None:
+    """docs/rules.md documents every built-in rule with its severity and kind."""
+    from auditor.engine import load_rules
+    from auditor.settings import RulesConfig
+
+    docs = (Path(__file__).parents[2] / "docs" / "rules.md").read_text()
+    missing = [
+        r.id
+        for r in load_rules(RulesConfig()).rules
+        if f"| `{r.id}` | {r.severity.value} | `{r.kind.value}` |" not in docs
+    ]
+    assert missing == []
