@@ -27,6 +27,8 @@ def check_value(spec: ParamSpec, value: Any) -> str | None:
         return f"expected true or false, got {value!r}"
     if kind == "list" and not isinstance(value, list):
         return f"expected a list, got {value!r}"
+    if kind == "mapping" and not isinstance(value, Mapping):
+        return f"expected a mapping, got {value!r}"
     if kind in ("integer", "number"):
         if spec.min is not None and value < spec.min:
             return f"{value} is below the minimum {spec.min:g}"

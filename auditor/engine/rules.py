@@ -21,7 +21,7 @@ from auditor.model import (
 
 Runner = Callable[[Resource, SnapshotView, EvalContext], CheckResult]
 
-PARAM_TYPES = ("integer", "number", "string", "boolean", "list")
+PARAM_TYPES = ("integer", "number", "string", "boolean", "list", "mapping")
 
 
 @dataclass(frozen=True, slots=True)
