@@ -42,8 +42,10 @@ def image_tag(image: str) -> str | None:
 def ecs_image_not_pinned(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    blocked = unreadable(resource, "containerDefinitions")
-    if blocked is not None:
+    if (
+        resource.unavailable
+        and (blocked := unreadable(resource, "containerDefinitions")) is not None
+    ):
         return blocked
     loose: list[dict[str, JSON]] = []
     worst: Severity | None = None
@@ -68,8 +70,10 @@ def ecs_image_not_pinned(
 def ecs_root_user(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    blocked = unreadable(resource, "containerDefinitions")
-    if blocked is not None:
+    if (
+        resource.unavailable
+        and (blocked := unreadable(resource, "containerDefinitions")) is not None
+    ):
         return blocked
     as_root: list[dict[str, JSON]] = []
     for container in _containers(resource, "containerDefinitions"):
@@ -105,8 +109,7 @@ def _ecr_image(
 def ecr_running_image_age(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    blocked = unreadable(resource, "containers")
-    if blocked is not None:
+    if resource.unavailable and (blocked := unreadable(resource, "containers")) is not None:
         return blocked
     old: list[dict[str, JSON]] = []
     now = clock.now()

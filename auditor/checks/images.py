@@ -65,8 +65,7 @@ def image_age(
 def ec2_ami_age(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    blocked = unreadable(resource, "ImageId")
-    if blocked is not None:
+    if resource.unavailable and (blocked := unreadable(resource, "ImageId")) is not None:
         return blocked
     image_id = resource.attributes.get("ImageId")
     if not isinstance(image_id, str):
@@ -79,8 +78,7 @@ def ec2_ami_age(
 def ec2_ami_deprecated_or_gone(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    blocked = unreadable(resource, "ImageId")
-    if blocked is not None:
+    if resource.unavailable and (blocked := unreadable(resource, "ImageId")) is not None:
         return blocked
     image_id = resource.attributes.get("ImageId")
     if not isinstance(image_id, str):
@@ -117,8 +115,10 @@ _TRANSITION_DATE = re.compile(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) GMT\)")
 def ec2_stopped_too_long(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    blocked = unreadable(resource, "State", "StateTransitionReason")
-    if blocked is not None:
+    if (
+        resource.unavailable
+        and (blocked := unreadable(resource, "State", "StateTransitionReason")) is not None
+    ):
         return blocked
     state = resource.attributes.get("State")
     if not isinstance(state, dict | Mapping) or state.get("Name") != "stopped":

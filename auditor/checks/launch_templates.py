@@ -31,8 +31,10 @@ def _missing(resource: Resource, version: str) -> CheckResult:
 def lt_ssh_keypair(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    blocked = unreadable(resource, "Versions", "VersionsInUse")
-    if blocked is not None:
+    if (
+        resource.unavailable
+        and (blocked := unreadable(resource, "Versions", "VersionsInUse")) is not None
+    ):
         return blocked
     offending: list[dict[str, JSON]] = []
     for version, data in versions_in_use(resource):
@@ -53,8 +55,10 @@ def lt_ssh_keypair(
 def lt_imdsv2_required(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    blocked = unreadable(resource, "Versions", "VersionsInUse")
-    if blocked is not None:
+    if (
+        resource.unavailable
+        and (blocked := unreadable(resource, "Versions", "VersionsInUse")) is not None
+    ):
         return blocked
     offending: list[dict[str, JSON]] = []
     for version, data in versions_in_use(resource):

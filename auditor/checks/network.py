@@ -30,8 +30,10 @@ def _covers(permission: Mapping[str, Any], port: int) -> bool:
 def sg_ssh_open_world(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    blocked = unreadable(resource, "IpPermissions", "AttachedTo")
-    if blocked is not None:
+    if (
+        resource.unavailable
+        and (blocked := unreadable(resource, "IpPermissions", "AttachedTo")) is not None
+    ):
         return blocked
     if not resource.attributes.get("AttachedTo"):
         return PASS

@@ -34,8 +34,7 @@ def _hits(redacted: Any, prefix: str) -> list[dict[str, JSON]] | None:
 def ec2_userdata_secrets(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    blocked = unreadable(resource, "UserData")
-    if blocked is not None:
+    if resource.unavailable and (blocked := unreadable(resource, "UserData")) is not None:
         return blocked
     hits = _hits(resource.attributes.get("UserData"), "user data ")
     if hits is None:
@@ -48,8 +47,10 @@ def ec2_userdata_secrets(
 def lt_userdata_secrets(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    blocked = unreadable(resource, "Versions", "VersionsInUse")
-    if blocked is not None:
+    if (
+        resource.unavailable
+        and (blocked := unreadable(resource, "Versions", "VersionsInUse")) is not None
+    ):
         return blocked
     found: list[dict[str, JSON]] = []
     for version, data in versions_in_use(resource):
@@ -71,8 +72,10 @@ def lt_userdata_secrets(
 def ecs_env_secrets(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    blocked = unreadable(resource, "containerDefinitions")
-    if blocked is not None:
+    if (
+        resource.unavailable
+        and (blocked := unreadable(resource, "containerDefinitions")) is not None
+    ):
         return blocked
     found: list[dict[str, JSON]] = []
     containers = resource.attributes.get("containerDefinitions")

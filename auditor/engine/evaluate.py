@@ -35,6 +35,34 @@ from auditor.model import (
 )
 
 
+class _LazyView(SnapshotView):
+    """A SnapshotView whose indexes are built on first use: most rules never need them."""
+
+    def __init__(self, snapshot: Snapshot) -> None:  # no super().__init__: that is the point
+        self.snapshot = snapshot
+        self._arns: dict[str, Resource] | None = None
+        self._ids: dict[tuple[Kind, str, str, str], Resource] | None = None
+        self._kinds: dict[Kind, tuple[Resource, ...]] | None = None
+
+    def get(self, arn: str) -> Resource | None:
+        if self._arns is None:
+            self._arns = {r.arn: r for r in self.snapshot.resources}
+        return self._arns.get(arn)
+
+    def find(self, kind: Kind, account: str, region: str, resource_id: str) -> Resource | None:
+        if self._ids is None:
+            self._ids = {(r.kind, r.account, r.region, r.id): r for r in self.snapshot.resources}
+        return self._ids.get((kind, account, region, resource_id))
+
+    def of_kind(self, kind: Kind) -> tuple[Resource, ...]:
+        if self._kinds is None:
+            grouped: dict[Kind, list[Resource]] = {}
+            for r in self.snapshot.resources:
+                grouped.setdefault(r.kind, []).append(r)
+            self._kinds = {k: tuple(v) for k, v in grouped.items()}
+        return self._kinds.get(kind, ())
+
+
 def scope_ref(kind: Kind, account: str, region: str) -> ResourceRef:
     """The placeholder resource of an unknown finding that stands for a whole scope."""
     service = kind.value.split(".", 1)[0]
@@ -75,7 +103,7 @@ def _evaluate(
     snapshot: Snapshot, rules: RuleSet, exemptions: Sequence[Exemption], clock: Clock
 ) -> Evaluation:
     now = clock.now()
-    view = SnapshotView(snapshot)
+    view = _LazyView(snapshot)
     ctx = EvalContext(now=now, clock=clock)
     index = ExemptionIndex(exemptions, now)
     position = {rule.id: i for i, rule in enumerate(rules.rules)}

@@ -95,3 +95,17 @@ def test_secret_evidence_keeps_only_location_detector_and_hash() -> None:
             {"location": "user data line 2", "detector": "AWS Access Key", "hash": "0123456789ab"}
         ]
     }
+
+
+def test_lazy_view_answers_like_snapshot_view() -> None:
+    """Checks see the same related resources through the engine's lazy view."""
+    from auditor.engine.evaluate import _LazyView
+    from auditor.model import SnapshotView
+
+    snap = snapshot(instance(), image())
+    lazy, eager = _LazyView(snap), SnapshotView(snap)
+    ami = image()
+    assert lazy.get(ami.arn) == eager.get(ami.arn)
+    assert lazy.find(Kind.EC2_IMAGE, ACCOUNT, REGION, "ami-0new") == ami
+    assert lazy.of_kind(Kind.EC2_INSTANCE) == eager.of_kind(Kind.EC2_INSTANCE)
+    assert lazy.of_kind(Kind.ECS_TASK) == ()
