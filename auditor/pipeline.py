@@ -12,34 +12,54 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from auditor.aws import AwsSessions, client_config
+from auditor import __version__
+from auditor.aws import AwsSessions, Target, client_config, error_code, error_message
 from auditor.collect.base import PreviousState
 from auditor.collect.runner import ProgressCallback, collect
-from auditor.engine import compute_delta, evaluate, load_exemptions, load_rules
+from auditor.engine import (
+    Exemption,
+    RuleSet,
+    compute_delta,
+    evaluate,
+    load_exemptions,
+    load_rules,
+)
 from auditor.errors import ExitCode
+from auditor.iac.terraform import load_states, state_gap
 from auditor.model import (
     ActionRecord,
     Clock,
+    CollectionGap,
     Evaluation,
     FindingDelta,
+    RuleInfo,
     Severity,
     Snapshot,
+    SnapshotView,
     Status,
     SystemClock,
 )
+from auditor.notify import SlackTransport, active_destinations, deliver, plan_messages
+from auditor.remediate.executor import execute, kill_switch_engaged, session_client_for
+from auditor.remediate.planner import plan
+from auditor.report.bundle import new_report_id
+from auditor.report.model import ExemptionInfo, ReportInput, SnapshotInfo, evaluated_by_account
+from auditor.report.publish import kms_factory, publish_report, trend_from_dir
+from auditor.report.signing import signer_from_settings
 from auditor.settings import Settings
 from auditor.store import CycleRecord, Store
 
 log = structlog.get_logger("auditor.cycle")
 
-KILL_SWITCH_ENV = "AUDITOR_REMEDIATION_KILL_SWITCH"
+IAC_CHANGED_RULE = "iac.changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +70,7 @@ class CycleOptions:
     remediate: bool = True
     progress: ProgressCallback | None = None
     alert_deadline_seconds: float = 30.0
-    # the demo captures Slack instead of sending it; None means "from settings"
+    # a notify Transport; the demo passes a capture. None: Slack as configured.
     transport: Any = None
 
 
@@ -80,15 +100,6 @@ class CycleResult:
         return ExitCode.OK
 
 
-def kill_switch_engaged(settings: Settings) -> bool:
-    return settings.remediation.kill_switch or os.environ.get(KILL_SWITCH_ENV, "").lower() in (
-        "1",
-        "true",
-        "yes",
-        "on",
-    )
-
-
 def run_cycle(
     settings: Settings,
     *,
@@ -101,43 +112,71 @@ def run_cycle(
     clock = clock or SystemClock()
     options = options or CycleOptions()
     began = time.perf_counter()
-    # Bad rules or exemptions fail before any AWS call or database write (exit 2).
+    # Bad rules, exemptions or a missing signing key fail before any AWS call or DB write.
     rules = load_rules(settings.rules)
     exemptions = load_exemptions(settings)
+    sessions = sessions or AwsSessions(config=client_config(settings.collect.max_attempts))
+    signer = signer_from_settings(settings, kms_factory(sessions)) if options.write_report else None
     own_store = store is None
     store = store or Store.open(settings.store)
     try:
-        sessions = sessions or AwsSessions(config=client_config(settings.collect.max_attempts))
         previous = store.latest_snapshot()
         snapshot = collect(
             settings, sessions, clock, PreviousState.from_snapshot(previous), options.progress
         )
+        snapshot = with_declared_state(snapshot, settings, rules, sessions, clock)
         evaluation = evaluate(snapshot, rules, exemptions, clock)
         now = clock.now()
         delta = compute_delta(store.open_findings(), evaluation, now)
-        tracked = delta.new + delta.still_open + delta.resolved
+        infos = {r.id: rules.info(r.id) for r in rules.rules}
 
         actions: tuple[ActionRecord, ...] = ()
         if options.remediate and settings.remediation.mode != "off":
-            actions = _remediate(settings, snapshot, delta, rules, store, sessions, clock)
+            actions = _remediate(settings, snapshot, delta, infos, store, sessions, clock)
 
+        report_id = new_report_id(now)
+        report_url = _report_url(settings, report_id)
+        alerting = options.send_alerts and (
+            options.transport is not None or bool(active_destinations(settings.slack))
+        )
+        messages = (
+            plan_messages(delta, snapshot.gaps, actions, infos, settings.slack, report_url, now)
+            if alerting
+            else ()
+        )
+        # One transaction: snapshot, findings lifecycle, actions and the alerts to send.
         store.commit_cycle(
             CycleRecord(
                 snapshot=snapshot,
                 evaluation=evaluation,
-                tracked=tracked,
+                tracked=delta.new + delta.still_open + delta.resolved,
                 actions=actions,
+                outbox=messages,
+                report_id=report_id if signer is not None else None,
+                metadata={"api_errors": dict(sessions.counter.errors)},
             )
         )
+        report_dir = None
+        if signer is not None:
+            data = _report_input(
+                settings, snapshot, evaluation, delta, rules, exemptions, actions, clock
+            )
+            report_dir = publish_report(
+                data, settings, sessions, clock, signer=signer, report_id=report_id
+            ).bundle.path
+        sent, pending = _deliver(settings, store, options, clock) if alerting else (0, 0)
         result = CycleResult(
             cycle_id=snapshot.id,
             snapshot=snapshot,
             evaluation=evaluation,
             delta=delta,
             actions=actions,
+            report_dir=report_dir,
+            alerts_sent=sent,
+            alerts_pending=pending,
             duration_seconds=time.perf_counter() - began,
         )
-        result = _with_counts(result)
+        result = _with_counts(result, sessions.counter.errors)
         _log_cycle(result)
         return result
     finally:
@@ -145,24 +184,119 @@ def run_cycle(
             store.close()
 
 
+def with_declared_state(
+    snapshot: Snapshot, settings: Settings, rules: RuleSet, sessions: AwsSessions, clock: Clock
+) -> Snapshot:
+    """Add what Terraform declares (iac.resource) to the snapshot, with gaps for unreadable
+    state objects. A malformed state file raises StateError (exit 2) before anything is
+    written."""
+    patterns = settings.iac.terraform_states
+    if not patterns:
+        return snapshot
+    rule = rules.get(IAC_CHANGED_RULE)
+    compare = rule.params.get("compare", {}) if rule is not None else {}
+    self_target = Target(account_id="self")
+
+    def s3(bucket: str) -> Any:
+        return sessions.client(self_target, "s3", sessions.default_region)
+
+    def get(bucket: str, key: str) -> bytes:
+        return bytes(s3(bucket).get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    def list_keys(bucket: str, prefix: str) -> list[str]:
+        pages = s3(bucket).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+    def on_error(pattern: str, exc: BaseException) -> CollectionGap:
+        return state_gap(pattern, "s3:GetObject", error_code(exc), error_message(exc))
+
+    loaded = load_states(patterns, compare, clock.now(), get, list_keys, on_error)
+    return replace(
+        snapshot,
+        resources=snapshot.resources + loaded.resources,
+        gaps=snapshot.gaps + loaded.gaps,
+        api_calls=dict(sorted(sessions.counter.calls.items())),
+    )
+
+
+def _report_url(settings: Settings, report_id: str) -> str | None:
+    base = settings.reports.base_url
+    if base:
+        return f"{base.rstrip('/')}/{report_id}/report.html"
+    return None
+
+
+def _report_input(
+    settings: Settings,
+    snapshot: Snapshot,
+    evaluation: Evaluation,
+    delta: FindingDelta,
+    rules: RuleSet,
+    exemptions: tuple[Exemption, ...],
+    actions: tuple[ActionRecord, ...],
+    clock: Clock,
+) -> ReportInput:
+    now = clock.now()
+    infos = {r.id: rules.info(r.id) for r in rules.rules}
+    return ReportInput(
+        snapshot=SnapshotInfo.of(snapshot),
+        evaluation=evaluation,
+        delta=delta,
+        rules=infos,
+        generated_at=now,
+        tool_version=__version__,
+        rules_version=rules.version,
+        exemptions=tuple(
+            ExemptionInfo(
+                rule=e.rule,
+                resource=e.resource,
+                reason=e.reason,
+                owner=e.owner,
+                expires=e.expires,
+                expired=e.expired(now),
+                account=e.account,
+                tags=dict(e.tags),
+                source=e.source,
+            )
+            for e in exemptions
+        ),
+        actions=actions,
+        trend=trend_from_dir(Path(settings.reports.dir)),
+        evaluated_by_account=evaluated_by_account(snapshot, infos),
+    )
+
+
+def _deliver(
+    settings: Settings, store: Store, options: CycleOptions, clock: Clock
+) -> tuple[int, int]:
+    """Deliver what the outbox holds (this cycle's and earlier undelivered alerts). A Slack
+    outage never fails a committed cycle: it is logged and retried next time."""
+    transport = options.transport or SlackTransport(settings.slack)
+    try:
+        result = deliver(
+            store.outbox(), transport, clock, deadline_seconds=options.alert_deadline_seconds
+        )
+        return len(result.sent), len(result.failed) + len(result.deferred)
+    except Exception:
+        log.exception("alert_delivery_failed")
+        return 0, len(store.outbox().pending())
+    finally:
+        if options.transport is None:
+            close = getattr(transport, "close", None)
+            if callable(close):
+                close()
+
+
 def _remediate(
     settings: Settings,
     snapshot: Snapshot,
     delta: FindingDelta,
-    rules: Any,
+    infos: Mapping[str, RuleInfo],
     store: Store,
     sessions: AwsSessions,
     clock: Clock,
 ) -> tuple[ActionRecord, ...]:
-    from datetime import timedelta
-
-    from auditor.aws import Target
-    from auditor.model import SnapshotView
-    from auditor.remediate.executor import execute
-    from auditor.remediate.planner import plan
-
     now = clock.now()
-    infos = {r.id: rules.info(r.id) for r in rules.rules}
     history = store.actions_since(now - timedelta(days=1))
     planned = plan(
         delta.open,
@@ -172,17 +306,14 @@ def _remediate(
         history,
         now,
         snapshot.id,
-        kill_switch_engaged(settings),
+        kill_switch_engaged(settings.remediation, os.environ),
     )
-    role_of = {a.id: a.role_arn for a in settings.accounts}
-
-    def client_for(account: str, region: str, service: str) -> Any:
-        return sessions.client(Target(account, role_of.get(account)), service, region)
-
+    roles = {a.id: a.role_arn for a in settings.accounts}
+    client_for = session_client_for(sessions, roles)
     return tuple(execute(planned, client_for, settings.remediation.mode, clock))
 
 
-def _with_counts(result: CycleResult) -> CycleResult:
+def _with_counts(result: CycleResult, api_errors: Mapping[str, int]) -> CycleResult:
     by_severity = Counter(
         f.severity.value for f in result.evaluation.findings if f.status is Status.FAIL
     )
@@ -199,6 +330,7 @@ def _with_counts(result: CycleResult) -> CycleResult:
         "open": len(result.delta.open),
         "resolved": len(result.delta.resolved),
         "actions": dict(Counter(a.status.value for a in result.actions)),
+        "api_errors": dict(api_errors),
     }
     return CycleResult(
         cycle_id=result.cycle_id,
@@ -233,6 +365,3 @@ def _log_cycle(result: CycleResult) -> None:
         actions=c.get("actions"),
         report=str(result.report_dir) if result.report_dir else None,
     )
-
-
-ProgressFactory = Callable[[], ProgressCallback]

@@ -50,6 +50,7 @@ def publish_report(
     sessions: AwsSessions,
     clock: Clock,
     signer: Signer | None = None,
+    report_id: str | None = None,
 ) -> Published:
     signer = signer or signer_from_settings(settings, kms_factory(sessions))
     store = s3_store(settings, sessions, clock)
@@ -59,7 +60,12 @@ def publish_report(
             store.check_object_lock()  # refuse before signing anything
         previous = store.latest_link()
     info = write_bundle(
-        data, Path(settings.reports.dir), signer, settings.reports.formats, previous=previous
+        data,
+        Path(settings.reports.dir),
+        signer,
+        settings.reports.formats,
+        report_id=report_id,
+        previous=previous,
     )
     url = store.upload(info.path) if store is not None else None
     return Published(info, url)
