@@ -47,13 +47,13 @@ def _live_arns(client: ClientFactory, account: str) -> Iterator[str]:
         yield asg["AutoScalingGroupARN"]
     ecs = client("ecs", account, REGION)
     for cluster in ecs.list_clusters()["clusterArns"]:
-        yield from ecs.list_services(cluster=cluster)["serviceArns"]
         tasks = ecs.list_tasks(cluster=cluster)["taskArns"]
         yield from tasks
         for task in ecs.describe_tasks(cluster=cluster, tasks=tasks)["tasks"]:
             yield task["taskDefinitionArn"]
-    for service_arn in _services(client, account):
-        yield service_arn["taskDefinition"]
+    for service in _services(client, account):
+        yield str(service["serviceArn"])
+        yield str(service["taskDefinition"])
     for repo in client("ecr", account, REGION).describe_repositories()["repositories"]:
         yield repo["repositoryArn"]
     eks = client("eks", account, REGION)
