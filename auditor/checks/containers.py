@@ -12,8 +12,8 @@ from auditor.checks.result import (
     CheckResult,
     age_days,
     fail,
-    older_than,
     parse_time,
+    text_older_than,
     unknown,
     unreadable,
 )
@@ -137,17 +137,18 @@ def ecr_running_image_age(
                 return unknown(f"image {image_id} could not be described", evidence)
             return unknown(f"image {image_id} is not in ECR any more: age unknown", evidence)
         pushed_text = found.attributes.get("imagePushedAt")
-        pushed = parse_time(pushed_text)
-        if pushed is None:
+        too_old = text_older_than(pushed_text, now, params["days"])
+        if too_old is None:
             return unknown(f"image {image_id} has no readable imagePushedAt", {"image": image})
-        if older_than(pushed, now, params["days"]):
+        if too_old:
+            pushed = parse_time(pushed_text)
             old.append(
                 {
                     "container": container.get("name"),
                     "image": image,
                     "imageDigest": digest,
                     "imagePushedAt": pushed_text,
-                    "age_days": age_days(pushed, now),
+                    "age_days": age_days(pushed, now) if pushed else None,
                 }
             )
     if not old:

@@ -13,6 +13,7 @@ from auditor.checks.result import (
     fail,
     older_than,
     parse_time,
+    text_older_than,
     unknown,
     unreadable,
 )
@@ -49,13 +50,14 @@ def image_age(
     if isinstance(found, CheckResult):
         return found
     created_text = found.attributes.get("CreationDate")
-    created = parse_time(created_text)
-    if created is None:
-        return unknown(f"AMI {image_id} has no readable CreationDate", {"ImageId": image_id})
     now = clock.now()
-    if not older_than(created, now, days):
+    old = text_older_than(created_text, now, days)
+    if old is None:
+        return unknown(f"AMI {image_id} has no readable CreationDate", {"ImageId": image_id})
+    if not old:
         return PASS
-    age = age_days(created, now)
+    created = parse_time(created_text)
+    age = age_days(created, now) if created else None
     return fail(
         f"{what} AMI {image_id} is {age} days old (max {days:g})",
         {"ImageId": image_id, "CreationDate": created_text, "age_days": age, "max_days": days},

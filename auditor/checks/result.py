@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from auditor.model import JSON, Clock, Resource, Severity, SnapshotView, parse_iso
@@ -59,6 +60,28 @@ def unreadable(resource: Resource, *keys: str) -> CheckResult | None:
 
 def older_than(then: datetime, now: datetime, days: float) -> bool:
     return (now - then).total_seconds() > days * 86400
+
+
+@lru_cache(maxsize=256)
+def _cutoff(now: datetime, days: float) -> str:
+    return (now - timedelta(days=days)).astimezone(UTC).isoformat(timespec="seconds")
+
+
+def text_older_than(text: Any, now: datetime, days: float) -> bool | None:
+    """Is this ISO 8601 attribute more than `days` before `now`? None when it is not a date.
+
+    Canonical UTC attributes (docs/resources.md) compare as strings, without parsing.
+    """
+    if (
+        isinstance(text, str)
+        and len(text) == 25
+        and text.endswith("+00:00")
+        and text[4] == "-"
+        and text[10] == "T"
+    ):
+        return text < _cutoff(now, days)
+    then = parse_time(text)
+    return None if then is None else older_than(then, now, days)
 
 
 def age_days(then: datetime, now: datetime) -> int:
