@@ -1,25 +1,39 @@
 """`auditor run`: scheduled cycles, one leader among replicas, health, metrics, clean shutdown.
 
 Every replica runs the same scheduler; only the holder of the `scheduler` lease in the store
-runs cycles (a lease row with expiry: works on PostgreSQL and SQLite). The lease is renewed
-every quarter of its lifetime, so a follower takes over within `lease + lease/4` after the
-leader dies. Jobs use max_instances=1, coalescing and a misfire grace time: a slow cycle
-never overlaps the next, a missed one runs once.
+runs cycles (a lease row with expiry: works on PostgreSQL and SQLite). The lease lives 3/4 of
+`leader_lease_seconds` and is renewed every quarter of that, so after the leader dies a
+follower takes over within `leader_lease_seconds`. The lease is renewed once more right
+before a cycle commits: a leader that lost it (paused process, partitioned database) abandons
+its cycle instead of writing next to the new leader's.
+
+Jobs use max_instances=1, coalescing and a misfire grace time: a slow cycle never overlaps
+the next; the runs it made the schedule skip are caught up by ONE cycle right after it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
 import socket
+import sys
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import FrameType
-from typing import Any
 
 import structlog
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobEvent,
+)
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
@@ -30,13 +44,21 @@ from auditor.health import HealthServer
 from auditor.metrics import Metrics
 from auditor.model import Clock, SystemClock
 from auditor.pipeline import CycleOptions, CycleResult, run_cycle
-from auditor.settings import Settings
-from auditor.store import Store
+from auditor.settings import ConfigError, Settings
+from auditor.store import CycleRecord, Store
 
 log = structlog.get_logger("auditor.daemon")
 
 LEASE_NAME = "scheduler"
+CYCLE_JOB = "cycle"
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+CycleRunner = Callable[[Store], CycleResult]
+"""Runs one cycle against the store it is given (the pipeline's run_cycle, or a test fake)."""
+
+
+class LeadershipLost(RuntimeError):
+    """This replica no longer holds the scheduler lease: its cycle must not commit."""
 
 
 def interval_seconds(expression: str) -> float | None:
@@ -50,40 +72,81 @@ def interval_seconds(expression: str) -> float | None:
 def make_trigger(expression: str, jitter: int) -> BaseTrigger:
     seconds = interval_seconds(expression)
     if seconds is not None:
+        if seconds <= 0:
+            raise ConfigError(f"schedule: {expression!r}: the interval must be positive")
         return IntervalTrigger(seconds=seconds, jitter=jitter or None, timezone=UTC)
-    return CronTrigger.from_crontab(expression, timezone=UTC)
+    try:
+        return CronTrigger.from_crontab(expression, timezone=UTC)
+    except ValueError as exc:
+        raise ConfigError(f"schedule: {expression!r}: {exc}") from None
 
 
-def expected_interval(expression: str) -> float:
+def expected_interval(expression: str, now: datetime) -> float:
     """The nominal time between cycles, for /readyz (cron: the gap between two next fires)."""
     seconds = interval_seconds(expression)
     if seconds is not None:
         return seconds
     trigger = CronTrigger.from_crontab(expression, timezone=UTC)
-    now = datetime.now(UTC)
     first = trigger.get_next_fire_time(None, now)
     second = trigger.get_next_fire_time(first, first + timedelta(seconds=1)) if first else None
     return (second - first).total_seconds() if first and second else 3600.0
 
 
+class _LeaderStore(Store):
+    """The store as a cycle sees it: it commits only while this replica holds the lease."""
+
+    def __init__(self, store: Store, fence: Callable[[], None]) -> None:
+        super().__init__(store.engine)
+        self._fence = fence
+
+    def commit_cycle(self, record: CycleRecord) -> None:
+        self._fence()
+        super().commit_cycle(record)
+
+    def close(self) -> None:
+        """The engine belongs to the daemon's store; the daemon closes it."""
+
+
+def _default_runner(settings: Settings, clock: Clock) -> CycleRunner:
+    def run(store: Store) -> CycleResult:
+        return run_cycle(settings, clock=clock, store=store, options=CycleOptions())
+
+    return run
+
+
 class Daemon:
-    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store | None = None,
+        clock: Clock | None = None,
+        runner: CycleRunner | None = None,
+    ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.metrics = Metrics()
-        self.store = Store.open(settings.store)
-        self.is_leader = False
-        self.last_cycle_at: datetime | None = None
-        self.started_at = self.clock.now()
-        self.interval = expected_interval(settings.schedule.scan)
         sched = settings.schedule
-        self.lease_seconds = float(sched.leader_lease_seconds) * 0.75
+        self._cycle_trigger = make_trigger(sched.scan, sched.jitter_seconds)
+        self.interval = expected_interval(sched.scan, self.clock.now())
+        self.lease_ttl = float(sched.leader_lease_seconds) * 0.75
+        self.store = store or Store.open(settings.store)  # migrates, under a lock on PostgreSQL
+        self._runner = runner or _default_runner(settings, self.clock)
+        self.is_leader = False
+        self.leader_since: datetime | None = None
+        self.last_cycle_at: datetime | None = None
         self._stop = threading.Event()
-        self._cycle_running = threading.Event()
+        self._missed = threading.Event()
         self._cycle_lock = threading.Lock()
+        self._lease_lock = threading.Lock()
+        self._thread_prefix = f"auditor-jobs-{uuid.uuid4().hex[:6]}"
         self.scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(max_workers=4)},
+            executors={
+                "default": ThreadPoolExecutor(
+                    max_workers=4, pool_kwargs={"thread_name_prefix": self._thread_prefix}
+                )
+            },
             job_defaults={
                 "coalesce": True,
                 "max_instances": 1,
@@ -94,64 +157,128 @@ class Daemon:
         host, _, port = settings.metrics.listen.rpartition(":")
         self.health = HealthServer(host, int(port), self.metrics, self.ready)
 
-    # -- jobs -------------------------------------------------------------------------------
-    def heartbeat(self) -> None:
-        """Acquire or renew the scheduler lease; start a cycle at once on becoming leader."""
-        try:
-            leader = self.store.try_acquire_lease(
-                LEASE_NAME, self.holder, self.lease_seconds, self.clock.now()
-            )
-        except Exception:
-            log.exception("lease_error")
-            leader = False
+    # -- leadership -------------------------------------------------------------------------
+    def _set_leader(self, leader: bool) -> None:
         if leader and not self.is_leader:
+            self.leader_since = self.clock.now()
             log.info("leader_acquired", holder=self.holder)
-            latest = self.store.list_cycles(limit=1)
-            due = (
-                not latest
-                or (self.clock.now() - latest[0].finished_at).total_seconds() >= self.interval
-            )
-            if due and not self._stop.is_set():
-                self.scheduler.modify_job("cycle", next_run_time=datetime.now(UTC))
         elif self.is_leader and not leader:
+            self.leader_since = None
             log.warning("leader_lost", holder=self.holder)
         self.is_leader = leader
         self.metrics.leader.set(1 if leader else 0)
 
+    def _renew(self) -> bool:
+        with self._lease_lock:
+            if self._stop.is_set():
+                return self.is_leader
+            try:
+                leader = self.store.try_acquire_lease(
+                    LEASE_NAME, self.holder, self.lease_ttl, self.clock.now()
+                )
+            except Exception as exc:  # database unreachable: not leader until it answers
+                log.warning("lease_error", error=type(exc).__name__)
+                leader = False
+            self._set_leader(leader)
+            return leader
+
+    def _fence(self) -> None:
+        if not self._renew():
+            raise LeadershipLost(self.holder)
+
+    def heartbeat(self) -> None:
+        """Acquire or renew the lease; on becoming leader, run a cycle at once if one is due."""
+        was_leader = self.is_leader
+        leader = self._renew()
+        self._refresh_last_cycle()
+        if leader and not was_leader and not self._stop.is_set():
+            due = self.last_cycle_at is None or (
+                (self.clock.now() - self.last_cycle_at).total_seconds() >= self.interval
+            )
+            if due:
+                self._run_cycle_now()
+
+    def _refresh_last_cycle(self) -> None:
+        """The newest committed cycle in the store, whoever ran it: every replica reports
+        the same freshness, so an alert on it survives a change of leader."""
+        try:
+            latest = self.store.list_cycles(limit=1)
+        except Exception as exc:
+            log.warning("store_read_error", error=type(exc).__name__)
+            return
+        if latest:
+            self.last_cycle_at = latest[0].finished_at
+            self.metrics.last_cycle.set(latest[0].finished_at.timestamp())
+
+    def _run_cycle_now(self) -> None:
+        try:
+            self.scheduler.modify_job(CYCLE_JOB, next_run_time=datetime.now(UTC))
+        except Exception:  # the scheduler is shutting down
+            log.debug("cycle_not_rescheduled")
+
+    # -- jobs -------------------------------------------------------------------------------
     def cycle(self) -> CycleResult | None:
+        """One audit cycle, if this replica leads and the daemon is not stopping."""
         if self._stop.is_set() or not self.is_leader:
             return None
-        with self._cycle_lock:
-            self._cycle_running.set()
-            try:
-                result = run_cycle(
-                    self.settings, clock=self.clock, store=self.store, options=CycleOptions()
-                )
-            except Exception:
-                self.metrics.cycles.labels(result="error").inc()
-                log.exception("cycle_failed")
-                return None
-            finally:
-                self._cycle_running.clear()
-            self.metrics.observe_cycle(result)
-            self.last_cycle_at = result.snapshot.finished_at
-            return result
+        if not self._cycle_lock.acquire(blocking=False):  # held by stop(): shutting down
+            return None
+        self.metrics.cycle_in_progress.set(1)
+        try:
+            result = self._runner(_LeaderStore(self.store, self._fence))
+        except LeadershipLost:
+            self.metrics.cycles.labels(result="abandoned").inc()
+            log.warning("cycle_abandoned", reason="leadership lost before commit")
+            return None
+        except Exception:
+            self.metrics.cycles.labels(result="error").inc()
+            log.exception("cycle_failed")
+            return None
+        finally:
+            self.metrics.cycle_in_progress.set(0)
+            self._cycle_lock.release()
+        self.metrics.observe_cycle(result)
+        self._refresh_last_cycle()
+        return result
 
     def retention(self) -> None:
-        if not self.is_leader:
+        """Forget database history older than schedule.retention_days (leader only)."""
+        if self._stop.is_set() or not self.is_leader:
             return
         cutoff = self.clock.now() - timedelta(days=self.settings.schedule.retention_days)
-        result = self.store.prune(cutoff)
+        try:
+            result = self.store.prune(cutoff)
+        except Exception:
+            log.exception("retention_failed")
+            return
         log.info("retention", cutoff=cutoff.isoformat(), result=str(result))
+
+    def _on_job_event(self, event: JobEvent) -> None:
+        if event.job_id != CYCLE_JOB:
+            return
+        if event.code == EVENT_JOB_MAX_INSTANCES:
+            self._missed.set()
+            self.metrics.cycles_skipped.inc()
+            log.warning("cycle_overran", detail="a run was due while the cycle still ran")
+        elif event.code == EVENT_JOB_MISSED:
+            self.metrics.cycles_skipped.inc()
+            log.warning("cycle_missed", scheduled=str(getattr(event, "scheduled_run_time", "")))
+        elif self._missed.is_set() and not self._stop.is_set():
+            # dispatched after the executor forgot the instance: a new run can start now
+            self._missed.clear()
+            log.info("cycle_catch_up")
+            self._run_cycle_now()
 
     # -- health -----------------------------------------------------------------------------
     def ready(self) -> tuple[bool, str]:
+        if self._stop.is_set():
+            return False, "shutting down"
         if not self.store.ping():
             return False, "store unreachable"
         if not self.is_leader:
             return True, "follower: ready to take over"
-        reference = self.last_cycle_at or self.started_at
-        age = (self.clock.now() - reference).total_seconds()
+        since = [t for t in (self.last_cycle_at, self.leader_since) if t is not None]
+        age = (self.clock.now() - max(since)).total_seconds() if since else 0.0
         if age > 2 * self.interval:
             return False, f"last cycle {age:.0f}s ago (limit {2 * self.interval:.0f}s)"
         return True, "ok"
@@ -159,16 +286,20 @@ class Daemon:
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
         sched = self.settings.schedule
+        # our listener logs skips and misfires as structured events
+        logging.getLogger("apscheduler").setLevel(logging.ERROR)
         self.health.start()
+        self.scheduler.add_listener(
+            self._on_job_event,
+            EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR,
+        )
         self.scheduler.add_job(
             self.heartbeat,
-            IntervalTrigger(seconds=max(1.0, self.lease_seconds / 4), timezone=UTC),
+            IntervalTrigger(seconds=max(1.0, self.lease_ttl / 4), timezone=UTC),
             id="heartbeat",
             next_run_time=datetime.now(UTC),
         )
-        self.scheduler.add_job(
-            self.cycle, make_trigger(sched.scan, sched.jitter_seconds), id="cycle"
-        )
+        self.scheduler.add_job(self.cycle, self._cycle_trigger, id=CYCLE_JOB)
         self.scheduler.add_job(
             self.retention, CronTrigger(hour=3, minute=17, timezone=UTC), id="retention"
         )
@@ -177,51 +308,73 @@ class Daemon:
             "daemon_started",
             holder=self.holder,
             schedule=sched.scan,
-            listen=self.settings.metrics.listen,
+            listen=f"{self.settings.metrics.listen.rpartition(':')[0]}:{self.health.port}",
         )
 
     def stop(self, grace: float | None = None) -> bool:
-        """Stop scheduling; wait for a running cycle up to the grace period.
+        """Start no new job; wait for a running cycle up to the grace period.
 
-        Returns False when the cycle had to be abandoned (its transaction never committed).
+        True when no cycle is left running; the lease is then released so a follower takes
+        over at once. False when a cycle is still running: the caller must end the process,
+        which abandons it (its transaction never committed) and leaves the lease to expire.
         """
         self._stop.set()
-        grace = self.settings.schedule.shutdown_grace_seconds if grace is None else grace
-        try:
-            self.scheduler.pause()
-        except Exception:  # already stopped
-            log.debug("scheduler_pause_failed")
-        finished = self._cycle_lock.acquire(timeout=grace)
-        if finished:
-            self._cycle_lock.release()
+        grace = float(self.settings.schedule.shutdown_grace_seconds if grace is None else grace)
+        deadline = time.monotonic() + grace
+        finished = self._cycle_lock.acquire(timeout=grace)  # kept: no cycle starts after
         self.scheduler.shutdown(wait=False)
-        try:
-            if self.is_leader:
-                self.store.release_lease(LEASE_NAME, self.holder)
-        except Exception:
-            log.exception("lease_release_failed")
-        self.health.stop()
+        if finished:
+            with self._lease_lock:
+                try:
+                    if self.is_leader:
+                        self.store.release_lease(LEASE_NAME, self.holder)
+                except Exception as exc:
+                    log.warning("lease_release_failed", error=type(exc).__name__)
+                self._set_leader(False)
+            finished = _join_workers(self._thread_prefix, deadline)
         log.info("daemon_stopped", clean=finished)
+        self.health.stop()
         return finished
 
     def serve_forever(self) -> int:
         def on_signal(signum: int, _frame: FrameType | None) -> None:
+            if self._stop.is_set():  # a second signal: do not wait any longer
+                log.warning("signal_again", signal=signal.Signals(signum).name)
+                _exit_now()
             log.info("signal", signal=signal.Signals(signum).name)
             self._stop.set()
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         self.start()
-        self._stop.wait()
-        clean = self.stop()
-        if not clean:
-            # The cycle thread cannot be interrupted; exiting abandons it and its open
-            # transaction is rolled back by the database. The previous snapshot stays latest.
-            log.warning("cycle_abandoned")
-            os._exit(0)
+        while not self._stop.wait(1.0):
+            pass
+        if not self.stop():
+            # A thread cannot be interrupted: ending the process abandons the cycle, and the
+            # database rolls its open transaction back. The previous snapshot stays latest.
+            log.warning("cycle_abandoned", reason="shutdown grace period over")
+            _exit_now()
         self.store.close()
         return 0
 
 
-def run(settings: Settings, **kwargs: Any) -> int:
-    return Daemon(settings, **kwargs).serve_forever()
+def _join_workers(prefix: str, deadline: float) -> bool:
+    """Wait for the scheduler's worker threads (a heartbeat may still be talking to the
+    database) until `deadline`; False if one is still busy then."""
+    for thread in threading.enumerate():
+        if not thread.name.startswith(prefix) or thread is threading.current_thread():
+            continue
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            return False
+    return True
+
+
+def _exit_now() -> None:
+    sys.stderr.flush()
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def run(settings: Settings) -> int:
+    return Daemon(settings).serve_forever()

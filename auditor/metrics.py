@@ -1,14 +1,22 @@
-"""Prometheus metrics of the daemon, in their own registry (no global state)."""
+"""Prometheus metrics of the daemon, in their own registry (no global state).
+
+docs/operations.md lists every metric with its meaning and the alerts to set on it.
+"""
 
 from __future__ import annotations
 
+from collections import Counter as Tally
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from auditor.model import KIND_SERVICE, Kind
+
 if TYPE_CHECKING:
     from auditor.pipeline import CycleResult
+
+CYCLE_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600)
 
 
 @dataclass
@@ -19,48 +27,72 @@ class Metrics:
         r = self.registry
         self.cycle_duration = Histogram(
             "auditor_cycle_duration_seconds",
-            "Duration of audit cycles",
-            buckets=(5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600),
+            "Duration of committed audit cycles",
+            buckets=CYCLE_BUCKETS,
             registry=r,
         )
         self.cycles = Counter(
-            "auditor_cycles_total", "Audit cycles by result", ["result"], registry=r
+            "auditor_cycles",
+            "Audit cycles run by this replica, by result: complete, incomplete, error, abandoned",
+            ["result"],
+            registry=r,
+        )
+        self.cycles_skipped = Counter(
+            "auditor_cycles_skipped",
+            "Scheduled cycle runs skipped because the previous cycle was still running "
+            "or the run was later than the misfire grace time",
+            registry=r,
+        )
+        self.cycle_in_progress = Gauge(
+            "auditor_cycle_in_progress", "1 while this replica runs a cycle", registry=r
         )
         self.last_cycle = Gauge(
             "auditor_last_cycle_timestamp_seconds",
-            "End time of the last completed cycle",
+            "End time of the newest cycle committed to the store, by any replica",
             registry=r,
         )
         self.resources = Gauge(
-            "auditor_resources", "Resources in the last snapshot", ["kind"], registry=r
+            "auditor_resources", "Resources in the last snapshot, by kind", ["kind"], registry=r
         )
         self.api_calls = Counter(
-            "auditor_aws_api_calls_total", "AWS API calls", ["service", "operation"], registry=r
-        )
-        self.api_errors = Counter(
-            "auditor_aws_api_errors_total",
-            "AWS API error responses",
+            "auditor_aws_api_calls",
+            "AWS API calls made by cycles",
             ["service", "operation"],
             registry=r,
         )
+        self.api_errors = Counter(
+            "auditor_aws_api_errors",
+            "AWS API calls that failed after retries (each left a collection gap)",
+            ["service", "error_code"],
+            registry=r,
+        )
         self.gaps = Gauge(
-            "auditor_collection_gaps", "Collection gaps in the last cycle", ["service"], registry=r
+            "auditor_collection_gaps",
+            "Collection gaps in the last cycle, by service (0 = complete)",
+            ["service"],
+            registry=r,
         )
         self.findings = Gauge(
             "auditor_findings",
-            "Findings in the last cycle",
+            "Findings of the last cycle, by rule, severity and status (fail, unknown, exempt)",
             ["rule", "severity", "status"],
             registry=r,
         )
-        self.alerts_sent = Counter(
-            "auditor_alerts_sent_total", "Slack messages delivered", registry=r
+        self.findings_new = Counter(
+            "auditor_findings_new", "Findings opened by cycles", ["severity"], registry=r
         )
+        self.findings_resolved = Counter(
+            "auditor_findings_resolved", "Findings resolved by cycles", ["severity"], registry=r
+        )
+        self.alerts_sent = Counter("auditor_alerts_sent", "Slack messages delivered", registry=r)
         self.alerts_pending = Gauge(
-            "auditor_alerts_pending", "Slack messages waiting in the outbox", registry=r
+            "auditor_alerts_pending",
+            "Slack messages waiting in the outbox after the last cycle",
+            registry=r,
         )
         self.actions = Counter(
-            "auditor_remediation_actions_total",
-            "Remediation actions by status",
+            "auditor_remediation_actions",
+            "Remediation actions planned or taken, by status",
             ["status"],
             registry=r,
         )
@@ -69,30 +101,41 @@ class Metrics:
         )
 
     def observe_cycle(self, result: CycleResult) -> None:
-        """Update every metric from one cycle's result."""
+        """Update every per-cycle metric from one committed cycle's result."""
         snap = result.snapshot
         self.cycle_duration.observe(result.duration_seconds)
         self.cycles.labels(result="complete" if snap.complete else "incomplete").inc()
         self.last_cycle.set(snap.finished_at.timestamp())
+
         self.resources.clear()
-        for kind, n in result.counts.get("resources_by_kind", {}).items():
+        for scanned in Kind:  # a kind that is scanned but has none shows 0, not nothing
+            if KIND_SERVICE.get(scanned) in snap.scope.services:
+                self.resources.labels(kind=scanned.value).set(0)
+        for kind, n in sorted(Tally(r.kind.value for r in snap.resources).items()):
             self.resources.labels(kind=kind).set(n)
+
         for name, n in snap.api_calls.items():
             service, _, operation = name.partition(":")
             self.api_calls.labels(service=service, operation=operation).inc(n)
-        for name, n in result.counts.get("api_errors", {}).items():
-            service, _, operation = name.partition(":")
-            self.api_errors.labels(service=service, operation=operation).inc(n)
+
         self.gaps.clear()
+        for service in snap.scope.services:
+            self.gaps.labels(service=service.value).set(0)
         for gap in snap.gaps:
             self.gaps.labels(service=gap.service.value).inc()
+            self.api_errors.labels(service=gap.service.value, error_code=gap.error_code).inc()
+
         self.findings.clear()
-        counts: dict[tuple[str, str, str], int] = {}
-        for f in result.evaluation.findings:
-            key = (f.rule_id, f.severity.value, f.status.value)
-            counts[key] = counts.get(key, 0) + 1
-        for (rule, severity, status), n in counts.items():
+        tally = Tally(
+            (f.rule_id, f.severity.value, f.status.value) for f in result.evaluation.findings
+        )
+        for (rule, severity, status), n in sorted(tally.items()):
             self.findings.labels(rule=rule, severity=severity, status=status).set(n)
+        for tracked in result.delta.new:
+            self.findings_new.labels(severity=tracked.finding.severity.value).inc()
+        for tracked in result.delta.resolved:
+            self.findings_resolved.labels(severity=tracked.finding.severity.value).inc()
+
         self.alerts_sent.inc(result.alerts_sent)
         self.alerts_pending.set(result.alerts_pending)
         for action in result.actions:
