@@ -43,6 +43,7 @@ class DemoServer:
         self._quiet = quiet
         self._server: object | None = None
         self._endpoint_url: str | None = None
+        self._resets = 0
 
     @property
     def endpoint_url(self) -> str:
@@ -82,9 +83,15 @@ class DemoServer:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
             response.read()
 
+    @property
+    def resets(self) -> int:
+        """How many times reset() ran: anything seeded before a later reset is gone."""
+        return self._resets
+
     def reset(self) -> None:
         """Forget every resource in every account and region (moto's global reset)."""
         self._moto_api("reset")
+        self._resets += 1
         self._configure()
 
     def stop(self) -> None:

@@ -11,7 +11,6 @@ import pytest
 
 from auditor.demo import aging
 from auditor.demo.cell import b64
-from auditor.demo.server import DemoServer
 from tests.conftest import NOW
 from tests.demo.conftest import ClientFactory
 
@@ -20,7 +19,7 @@ REGION = "us-east-1"
 LONG_AGO = NOW - timedelta(days=123)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def aws(client: ClientFactory) -> Any:
     def make(service: str) -> Any:
         return client(service, ACCOUNT, REGION)
@@ -28,7 +27,7 @@ def aws(client: ClientFactory) -> Any:
     return make
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def image_id(aws: Any) -> str:
     return str(aws("ec2").register_image(Name="golden-test", RootDeviceName="/dev/xvda")["ImageId"])
 
@@ -222,7 +221,7 @@ def test_eks_cluster_and_nodegroup_state(aws: Any) -> None:
     )
 
 
-def test_aging_refuses_naive_datetimes(fresh_server: DemoServer, aws: Any, image_id: str) -> None:
+def test_aging_refuses_naive_datetimes(aws: Any, image_id: str) -> None:
     """A naive datetime is a bug (every datetime in auditor is tz-aware UTC)."""
     with pytest.raises(ValueError, match="naive"):
         aging.set_image_dates(ACCOUNT, REGION, image_id, created=NOW.replace(tzinfo=None))

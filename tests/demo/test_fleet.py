@@ -13,15 +13,18 @@ from auditor.demo.fleet import seed_fleet
 from auditor.demo.manifest import RULE_IDS, FleetManifest
 from auditor.demo.server import DemoServer
 from tests.conftest import NOW
-from tests.demo.conftest import ClientFactory
+from tests.demo.conftest import ClientFactory, Seeded
 
 ACCOUNTS = ("111111111111", "222222222222")
 REGION = "eu-west-1"
 
 
-@pytest.fixture(scope="module")
-def fleet(fresh_server: DemoServer) -> FleetManifest:
-    return seed_fleet(fresh_server.endpoint_url, accounts=ACCOUNTS, regions=(REGION,), now=NOW)
+@pytest.fixture
+def fleet(demo_server: DemoServer, seeded: Seeded[FleetManifest]) -> FleetManifest:
+    return seeded(
+        "fleet",
+        lambda: seed_fleet(demo_server.endpoint_url, accounts=ACCOUNTS, regions=(REGION,), now=NOW),
+    )
 
 
 def _instances(client: ClientFactory, account: str) -> list[dict[str, object]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import urllib.error
 import urllib.request
+from typing import Any
 
 import boto3
 import pytest
@@ -12,16 +13,23 @@ import pytest
 from auditor.demo.server import DemoServer, demo_aws_env
 
 
-def _vpc_count(endpoint_url: str) -> int:
-    ec2 = boto3.client(
+def _ec2(endpoint_url: str) -> Any:
+    """A client in moto's default account (no other test module seeds it)."""
+    return boto3.client(
         "ec2",
-        region_name="us-east-1",
+        region_name="ap-southeast-2",
         endpoint_url=endpoint_url,
         aws_access_key_id="k",
         aws_secret_access_key="s",
     )
-    ec2.create_vpc(CidrBlock="10.9.0.0/16")
-    return len(ec2.describe_vpcs()["Vpcs"])
+
+
+def _add_vpc(endpoint_url: str) -> str:
+    return str(_ec2(endpoint_url).create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"])
+
+
+def _vpcs(endpoint_url: str) -> set[str]:
+    return {v["VpcId"] for v in _ec2(endpoint_url).describe_vpcs()["Vpcs"]}
 
 
 def test_serves_on_localhost_and_stops_on_exit() -> None:
@@ -31,7 +39,7 @@ def test_serves_on_localhost_and_stops_on_exit() -> None:
         url = server.endpoint_url
         assert url.startswith("http://127.0.0.1:")
         assert 0 < int(url.rsplit(":", 1)[1])
-        assert 2 == _vpc_count(url)  # the default VPC and ours
+        assert _add_vpc(url) in _vpcs(url)
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"{url}/moto-api/", timeout=2)  # noqa: S310
     with pytest.raises(RuntimeError):
@@ -39,11 +47,12 @@ def test_serves_on_localhost_and_stops_on_exit() -> None:
 
 
 def test_reset_forgets_every_resource(demo_server: DemoServer) -> None:
-    """reset() empties the server: a VPC created before is gone after."""
+    """reset() empties the server: a VPC created before is gone after, and the reset is
+    counted (so fixtures know to seed again)."""
+    url, resets = demo_server.endpoint_url, demo_server.resets
+    vpc = _add_vpc(url)
     demo_server.reset()
-    assert 2 == _vpc_count(demo_server.endpoint_url)
-    demo_server.reset()
-    assert 2 == _vpc_count(demo_server.endpoint_url)
+    assert (False, resets + 1) == (vpc in _vpcs(url), demo_server.resets)
 
 
 def test_env_points_at_the_server_without_touching_os_environ(
