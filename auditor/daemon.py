@@ -1,9 +1,10 @@
 """`auditor run`: scheduled cycles, one leader among replicas, health, metrics, clean shutdown.
 
 Every replica runs the same scheduler; only the holder of the `scheduler` lease in the store
-runs cycles (a lease row with expiry: works on PostgreSQL and SQLite). The lease lives 3/4 of
-`leader_lease_seconds` and is renewed every quarter of that, so after the leader dies a
-follower takes over within `leader_lease_seconds`. The lease is renewed once more right
+runs cycles (a lease row with expiry: works on PostgreSQL and SQLite). The lease lives 6/10 of
+`leader_lease_seconds` and every replica tries to take or renew it every tenth of it, so
+after the leader dies a follower takes over within 7/10 of `leader_lease_seconds`, and a
+leader survives five missed renewals in a row. The lease is renewed once more right
 before a cycle commits: a leader that lost it (paused process, partitioned database) abandons
 its cycle instead of writing next to the new leader's.
 
@@ -130,7 +131,8 @@ class Daemon:
         sched = settings.schedule
         self._cycle_trigger = make_trigger(sched.scan, sched.jitter_seconds)
         self.interval = expected_interval(sched.scan, self.clock.now())
-        self.lease_ttl = float(sched.leader_lease_seconds) * 0.75
+        self.lease_ttl = float(sched.leader_lease_seconds) * 0.6
+        self.heartbeat_seconds = max(0.5, float(sched.leader_lease_seconds) / 10)
         self.store = store or Store.open(settings.store)  # migrates, under a lock on PostgreSQL
         self._runner = runner or _default_runner(settings, self.clock)
         self.is_leader = False
@@ -295,7 +297,7 @@ class Daemon:
         )
         self.scheduler.add_job(
             self.heartbeat,
-            IntervalTrigger(seconds=max(1.0, self.lease_ttl / 4), timezone=UTC),
+            IntervalTrigger(seconds=self.heartbeat_seconds, timezone=UTC),
             id="heartbeat",
             next_run_time=datetime.now(UTC),
         )
