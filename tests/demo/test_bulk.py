@@ -7,6 +7,7 @@ import pytest
 
 from auditor.aws import ApiCallCounter
 from auditor.demo import bulk
+from auditor.demo.fleet import account_session
 from auditor.demo.manifest import FleetManifest
 from auditor.demo.server import DemoServer
 from tests.conftest import NOW
@@ -27,10 +28,9 @@ def bulk_fleet(demo_server: DemoServer, seeded: Seeded[Bulk]) -> Bulk:
 
 def _seed(server: DemoServer) -> Bulk:
     counter = ApiCallCounter()
-    real = bulk.account_session
 
     def counted(endpoint_url: str, account: str) -> boto3.Session:
-        session = real(endpoint_url, account)
+        session = account_session(endpoint_url, account)
         counter.attach(session)
         return session
 

@@ -6,6 +6,7 @@ import base64
 import gzip
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ def fleet(demo_server: DemoServer, seeded: Seeded[FleetManifest]) -> FleetManife
     )
 
 
-def _instances(client: ClientFactory, account: str) -> list[dict[str, object]]:
+def _instances(client: ClientFactory, account: str) -> list[dict[str, Any]]:
     pages = client("ec2", account, REGION).get_paginator("describe_instances").paginate()
     return [i for page in pages for r in page["Reservations"] for i in r["Instances"]]
 
@@ -67,7 +68,7 @@ def _live_arns(client: ClientFactory, account: str) -> Iterator[str]:
             yield group["nodegroup"]["nodegroupArn"]
 
 
-def _services(client: ClientFactory, account: str) -> list[dict[str, object]]:
+def _services(client: ClientFactory, account: str) -> list[dict[str, Any]]:
     ecs = client("ecs", account, REGION)
     found = []
     for cluster in ecs.list_clusters()["clusterArns"]:
@@ -154,7 +155,7 @@ def test_amis_report_old_and_deprecated_dates(fleet: FleetManifest, client: Clie
         i
         for i in _instances(client, ACCOUNTS[0])
         if {"Key": "Name", "Value": "nightly-etl"} in i["Tags"]
-    ]  # type: ignore[operator]
+    ]
     assert (
         []
         == ec2.describe_images(Filters=[{"Name": "image-id", "Values": [str(etl[0]["ImageId"])]}])[
@@ -173,10 +174,10 @@ def test_instances_report_old_launch_times_and_a_long_stop(
             arn = _arn(account, "instance", str(instance["InstanceId"]))
             launched = instance["LaunchTime"]
             assert isinstance(launched, datetime)
-            if instance["State"]["Name"] == "running":  # type: ignore[index]
+            if instance["State"]["Name"] == "running":
                 old = NOW - launched > timedelta(days=30)
                 assert (arn in fleet.failing("ec2.max_age")) == old, arn
-    stopped = [i for i in _instances(client, ACCOUNTS[1]) if i["State"]["Name"] == "stopped"]  # type: ignore[index]
+    stopped = [i for i in _instances(client, ACCOUNTS[1]) if i["State"]["Name"] == "stopped"]
     stop_day = (NOW - timedelta(days=75)).strftime("%Y-%m-%d %H:%M:%S")
     assert [f"User initiated ({stop_day} GMT)"] == [i["StateTransitionReason"] for i in stopped]
 
@@ -189,7 +190,7 @@ def test_instance_settings_match_the_manifest(fleet: FleetManifest, client: Clie
             arn = _arn(account, "instance", str(instance["InstanceId"]))
             has_key = "KeyName" in instance
             assert (arn in fleet.failing("ec2.ssh_keypair_attached")) == has_key, arn
-            optional = instance["MetadataOptions"]["HttpTokens"] != "required"  # type: ignore[index]
+            optional = instance["MetadataOptions"]["HttpTokens"] != "required"
             assert (arn in fleet.failing("ec2.imdsv2_required")) == optional, arn
 
 
