@@ -28,14 +28,14 @@ def demo_settings(out: Path, manifest: FleetManifest, state: Path) -> Settings:
         write_private_key(key, generate_ed25519_pem())
     _write_public_key(key, out / PUBLIC_KEY_FILE)
     return Settings(
-        accounts=tuple({"id": a, "role_arn": role_arn(a)} for a in manifest.accounts),  # type: ignore[arg-type]
+        accounts=tuple({"id": a, "role_arn": role_arn(a)} for a in manifest.accounts),
         regions=tuple(manifest.regions),
         store=f"sqlite:///{(out / 'auditor.db').resolve()}",
-        reports={"dir": out / "reports"},  # type: ignore[arg-type]
-        signing={"key_file": key},  # type: ignore[arg-type]
-        slack={"webhook_url_env": "AUDITOR_DEMO_SLACK", "min_severity": "high"},  # type: ignore[arg-type]
-        remediation={"mode": "dry-run", "rules": ["*"], "min_consecutive_cycles": 2},  # type: ignore[arg-type]
-        iac={"terraform_states": (str(state),)},  # type: ignore[arg-type]
+        reports={"dir": out / "reports"},
+        signing={"key_file": key},
+        slack={"webhook_url_env": "AUDITOR_DEMO_SLACK", "min_severity": "high"},
+        remediation={"mode": "dry-run", "rules": ["*"], "min_consecutive_cycles": 2},
+        iac={"terraform_states": (str(state),)},
     )
 
 
