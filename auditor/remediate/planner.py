@@ -295,6 +295,18 @@ def plan(
         if built.held_reason:
             state.emit(bucket, ActionStatus.HELD, built.held_reason, members)
             continue
+        account = bucket.account
+        limit = None
+        if total >= config.max_actions_per_cycle:
+            limit = f"max_actions_per_cycle {config.max_actions_per_cycle} reached"
+        elif per_account.get(account, 0) >= config.max_actions_per_account:
+            limit = (
+                f"max_actions_per_account {config.max_actions_per_account} reached for "
+                f"account {account}"
+            )
+        if limit:
+            state.emit(bucket, ActionStatus.HELD, limit, members)
+            continue
         if built.deferred:
             state.emit(
                 bucket,
@@ -303,24 +315,13 @@ def plan(
                 "for a later cycle",
                 built.deferred,
             )
-        account = bucket.account
-        if total >= config.max_actions_per_cycle:
+        if built.unmatched:
             state.emit(
                 bucket,
                 ActionStatus.HELD,
-                f"max_actions_per_cycle {config.max_actions_per_cycle} reached",
-                built.findings,
+                "the instance is not listed as a member of the group in this snapshot",
+                built.unmatched,
             )
-            continue
-        if per_account.get(account, 0) >= config.max_actions_per_account:
-            state.emit(
-                bucket,
-                ActionStatus.HELD,
-                f"max_actions_per_account {config.max_actions_per_account} reached for "
-                f"account {account}",
-                built.findings,
-            )
-            continue
         total += 1
         per_account[account] = per_account.get(account, 0) + 1
         state.emit(

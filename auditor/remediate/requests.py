@@ -26,6 +26,8 @@ class Built:
     instances: tuple[str, ...] = ()
     findings: tuple[TrackedFinding, ...] = ()
     deferred: tuple[TrackedFinding, ...] = ()  # terminate-one: the next cycles' instances
+    # findings on instances the group no longer lists (detached, or the snapshot raced)
+    unmatched: tuple[TrackedFinding, ...] = ()
     held_reason: str | None = None
 
 
@@ -68,7 +70,7 @@ def _stale_member(asg: Resource, member: Mapping[str, JSON]) -> bool:
 
 def _refresh(asg: Resource, members: Sequence[TrackedFinding], config: RemediationConfig) -> Built:
     group_members = {str(m.get("InstanceId")): m for m in guards.asg_members(asg)}
-    per_instance, group_level, _ = _by_instance(members, set(group_members))
+    per_instance, group_level, unmatched = _by_instance(members, set(group_members))
     if not per_instance and not group_level:
         return Built(held_reason="the violating instances are no longer members of the group")
     instances = tuple(sorted(group_members if group_level else per_instance))
@@ -96,14 +98,20 @@ def _refresh(asg: Resource, members: Sequence[TrackedFinding], config: Remediati
         f"(MinHealthyPercentage {mhp}), warmup {config.instance_warmup_seconds}s, "
         f"SkipMatching {skip}"
     )
-    return Built(reason=reason, request=request, instances=instances, findings=tuple(covered))
+    return Built(
+        reason=reason,
+        request=request,
+        instances=instances,
+        findings=tuple(covered),
+        unmatched=tuple(unmatched),
+    )
 
 
 def _terminate_one(
     asg: Resource, members: Sequence[TrackedFinding], view: SnapshotView, config: RemediationConfig
 ) -> Built:
     member_ids = {str(m.get("InstanceId")) for m in guards.asg_members(asg)}
-    per_instance, group_level, _ = _by_instance(members, member_ids)
+    per_instance, group_level, unmatched = _by_instance(members, member_ids)
     if per_instance:
         order = sorted(
             per_instance,
@@ -128,7 +136,12 @@ def _terminate_one(
     )
     request: dict[str, JSON] = {"InstanceId": chosen, "ShouldDecrementDesiredCapacity": False}
     return Built(
-        reason=reason, request=request, instances=(chosen,), findings=covered, deferred=deferred
+        reason=reason,
+        request=request,
+        instances=(chosen,),
+        findings=covered,
+        deferred=deferred,
+        unmatched=tuple(unmatched),
     )
 
 

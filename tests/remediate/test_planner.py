@@ -447,3 +447,16 @@ def test_group_missing_from_snapshot_is_held() -> None:
         ActionStatus.HELD,
         "Auto Scaling group ghost is not in this snapshot: nothing is done to what could not be seen",
     )
+
+
+def test_finding_on_an_instance_the_group_no_longer_lists_is_held() -> None:
+    """An instance tagged with the group but absent from its member list is not targeted, and
+    its finding is still accounted for."""
+    group, insts = asg_fleet(4)
+    stranger = b.instance("i-gone", asg="web")
+    fs = [b.tracked("ec2.max_age", insts[0]), b.tracked("ec2.max_age", stranger)]
+    p = run(fs, b.view_of(group, stranger, *insts))
+    assert [("i-0000",)] == [i.instances for i in p.planned]
+    [held] = p.with_status(ActionStatus.HELD)
+    assert (fs[1].id,) == held.record.finding_ids
+    assert "not listed as a member of the group" in held.record.reason

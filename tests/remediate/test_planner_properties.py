@@ -75,6 +75,10 @@ def worlds(draw: st.DrawFn) -> World:
             )
             resources.append(inst)
             candidates.append(inst)
+        if not draw(st.integers(0, 4)):  # an instance the group no longer lists
+            stranger = b.instance(f"i-{g}-gone", asg=name, account=account)
+            resources.append(stranger)
+            candidates.append(stranger)
         if ids and draw(st.booleans()):
             minutes = draw(st.integers(0, 120))
             covered = draw(st.lists(st.sampled_from([*ids, "i-gone"]), max_size=3))
