@@ -150,6 +150,12 @@ def set_asg_created_time(account: str, region: str, name: str, when: datetime) -
     _autoscaling(account, region).autoscaling_groups[name].created_time = _naive_utc(when)
 
 
+def set_asg_max_instance_lifetime(account: str, region: str, name: str, seconds: int) -> None:
+    """`FakeAutoScalingGroup.max_instance_lifetime` (MaxInstanceLifetime): moto ignores
+    the CreateAutoScalingGroup parameter and has no such attribute."""
+    _autoscaling(account, region).autoscaling_groups[name].max_instance_lifetime = seconds
+
+
 # --- ECS -------------------------------------------------------------------------------
 
 

@@ -59,8 +59,11 @@ def seed_fleet(
     """Create the demo fleet on the moto server at `endpoint_url`, dated relative to `now`.
 
     `scale` multiplies the instances behind every ASG and the tasks of every service
-    (about 40 instances and 100 resources per account and region at scale 1). The server
-    must run in this process (DemoServer): resources are backdated through moto's models.
+    (at scale 1: about 20 instances and 70 resources per account and region; 290 for the
+    default 2 x 2). The server must run in this process (DemoServer): resources are
+    backdated through moto's models. Cells alternate a few extras (a launch-configuration
+    ASG on odd cells, the legacy EKS cluster on even ones), so use at least two cells for
+    every rule to fire; `FleetManifest.rules_without_violations()` says which do not.
     """
     if now.tzinfo is None:
         raise ValueError("now must be a tz-aware UTC datetime")

@@ -200,6 +200,9 @@ def create_asg(
     group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
     arn = str(group["AutoScalingGroupARN"])
     aging.set_asg_created_time(cell.account, cell.region, name, cell.ago(200))
+    if max_lifetime_days is not None:
+        seconds = max_lifetime_days * 86400
+        aging.set_asg_max_instance_lifetime(cell.account, cell.region, name, seconds)
     cell.builder.add("autoscaling.group")
     lifetime_ok = max_lifetime_days is not None and max_lifetime_days <= ASG_MAX_LIFETIME_DAYS
     cell.builder.fail_if(not lifetime_ok, "asg.max_instance_lifetime", arn)

@@ -110,8 +110,9 @@ def test_launch_template_versions_can_be_launched(aws: Any, image_id: str) -> No
     assert b"v2" == base64.b64decode(value["UserData"]["Value"])
 
 
-def test_asg_created_time(aws: Any, image_id: str) -> None:
-    """set_asg_created_time: CreatedTime."""
+def test_asg_created_time_and_lifetime(aws: Any, image_id: str) -> None:
+    """set_asg_created_time: CreatedTime; set_asg_max_instance_lifetime:
+    MaxInstanceLifetime (moto drops the CreateAutoScalingGroup parameter)."""
     autoscaling = aws("autoscaling")
     autoscaling.create_launch_configuration(
         LaunchConfigurationName="lc-aging", ImageId=image_id, InstanceType="t3.micro"
@@ -124,8 +125,10 @@ def test_asg_created_time(aws: Any, image_id: str) -> None:
         AvailabilityZones=[f"{REGION}a"],
     )
     aging.set_asg_created_time(ACCOUNT, REGION, "asg-aging", LONG_AGO)
+    aging.set_asg_max_instance_lifetime(ACCOUNT, REGION, "asg-aging", 604800)
     group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["asg-aging"])
-    assert LONG_AGO == group["AutoScalingGroups"][0]["CreatedTime"]
+    found = group["AutoScalingGroups"][0]
+    assert (LONG_AGO, 604800) == (found["CreatedTime"], found["MaxInstanceLifetime"])
 
 
 def test_ecs_task_and_service_state(aws: Any) -> None:

@@ -194,6 +194,23 @@ def test_instance_settings_match_the_manifest(fleet: FleetManifest, client: Clie
             assert (arn in fleet.failing("ec2.imdsv2_required")) == optional, arn
 
 
+def test_asg_settings_match_the_manifest(fleet: FleetManifest, client: ClientFactory) -> None:
+    """Each group's MaxInstanceLifetime, launch template version and launch configuration
+    agree with the ASG rules the manifest expects to fail."""
+    for account in ACCOUNTS:
+        autoscaling = client("autoscaling", account, REGION)
+        for group in autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]:
+            arn = group["AutoScalingGroupARN"]
+            lifetime = group.get("MaxInstanceLifetime")
+            too_long = lifetime is None or lifetime > 30 * 86400
+            assert (arn in fleet.failing("asg.max_instance_lifetime")) == too_long, arn
+            version = group.get("LaunchTemplate", {}).get("Version")
+            mutable = version in ("$Latest", "$Default")
+            assert (arn in fleet.failing("asg.launch_template_version_mutable")) == mutable, arn
+            uses_lc = "LaunchConfigurationName" in group
+            assert (arn in fleet.failing("asg.uses_launch_configuration")) == uses_lc, arn
+
+
 def _user_data(client: ClientFactory, account: str, instance_id: str) -> str:
     attribute = client("ec2", account, REGION).describe_instance_attribute(
         InstanceId=instance_id, Attribute="userData"
