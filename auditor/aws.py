@@ -43,10 +43,10 @@ class ApiCallCounter:
 
     @staticmethod
     def _name(model: Any) -> str:
-        prefix = (
-            model.service_model.metadata.get("endpointPrefix") or model.service_model.service_name
-        )
-        return f"{prefix}:{model.name}"
+        # the IAM service prefix ("ecr", not the endpoint prefix "api.ecr"): matches gap names
+        meta = model.service_model.metadata
+        prefix = meta.get("signingName") or meta.get("endpointPrefix")
+        return f"{prefix or model.service_model.service_name}:{model.name}"
 
     def _on_call(self, model: Any, **_: Any) -> None:
         with self._lock:
