@@ -20,6 +20,15 @@ KEY_FILE = "auditor-signing.key"
 PUBLIC_KEY_FILE = "public.pem"
 STATE_FILE = "terraform.tfstate"
 MISSING_INSTANCE = "i-0decl4red0000000"
+# what the demo lets the (dry-run) remediation plan act on: findings fixed by replacement
+REMEDIATED_RULES = (
+    "ec2.max_age",
+    "ec2.ami_age",
+    "ecs.task_max_age",
+    "eks.nodegroup_ami_stale",
+    "asg.instance_stale",
+    "drift.ec2_modified_in_place",
+)
 
 
 def demo_settings(out: Path, manifest: FleetManifest, state: Path) -> Settings:
@@ -34,7 +43,12 @@ def demo_settings(out: Path, manifest: FleetManifest, state: Path) -> Settings:
         reports={"dir": out / "reports"},
         signing={"key_file": key},
         slack={"webhook_url_env": "AUDITOR_DEMO_SLACK", "min_severity": "high"},
-        remediation={"mode": "dry-run", "rules": ["*"], "min_consecutive_cycles": 2},
+        remediation={
+            "mode": "dry-run",
+            "rules": REMEDIATED_RULES,
+            "min_consecutive_cycles": 2,
+            "max_percent_per_group": 50,
+        },
         iac={"terraform_states": (str(state),)},
     )
 
