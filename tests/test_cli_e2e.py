@@ -1,0 +1,193 @@
+"""`auditor scan` as a user runs it: a subprocess talking to a moto server over the network.
+
+Proves the exit-code contract end to end: 1 for violations at or above --fail-on, 0 below
+it, 3 when a service could not be read (and the report says so), 2 for a bad config
+(file, line and key named, nothing written), 4 when a report was tampered with.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+pytestmark = pytest.mark.slow
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    ec2 = boto3.client(
+        "ec2",
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="e2e",
+        aws_secret_access_key="e2e",
+    )
+    ec2.create_key_pair(KeyName="ops")
+    image = ec2.register_image(Name="base", RootDeviceName="/dev/xvda")["ImageId"]
+    ec2.run_instances(
+        ImageId=image,
+        MinCount=1,
+        MaxCount=1,
+        KeyName="ops",
+        MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"},
+    )
+    yield endpoint
+    server.stop()
+
+
+def _env(endpoint: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "AUDITOR_"))}
+    env.update(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID="e2e",
+        AWS_SECRET_ACCESS_KEY="e2e",
+        AWS_REGION=REGION,
+        AWS_DEFAULT_REGION=REGION,
+        MOTO_EC2_LOAD_DEFAULT_AMIS="false",
+    )
+    env.update(extra)
+    return env
+
+
+def _config(tmp_path: Path, **sections: str) -> Path:
+    key = tmp_path / "signing.key"
+    if not key.exists():
+        subprocess.run(
+            [sys.executable, "-m", "auditor", "keys", "generate", "--out", str(key)],
+            check=True,
+            capture_output=True,
+        )
+    lines = [
+        f"store: sqlite:///{tmp_path / 'auditor.db'}",
+        f"reports: {{dir: {tmp_path / 'reports'}}}",
+        f"signing: {{key_file: {key}}}",
+        "services: [ec2, ecs, eks, ecr]",
+        *(f"{k}: {v}" for k, v in sections.items()),
+    ]
+    path = tmp_path / "auditor.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def scan(config: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "auditor", "--log-json", "scan", "--config", str(config), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _latest_report(tmp_path: Path) -> Path:
+    bundles = sorted((tmp_path / "reports").iterdir())
+    return bundles[-1]
+
+
+def test_violations_exit_1_and_fail_on_moves_the_bar(moto_endpoint: str, tmp_path: Path) -> None:
+    """An SSH key pair (high) fails the default --fail-on high; --fail-on critical passes."""
+    config = _config(tmp_path)
+    first = scan(config, _env(moto_endpoint))
+    assert first.returncode == 1, first.stderr
+    assert "ec2.ssh_keypair_attached" in first.stdout
+    assert "coverage complete" in first.stdout
+    canonical = [
+        json.loads(line) for line in first.stderr.splitlines() if '"event": "cycle"' in line
+    ]
+    assert len(canonical) == 1
+    assert canonical[0]["resources"] >= 2
+    second = scan(config, _env(moto_endpoint), "--fail-on", "critical")
+    assert second.returncode == 0, second.stderr
+    assert "delta: 0 new" in second.stdout
+
+
+def test_unreadable_service_exits_3_and_report_says_incomplete(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    """EKS unreachable: exit 3, the report's coverage is incomplete and names the gap."""
+    config = _config(tmp_path, collect="{max_attempts: 1}")
+    env = _env(moto_endpoint, AWS_ENDPOINT_URL_EKS="http://127.0.0.1:9")
+    result = scan(config, env, "--fail-on", "critical")
+    assert result.returncode == 3, result.stderr
+    assert "coverage INCOMPLETE" in result.stdout
+    report = json.loads((_latest_report(tmp_path) / "report.json").read_text())
+    assert report["coverage"]["complete"] is False
+    gaps = report["coverage"]["gaps"]
+    assert [(g["service"], g["region"]) for g in gaps] == [("eks", REGION)]
+    unknown = [f for f in report["findings"] if f["status"] == "unknown"]
+    assert {f["rule_id"] for f in unknown} >= {"eks.endpoint_public", "eks.nodegroup_remote_access"}
+
+
+def test_bad_config_exits_2_and_writes_nothing(moto_endpoint: str, tmp_path: Path) -> None:
+    """A bad key is named with file:line; no database or report appears."""
+    config = _config(tmp_path, remediation="{mode: yolo}")
+    result = scan(config, _env(moto_endpoint))
+    assert result.returncode == 2
+    assert f"{config}:5: remediation.mode" in result.stderr
+    assert not (tmp_path / "auditor.db").exists()
+    assert not (tmp_path / "reports").exists()
+
+
+def test_tampered_report_exits_4(moto_endpoint: str, tmp_path: Path) -> None:
+    """The signed bundle verifies; one changed byte in findings.csv is caught (exit 4)."""
+    config = _config(tmp_path)
+    assert scan(config, _env(moto_endpoint)).returncode == 1
+    bundle = _latest_report(tmp_path)
+    public = subprocess.run(
+        [sys.executable, "-m", "auditor", "keys", "public", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    (tmp_path / "pub.pem").write_text(public)
+    verify = [sys.executable, "-m", "auditor", "verify", "--key", str(tmp_path / "pub.pem")]
+    ok = subprocess.run([*verify, str(bundle)], capture_output=True, text=True, check=False)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    csv = bundle / "findings.csv"
+    data = bytearray(csv.read_bytes())
+    data[-2] ^= 0x01
+    csv.write_bytes(bytes(data))
+    bad = subprocess.run([*verify, str(bundle)], capture_output=True, text=True, check=False)
+    assert bad.returncode == 4
+    assert "findings.csv" in bad.stdout + bad.stderr
+
+
+def test_version_and_help_have_examples() -> None:
+    """`python -m auditor --version` works; every command's --help shows an example."""
+    version = subprocess.run(
+        [sys.executable, "-m", "auditor", "--version"], capture_output=True, text=True, check=True
+    )
+    assert version.stdout.startswith("auditor ")
+    for command in (
+        "demo",
+        "scan",
+        "run",
+        "verify",
+        "rules",
+        "reports",
+        "report",
+        "keys",
+        "notify",
+    ):
+        shown = subprocess.run(
+            [sys.executable, "-m", "auditor", command, "--help"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert "example" in shown.stdout.lower(), command
