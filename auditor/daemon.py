@@ -139,6 +139,7 @@ class Daemon:
         self.leader_since: datetime | None = None
         self.last_cycle_at: datetime | None = None
         self._stop = threading.Event()
+        self._stopped = False
         self._missed = threading.Event()
         self._cycle_lock = threading.Lock()
         self._lease_lock = threading.Lock()
@@ -160,13 +161,16 @@ class Daemon:
         self.health = HealthServer(host, int(port), self.metrics, self.ready)
 
     # -- leadership -------------------------------------------------------------------------
-    def _set_leader(self, leader: bool) -> None:
+    def _set_leader(self, leader: bool, released: bool = False) -> None:
         if leader and not self.is_leader:
             self.leader_since = self.clock.now()
             log.info("leader_acquired", holder=self.holder)
         elif self.is_leader and not leader:
             self.leader_since = None
-            log.warning("leader_lost", holder=self.holder)
+            if released:
+                log.info("leader_released", holder=self.holder)
+            else:
+                log.warning("leader_lost", holder=self.holder)
         self.is_leader = leader
         self.metrics.leader.set(1 if leader else 0)
 
@@ -320,6 +324,9 @@ class Daemon:
         over at once. False when a cycle is still running: the caller must end the process,
         which abandons it (its transaction never committed) and leaves the lease to expire.
         """
+        if self._stopped:
+            return True
+        self._stopped = True
         self._stop.set()
         grace = float(self.settings.schedule.shutdown_grace_seconds if grace is None else grace)
         deadline = time.monotonic() + grace
@@ -332,7 +339,7 @@ class Daemon:
                         self.store.release_lease(LEASE_NAME, self.holder)
                 except Exception as exc:
                     log.warning("lease_release_failed", error=type(exc).__name__)
-                self._set_leader(False)
+                self._set_leader(False, released=True)
             finished = _join_workers(self._thread_prefix, deadline)
         log.info("daemon_stopped", clean=finished)
         self.health.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -21,11 +22,11 @@ class Fleet:
 
 
 def _seed(endpoint_url: str) -> dict[str, int]:
-    kw = {
+    kw: dict[str, Any] = {
         "endpoint_url": endpoint_url,
         "region_name": REGION,
         "aws_access_key_id": "testing",
-        "aws_secret_access_key": "testing",  # noqa: S106 - moto takes any credentials
+        "aws_secret_access_key": "testing",
     }
     ec2 = boto3.client("ec2", **kw)
     ec2.run_instances(ImageId="ami-12345678", MinCount=3, MaxCount=3, InstanceType="t3.micro")

@@ -27,9 +27,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for(
-    what: str, check: Callable[[], Any], timeout: float, interval: float = 0.05
-) -> Any:
+def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.05) -> Any:
     """Poll `check` until it returns something truthy; fail naming `what` at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
@@ -46,7 +44,7 @@ def aws_env(endpoint_url: str) -> dict[str, str]:
     env.update(
         AWS_ENDPOINT_URL=endpoint_url,
         AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S105 - moto takes any credentials
+        AWS_SECRET_ACCESS_KEY="testing",
         AWS_SESSION_TOKEN="testing",
         AWS_REGION=REGION,
         AWS_DEFAULT_REGION=REGION,
@@ -173,7 +171,7 @@ class DaemonProcess:
     def get(self, path: str) -> tuple[int, str]:
         url = f"http://127.0.0.1:{self.port}{path}"
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - ours
+            with urllib.request.urlopen(url, timeout=5) as response:
                 return int(response.status), response.read().decode()
         except urllib.error.HTTPError as exc:
             return int(exc.code), exc.read().decode()

@@ -8,6 +8,7 @@ cut every connection and refuse new ones: the store becomes unreachable on deman
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import threading
@@ -40,7 +41,9 @@ class HoldingHttpProxy:
                 proxy._wait_if_held()
                 conn = http.client.HTTPConnection(*proxy._upstream, timeout=60)
                 try:
-                    headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+                    headers = {
+                        k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP
+                    }
                     conn.request(self.command, self.path, body=body, headers=headers)
                     response = conn.getresponse()
                     data = response.read()
@@ -149,19 +152,15 @@ class TcpProxy:
             pass
         finally:
             for s in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def cut(self) -> None:
         self._cut.set()
         with self._lock:
             for s in self._sockets:
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
             self._sockets.clear()
 
     def restore(self) -> None:

@@ -69,9 +69,11 @@ def test_cycles_health_metrics_and_canonical_lines(
 
             done = wait_for(
                 "2 cycles counted",
-                lambda: (n := daemon.metric("auditor_cycles_total", {"result": "complete"}))
-                and n >= 2
-                and n,
+                lambda: (
+                    (n := daemon.metric("auditor_cycles_total", {"result": "complete"}))
+                    and n >= 2
+                    and n
+                ),
                 10,
             )
             _, text = daemon.get("/metrics")
@@ -89,13 +91,13 @@ def test_cycles_health_metrics_and_canonical_lines(
                 in_store[r.kind.value] = in_store.get(r.kind.value, 0) + 1
             assert in_store == {k: n for k, n in resources.items() if n}
             assert 0.0 == sum(metric_samples(text, "auditor_collection_gaps").values())
-            assert latest.finished_at.timestamp() <= metric_samples(
-                text, "auditor_last_cycle_timestamp_seconds"
-            )[()]
+            assert (
+                latest.finished_at.timestamp()
+                <= metric_samples(text, "auditor_last_cycle_timestamp_seconds")[()]
+            )
             wait_for(
                 "the cycle counter to increase",
-                lambda: (daemon.metric("auditor_cycles_total", {"result": "complete"}) or 0)
-                > done,
+                lambda: (daemon.metric("auditor_cycles_total", {"result": "complete"}) or 0) > done,
                 10,
             )
 
@@ -178,9 +180,7 @@ def test_sigterm_abandons_a_cycle_that_outlives_the_grace_period(
     after = store.latest_snapshot()
     assert after is not None
     assert before.id == after.id
-    assert ["shutdown grace period over"] == [
-        e["reason"] for e in daemon.events("cycle_abandoned")
-    ]
+    assert ["shutdown grace period over"] == [e["reason"] for e in daemon.events("cycle_abandoned")]
 
 
 def test_kill_9_during_a_cycle_keeps_the_previous_snapshot_and_a_restart_completes_one(
