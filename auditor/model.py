@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 
 class Severity(StrEnum):
@@ -100,6 +100,8 @@ KIND_SERVICE: Mapping[Kind, Service] = {
     Kind.ECR_IMAGE: Service.ECR,
     Kind.IAC_RESOURCE: Service.IAC,
 }
+
+T = TypeVar("T")
 
 JSON = Any  # JSON-compatible value: None, bool, int, float, str, list, dict[str, JSON]
 
@@ -274,11 +276,47 @@ class Snapshot:
         return sum(self.api_calls.values())
 
 
-class SnapshotView:
-    """A read-only index over a snapshot, for checks that look up related resources."""
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """A resource's first observed configuration: what was deployed, for drift detection."""
 
-    def __init__(self, snapshot: Snapshot) -> None:
+    resource: Resource
+    first_seen: datetime
+    snapshot_id: str  # the snapshot (cycle) that first saw it
+
+
+@dataclass(frozen=True)
+class History:
+    """What earlier cycles saw, as drift rules need it: pure data, built before evaluation.
+
+    `baselines` holds the first observed version of the resources drift rules watch (a
+    resource with none is seen for the first time: it has no drift); `previous` is the
+    previous cycle's snapshot, if any.
+    """
+
+    baselines: Mapping[str, Baseline] = field(default_factory=dict)
+    previous: Snapshot | None = None
+    _previous_by_arn: dict[str, Resource] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        resources = self.previous.resources if self.previous is not None else ()
+        object.__setattr__(self, "_previous_by_arn", {r.arn: r for r in resources})
+
+    def previous_resource(self, arn: str) -> Resource | None:
+        return self._previous_by_arn.get(arn)
+
+
+class SnapshotView:
+    """A read-only index over a snapshot, for checks that look up related resources.
+
+    `history` (optional) gives drift rules the baselines and the previous cycle; `memo`
+    lets a check build a derived index once per evaluation instead of once per resource.
+    """
+
+    def __init__(self, snapshot: Snapshot, history: History | None = None) -> None:
         self.snapshot = snapshot
+        self.history = history
+        self._memo: dict[str, Any] = {}
         self._by_arn: dict[str, Resource] = {}
         self._by_kind: dict[Kind, list[Resource]] = {}
         self._by_id: dict[tuple[Kind, str, str, str], Resource] = {}
@@ -304,6 +342,22 @@ class SnapshotView:
             if gap.covers(kind, account, region):
                 return gap
         return None
+
+    def baseline(self, arn: str) -> Baseline | None:
+        """The resource's first observed version, or None (first seen, or no history given)."""
+        return self.history.baselines.get(arn) if self.history is not None else None
+
+    def previous(self, arn: str) -> Resource | None:
+        """The resource as the previous cycle saw it, or None."""
+        return self.history.previous_resource(arn) if self.history is not None else None
+
+    def memo(self, key: str, build: Callable[[SnapshotView], T]) -> T:
+        """`build(self)` once per view (per evaluation), cached under `key`."""
+        try:
+            value: T = self._memo[key]
+        except KeyError:
+            value = self._memo[key] = build(self)
+        return value
 
 
 class Clock(Protocol):

@@ -32,6 +32,7 @@ from auditor.engine import (
     load_exemptions,
     load_rules,
 )
+from auditor.engine.history import baseline_arns, baseline_kinds, build_history, restrict
 from auditor.errors import ExitCode
 from auditor.iac.terraform import load_states, state_gap
 from auditor.model import (
@@ -60,6 +61,8 @@ from auditor.store import CycleRecord, Store
 log = structlog.get_logger("auditor.cycle")
 
 IAC_CHANGED_RULE = "iac.changed"
+IAC_UNMANAGED_RULE = "iac.unmanaged"
+CFN_STACK_TAG = "aws:cloudformation:stack-name"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +116,7 @@ def run_cycle(
     options = options or CycleOptions()
     began = time.perf_counter()
     # Bad rules, exemptions or a missing signing key fail before any AWS call or DB write.
-    rules = load_rules(settings.rules)
+    rules = cycle_rules(load_rules(settings.rules), settings)
     exemptions = load_exemptions(settings)
     sessions = sessions or AwsSessions(config=client_config(settings.collect.max_attempts))
     signer = signer_from_settings(settings, kms_factory(sessions)) if options.write_report else None
@@ -125,7 +128,9 @@ def run_cycle(
             settings, sessions, clock, PreviousState.from_snapshot(previous), options.progress
         )
         snapshot = with_declared_state(snapshot, settings, rules, sessions, clock)
-        evaluation = evaluate(snapshot, rules, exemptions, clock)
+        versions = store.baselines(baseline_arns(snapshot, baseline_kinds(rules)))
+        history = build_history(versions, previous)
+        evaluation = evaluate(snapshot, rules, exemptions, clock, history=history)
         now = clock.now()
         delta = compute_delta(store.open_findings(), evaluation, now)
         infos = {r.id: rules.info(r.id) for r in rules.rules}
@@ -182,6 +187,19 @@ def run_cycle(
     finally:
         if own_store:
             store.close()
+
+
+def cycle_rules(rules: RuleSet, settings: Settings) -> RuleSet:
+    """The rules this configuration can judge: without a Terraform state there is nothing
+    to compare with, so the iac.* rules do not run (they would call everything unmanaged);
+    `iac.cloudformation_managed: false` stops counting CloudFormation stacks as managed."""
+    if not settings.iac.terraform_states:
+        return restrict(rules, disabled=("iac.*",))
+    unmanaged = rules.get(IAC_UNMANAGED_RULE)
+    if not settings.iac.cloudformation_managed and unmanaged is not None:
+        tags = [t for t in unmanaged.params.get("managed_tags", []) if t != CFN_STACK_TAG]
+        return restrict(rules, params={IAC_UNMANAGED_RULE: {"managed_tags": tags}})
+    return rules
 
 
 def with_declared_state(

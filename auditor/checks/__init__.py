@@ -8,16 +8,22 @@ is explicit: adding a check means adding one line here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from auditor.checks import (
     autoscaling,
     containers,
+    drift,
+    drift_ecs,
+    iac,
+    iac_compare,
     images,
     kubernetes,
     launch_templates,
     network,
     secrets,
+    stale,
 )
 from auditor.checks.result import PASS, Check, CheckResult, Outcome, fail, unknown
 
@@ -40,6 +46,36 @@ CHECKS: Mapping[str, Check] = {
     "eks_endpoint_public": kubernetes.eks_endpoint_public,
     "eks_nodegroup_remote_access": kubernetes.eks_nodegroup_remote_access,
     "eks_nodegroup_ami_stale": kubernetes.eks_nodegroup_ami_stale,
+    "drift_fields": drift.drift_fields,
+    "lt_default_changed": drift.lt_default_changed,
+    "ecs_service_modified": drift_ecs.ecs_service_modified,
+    "asg_instance_stale": stale.asg_instance_stale,
+    "eks_node_stale": stale.eks_node_stale,
+    "iac_unmanaged": iac.iac_unmanaged,
+    "iac_missing": iac.iac_missing,
+    "iac_changed": iac.iac_changed,
 }
 
-__all__ = ["CHECKS", "PASS", "Check", "CheckResult", "Outcome", "fail", "unknown"]
+# Checks that compare a resource with its baseline (first observed version): the pipeline
+# loads baselines only for the kinds of rules using one of these.
+BASELINE_CHECKS: frozenset[str] = frozenset({"drift_fields", "ecs_service_modified"})
+
+# Checks whose params need more than a type: (effective params) -> problems, checked when
+# rules load so a bad field path or normalizer is a named error, not a silent pass.
+PARAM_VALIDATORS: Mapping[str, Callable[[Mapping[str, Any]], list[str]]] = {
+    "drift_fields": drift.validate_drift_fields,
+    "ecs_service_modified": drift_ecs.validate_ecs_service,
+    "iac_changed": iac_compare.validate_compare,
+}
+
+__all__ = [
+    "BASELINE_CHECKS",
+    "CHECKS",
+    "PARAM_VALIDATORS",
+    "PASS",
+    "Check",
+    "CheckResult",
+    "Outcome",
+    "fail",
+    "unknown",
+]

@@ -10,6 +10,7 @@ from auditor.engine.delta import compute_delta
 from auditor.engine.errors import RuleError
 from auditor.engine.evaluate import evaluate, scope_ref
 from auditor.engine.exemptions import Exemption, expired_exemptions, load_exemptions
+from auditor.engine.history import baseline_arns, baseline_kinds, build_history, restrict
 from auditor.engine.loader import builtin_rules_dir, load_rules
 from auditor.engine.rules import ParamSpec, Rule, RuleSet
 
@@ -19,11 +20,15 @@ __all__ = [
     "Rule",
     "RuleError",
     "RuleSet",
+    "baseline_arns",
+    "baseline_kinds",
+    "build_history",
     "builtin_rules_dir",
     "compute_delta",
     "evaluate",
     "expired_exemptions",
     "load_exemptions",
     "load_rules",
+    "restrict",
     "scope_ref",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Sequence
+from typing import Any
 
 from auditor.checks.result import PASS, CheckResult, Outcome
 from auditor.engine.conditions import Condition, EvalContext, Indeterminate
@@ -25,6 +26,7 @@ from auditor.model import (
     CollectionGap,
     Evaluation,
     Finding,
+    History,
     Kind,
     Resource,
     ResourceRef,
@@ -38,8 +40,11 @@ from auditor.model import (
 class _LazyView(SnapshotView):
     """A SnapshotView whose indexes are built on first use: most rules never need them."""
 
-    def __init__(self, snapshot: Snapshot) -> None:  # no super().__init__: that is the point
+    def __init__(self, snapshot: Snapshot, history: History | None = None) -> None:
+        # no super().__init__: building every index up front is what this class avoids
         self.snapshot = snapshot
+        self.history = history
+        self._memo: dict[str, Any] = {}
         self._arns: dict[str, Resource] | None = None
         self._ids: dict[tuple[Kind, str, str, str], Resource] | None = None
         self._kinds: dict[Kind, tuple[Resource, ...]] | None = None
@@ -86,24 +91,35 @@ class _Counts:
 
 
 def evaluate(
-    snapshot: Snapshot, rules: RuleSet, exemptions: Sequence[Exemption], clock: Clock
+    snapshot: Snapshot,
+    rules: RuleSet,
+    exemptions: Sequence[Exemption],
+    clock: Clock,
+    *,
+    history: History | None = None,
 ) -> Evaluation:
+    """Findings and per-rule counts. `history` (baselines, previous cycle) feeds the drift
+    rules; without it they see every resource for the first time and report no drift."""
     # Evaluation allocates many small acyclic objects (findings, evidence); with a large
     # snapshot alive, the cyclic GC would rescan it over and over. Nothing here makes cycles.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _evaluate(snapshot, rules, exemptions, clock)
+        return _evaluate(snapshot, rules, exemptions, clock, history)
     finally:
         if was_enabled:
             gc.enable()
 
 
 def _evaluate(
-    snapshot: Snapshot, rules: RuleSet, exemptions: Sequence[Exemption], clock: Clock
+    snapshot: Snapshot,
+    rules: RuleSet,
+    exemptions: Sequence[Exemption],
+    clock: Clock,
+    history: History | None,
 ) -> Evaluation:
     now = clock.now()
-    view = _LazyView(snapshot)
+    view = _LazyView(snapshot, history)
     ctx = EvalContext(now=now, clock=clock)
     index = ExemptionIndex(exemptions, now)
     position = {rule.id: i for i, rule in enumerate(rules.rules)}
@@ -161,7 +177,8 @@ def _evaluate(
                 findings.append(_finding(rule, ref, Status.EXEMPT, result, exemption))
 
     for i, rule in enumerate(rules.rules):
-        counts.evaluated[i] += per_kind.get(rule.kind, 0)
+        for kind in rule.applies_to:
+            counts.evaluated[i] += per_kind.get(kind, 0)
     findings.extend(_gap_findings(snapshot.gaps, rules, position, counts))
     stats = tuple(
         RuleStats(
@@ -219,16 +236,23 @@ def _unavailable(
 def _gap_findings(
     gaps: Sequence[CollectionGap], rules: RuleSet, position: dict[str, int], counts: _Counts
 ) -> list[Finding]:
-    """One unknown finding per (rule, account, region) whose kind a gap covers."""
-    scopes: dict[tuple[str, str, str], list[CollectionGap]] = {}
+    """One unknown finding per (rule, scope placeholder) whose kind a gap covers.
+
+    A rule over several kinds gets one finding per placeholder ARN (per service prefix), so
+    two kinds of one service in one gap do not make two findings with the same id.
+    """
+    scopes: dict[tuple[str, str], tuple[Kind, str, str, list[CollectionGap]]] = {}
     for gap in gaps:
         if gap.resource_arn is not None:
             continue
         for kind in gap.kinds:
             for rule in rules.by_kind.get(kind, ()):
-                scopes.setdefault((rule.id, gap.account, gap.region), []).append(gap)
+                arn = scope_ref(kind, gap.account, gap.region).arn
+                entry = scopes.setdefault((rule.id, arn), (kind, gap.account, gap.region, []))
+                if not any(g is gap for g in entry[3]):
+                    entry[3].append(gap)
     out: list[Finding] = []
-    for (rule_id, account, region), found in scopes.items():
+    for (rule_id, _), (kind, account, region, found) in scopes.items():
         i = position[rule_id]
         rule = rules.rules[i]
         counts.evaluated[i] += 1
@@ -239,9 +263,9 @@ def _gap_findings(
                 rule_id=rule_id,
                 severity=rule.severity,
                 status=Status.UNKNOWN,
-                resource=scope_ref(rule.kind, account, region),
+                resource=scope_ref(kind, account, region),
                 message=(
-                    f"{rule.kind.value} in {account}/{region} could not be collected "
+                    f"{kind.value} in {account}/{region} could not be collected "
                     f"({first.operation}: {first.error_code}): not known to pass"
                 ),
                 evidence={"gaps": [g.to_json() for g in found]},

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from auditor.checks import CHECKS
+from auditor.checks import CHECKS, PARAM_VALIDATORS
 from auditor.checks.result import PASS, Check, CheckResult, fail, unknown
 from auditor.engine.conditions import Condition, ConditionCompiler, EvalContext, Indeterminate
 from auditor.engine.errors import RuleError
@@ -197,12 +197,7 @@ class _Loader:
                 "severity",
                 f"unknown severity {raw.get('severity')!r} (valid: {', '.join(SEVERITIES)})",
             )
-        if raw.get("resource") not in KINDS:
-            problem(
-                ("resource",),
-                "resource",
-                f"unknown kind {raw.get('resource')!r} (valid: {', '.join(KINDS)})",
-            )
+        _kinds(raw.get("resource"), problem)
         for key in REQUIRED_TEXT:
             if not isinstance(raw.get(key), str) or not raw[key].strip():
                 problem((key,), key, "missing or empty")
@@ -277,7 +272,12 @@ class _Loader:
 
         text, action, caused = _remediation(raw["remediation"], problem)
         compiled: Condition | None = None
-        kind = Kind(raw["resource"])
+        kinds = _kinds(raw["resource"], problem)
+        kind = kinds[0]
+        if "check" in raw:
+            validate = PARAM_VALIDATORS.get(raw["check"])
+            for why in validate(draft.params) if validate is not None else ():
+                problem(("params",), "params", why)
         if "fails_when" in raw:
             compiler = ConditionCompiler(
                 draft.params,
@@ -291,7 +291,7 @@ class _Loader:
         runner = (
             _declarative(compiled, message or title)
             if compiled is not None
-            else _checked(CHECKS[raw["check"]], draft.params)
+            else checked_runner(CHECKS[raw["check"]], draft.params)
         )
         return Rule(
             id=draft.id,
@@ -314,7 +314,33 @@ class _Loader:
             message=message,
             reads=compiled.reads if compiled is not None else frozenset(),
             check_fn=CHECKS[raw["check"]] if compiled is None else None,
+            kinds=kinds if len(kinds) > 1 else (),
         )
+
+
+def _kinds(raw: Any, problem: Any) -> tuple[Kind, ...]:
+    """`resource:` is one kind, or a list of kinds for a rule that spans several."""
+    if isinstance(raw, str) and raw in KINDS:
+        return (Kind(raw),)
+    if isinstance(raw, list) and raw and all(isinstance(k, str) for k in raw):
+        bad = [k for k in raw if k not in KINDS]
+        if bad:
+            problem(
+                ("resource",),
+                "resource",
+                f"unknown kind {bad[0]!r} (valid: {', '.join(KINDS)})",
+            )
+            return ()
+        if len(set(raw)) != len(raw):
+            problem(("resource",), "resource", "a kind is listed twice")
+            return ()
+        return tuple(Kind(k) for k in raw)
+    problem(
+        ("resource",),
+        "resource",
+        f"unknown kind {raw!r} (valid: one of {', '.join(KINDS)}, or a list of them)",
+    )
+    return ()
 
 
 def _field(path: tuple[Any, ...]) -> str:
@@ -336,7 +362,7 @@ def _declarative(condition: Condition, message: str) -> Runner:
     return run
 
 
-def _checked(check: Check, params: Mapping[str, Any]) -> Runner:
+def checked_runner(check: Check, params: Mapping[str, Any]) -> Runner:
     frozen = dict(params)
 
     def run(resource: Resource, view: SnapshotView, ctx: EvalContext) -> CheckResult:

@@ -68,6 +68,13 @@ class Rule:
     # attribute names the rule reads; a resource with one of them unavailable is `unknown`
     reads: frozenset[str] = frozenset()
     check_fn: Check | None = field(default=None, compare=False, repr=False)
+    # every kind the rule applies to when its pack lists several (`resource: [a, b]`);
+    # empty means just `kind`. `kind` is the first one, for reports that show one kind.
+    kinds: tuple[Kind, ...] = ()
+
+    @property
+    def applies_to(self) -> tuple[Kind, ...]:
+        return self.kinds or (self.kind,)
 
     @property
     def info(self) -> RuleInfo:
@@ -90,7 +97,7 @@ class Rule:
             "id": self.id,
             "title": self.title,
             "severity": self.severity.value,
-            "resource": self.kind.value,
+            "resource": ([k.value for k in self.kinds] if len(self.kinds) > 1 else self.kind.value),
             "description": self.description,
             "rationale": self.rationale,
             "remediation": {
@@ -119,7 +126,8 @@ class RuleSet:
     def __post_init__(self) -> None:
         by_kind: dict[Kind, list[Rule]] = {}
         for rule in self.rules:
-            by_kind.setdefault(rule.kind, []).append(rule)
+            for kind in rule.applies_to:
+                by_kind.setdefault(kind, []).append(rule)
         object.__setattr__(self, "by_kind", {k: tuple(v) for k, v in by_kind.items()})
         object.__setattr__(self, "_by_id", {r.id: r for r in self.rules})
         documents = [r.document() for r in sorted(self.rules, key=lambda r: r.id)]

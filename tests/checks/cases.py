@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from auditor.model import CollectionGap, Kind, Resource, Severity
+from auditor.model import CollectionGap, History, Kind, Resource, Severity
 from tests.checks.resources import (
     ACCOUNT,
     DIGEST,
@@ -41,6 +41,7 @@ class Case:
     related: tuple[Resource, ...] = ()
     gaps: tuple[CollectionGap, ...] = ()
     severity: Severity | None = None  # expected finding severity when it differs from the rule's
+    history: History | None = None  # baselines and previous cycle, for drift rules
 
     @property
     def id(self) -> str:

@@ -11,9 +11,14 @@ from auditor.engine import RuleSet, evaluate, load_rules
 from auditor.engine.loader import RULE_ID
 from auditor.model import FixedClock, Kind, Scope, Service, Snapshot, Status
 from auditor.settings import RulesConfig
-from tests.checks.cases import CASES, Case
+from tests.checks.cases import CASES as ENGINE_CASES
+from tests.checks.cases import Case
+from tests.checks.cases_drift import DRIFT_CASES
+from tests.checks.cases_iac import IAC_CASES
 from tests.checks.resources import ACCOUNT, REGION, gap
 from tests.conftest import NOW
+
+CASES = ENGINE_CASES + DRIFT_CASES + IAC_CASES
 
 # The public contract: the built-in rule ids listed in the issue that introduced the engine.
 BUILTIN_IDS = {
@@ -26,6 +31,10 @@ BUILTIN_IDS = {
     "ec2.stopped_too_long", "ec2.unmanaged_pet", "ecs.rootfs_writable", "ecs.privileged",
     "ecs.root_user", "ecs.host_namespace", "ec2.imdsv2_required", "lt.imdsv2_required",
     "eks.endpoint_public",
+    # the drift issue's rules
+    "drift.ec2_modified_in_place", "drift.lt_default_changed", "drift.ecs_service_modified",
+    "drift.eks_nodegroup_modified", "asg.instance_stale", "eks.node_stale", "iac.unmanaged",
+    "iac.missing", "iac.changed",
 }  # fmt: skip
 
 
@@ -51,7 +60,7 @@ def test_rule_case(case: Case) -> None:
     """The rule gives the expected status for the subject resource, and counts it."""
     rule = builtin().get(case.rule)
     assert rule is not None
-    result = evaluate(snapshot(case), RuleSet((rule,)), (), FixedClock(NOW))
+    result = evaluate(snapshot(case), RuleSet((rule,)), (), FixedClock(NOW), history=case.history)
     on_subject = [f for f in result.findings if f.resource.arn == case.subject.arn]
     stats = result.stats[0]
     if case.expect == "pass":

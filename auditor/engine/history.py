@@ -1,0 +1,90 @@
+"""The history drift rules read, and the rule set a cycle actually runs.
+
+Pure: the pipeline reads baselines from the store and hands them here as plain values.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from auditor.checks import BASELINE_CHECKS, PARAM_VALIDATORS
+from auditor.engine.errors import RuleError
+from auditor.engine.loader import checked_runner
+from auditor.engine.params import check_value
+from auditor.engine.rules import RuleSet
+from auditor.model import Baseline, History, Kind, Resource, Snapshot
+
+
+class VersionLike(Protocol):
+    """What the store's ResourceVersion offers (the engine does not import the store)."""
+
+    @property
+    def resource(self) -> Resource: ...
+    @property
+    def first_seen(self) -> datetime: ...
+    @property
+    def first_snapshot_id(self) -> str: ...
+
+
+def baseline_kinds(rules: RuleSet) -> frozenset[Kind]:
+    """Kinds whose baselines the loaded rules compare with: the only ones worth loading."""
+    return frozenset(
+        kind for r in rules.rules if r.check in BASELINE_CHECKS for kind in r.applies_to
+    )
+
+
+def build_history(versions: Mapping[str, VersionLike], previous: Snapshot | None) -> History:
+    return History(
+        baselines={
+            arn: Baseline(v.resource, v.first_seen, v.first_snapshot_id)
+            for arn, v in versions.items()
+        },
+        previous=previous,
+    )
+
+
+def baseline_arns(snapshot: Snapshot, kinds: Iterable[Kind]) -> list[str]:
+    watched = frozenset(kinds)
+    return [r.arn for r in snapshot.resources if r.kind in watched]
+
+
+def restrict(
+    rules: RuleSet,
+    *,
+    disabled: Sequence[str] = (),
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+) -> RuleSet:
+    """The rule set without the rules matching `disabled` (globs), with param overrides on
+    rules that are loaded and take them. Used by the pipeline for what depends on the
+    environment (no Terraform state configured, CloudFormation not counted as managed)."""
+    kept = [r for r in rules.rules if not any(fnmatch.fnmatchcase(r.id, p) for p in disabled)]
+    out = []
+    problems: list[str] = []
+    for rule in kept:
+        overrides = (params or {}).get(rule.id) or {}
+        values = dict(rule.params)
+        if overrides and rule.check_fn is None:
+            problems.append(f"{rule.source}: rule {rule.id}: params: only check rules here")
+            continue
+        for name, value in overrides.items():
+            spec = rule.param_specs.get(name)
+            why = "unknown param" if spec is None else check_value(spec, value)
+            if why is not None:
+                problems.append(f"{rule.source}: rule {rule.id}: params.{name}: {why}")
+                continue
+            values[name] = value
+        validate = PARAM_VALIDATORS.get(rule.check or "")
+        for why in validate(values) if validate is not None and overrides else ():
+            problems.append(f"{rule.source}: rule {rule.id}: params: {why}")
+        if overrides and rule.check_fn is not None:
+            runner = checked_runner(rule.check_fn, values)
+            out.append(replace(rule, params=values, runner=runner))
+        else:
+            out.append(rule)
+    if problems:
+        raise RuleError(problems)
+    return RuleSet(tuple(out))
