@@ -62,7 +62,13 @@ class Metrics:
         )
         self.api_errors = Counter(
             "auditor_aws_api_errors",
-            "AWS API calls that failed after retries (each left a collection gap)",
+            "AWS API error responses (4xx/5xx), including those retried successfully",
+            ["service", "operation"],
+            registry=r,
+        )
+        self.gap_errors = Counter(
+            "auditor_gap_errors",
+            "AWS errors that still failed after retries and left a collection gap",
             ["service", "error_code"],
             registry=r,
         )
@@ -117,13 +123,16 @@ class Metrics:
         for name, n in snap.api_calls.items():
             service, _, operation = name.partition(":")
             self.api_calls.labels(service=service, operation=operation).inc(n)
+        for name, n in dict(result.counts.get("api_errors") or {}).items():
+            service, _, operation = str(name).partition(":")
+            self.api_errors.labels(service=service, operation=operation).inc(int(n))
 
         self.gaps.clear()
         for service in snap.scope.services:
             self.gaps.labels(service=service.value).set(0)
         for gap in snap.gaps:
             self.gaps.labels(service=gap.service.value).inc()
-            self.api_errors.labels(service=gap.service.value, error_code=gap.error_code).inc()
+            self.gap_errors.labels(service=gap.service.value, error_code=gap.error_code).inc()
 
         self.findings.clear()
         tally = Tally(
