@@ -10,6 +10,9 @@ Run the daemon: audit cycles on the configured schedule (default every 15 minute
 leader among replicas sharing a PostgreSQL store, /healthz /readyz /metrics on
 metrics.listen (default 127.0.0.1:9464). SIGTERM or SIGINT stops it cleanly.
 
+Exits 0 after SIGTERM/SIGINT (a running cycle gets schedule.shutdown_grace_seconds to
+finish), 2 for a bad config or a store that cannot be opened. See docs/operations.md.
+
 example:
   AUDITOR_STORE=postgresql+psycopg://auditor@db/auditor auditor run --config auditor.yaml
 """

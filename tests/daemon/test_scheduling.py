@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -172,4 +173,39 @@ def test_a_stopped_leader_hands_over_at_once(postgres_url: str) -> None:
     finally:
         for d in (a, b):
             d.stop(grace=0)
+            d.store.close()
+
+
+def test_a_cycle_finishing_late_in_the_grace_period_keeps_the_lease_and_commits(
+    postgres_url: str,
+) -> None:
+    """The grace period may be longer than the lease: the stopping leader keeps renewing
+    while its cycle finishes, so the follower does not take over next to it, and the
+    cycle commits. Then the lease is released and the follower leads."""
+    settings = _settings(postgres_url, scan="every 1h")
+    held, idle = HeldCycles(commit=True), HeldCycles()
+    idle.release_all()
+    a = Daemon(settings, runner=held)
+    a.start()
+    assert held.entered[0].wait(10)
+    b = Daemon(settings, runner=idle)
+    b.start()
+    stopped = threading.Event()
+    stopper = threading.Thread(target=lambda: stopped.set() if a.stop(grace=20) else None)
+    try:
+        stopper.start()
+        wait_for("a to stop being ready", lambda: not a.ready()[0], 5)
+        beyond_lease = time.monotonic() + a.lease_ttl + 1.0
+        while time.monotonic() < beyond_lease:  # longer than the lease lives unrenewed
+            assert not b.is_leader
+            time.sleep(0.05)
+        held.gates[0].set()
+        stopper.join(10)
+        assert stopped.is_set()
+        assert b.store.latest_snapshot() is not None
+        wait_for("the follower to lead", lambda: b.is_leader, 1.5)
+    finally:
+        held.release_all()
+        b.stop(grace=5)
+        for d in (a, b):
             d.store.close()
