@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 from auditor.demo.fleet import account_session, role_arn
 from auditor.demo.manifest import FleetManifest
-from auditor.model import ActionStatus, Status
+from auditor.model import ActionStatus, Finding, Status
 from auditor.notify import CaptureTransport
 from auditor.pipeline import CycleResult
 from auditor.report.signing import generate_ed25519_pem, write_private_key
@@ -20,6 +20,7 @@ KEY_FILE = "auditor-signing.key"
 PUBLIC_KEY_FILE = "public.pem"
 STATE_FILE = "terraform.tfstate"
 MISSING_INSTANCE = "i-0decl4red0000000"
+DRIFT_SHOWN_PER_RULE = 2
 # what the demo lets the (dry-run) remediation plan act on: findings fixed by replacement
 REMEDIATED_RULES = (
     "ec2.max_age",
@@ -76,8 +77,9 @@ def _tf(tf_type: str, name: str, attributes: dict[str, Any]) -> dict[str, Any]:
 
 def write_declared_state(out: Path, manifest: FleetManifest) -> Path:
     """A Terraform v4 state declaring the first account+region's groups, services and
-    repositories as they are live, except: one repository declared IMMUTABLE (attribute
-    drift), one instance that does not exist (missing). Everything else is unmanaged."""
+    repositories as they are live, except: the first mutable repository declared IMMUTABLE
+    (attribute drift), one instance that does not exist (missing). Everything else is
+    unmanaged."""
     account, region = manifest.accounts[0], manifest.regions[0]
     session = account_session(manifest.endpoint_url, account)
     resources: list[dict[str, Any]] = []
@@ -100,10 +102,12 @@ def write_declared_state(out: Path, manifest: FleetManifest) -> Path:
             ]
         resources.append(_tf("aws_autoscaling_group", f"group_{i}", attrs))
     ecr = session.client("ecr", region_name=region)
+    flipped = False
     for i, repo in enumerate(ecr.describe_repositories()["repositories"]):
         mutability = repo["imageTagMutability"]
-        if i == 0 and mutability.startswith("MUTABLE"):
+        if not flipped and mutability.startswith("MUTABLE"):
             mutability = "IMMUTABLE"  # declared immutable, someone flipped it by hand
+            flipped = True
         resources.append(
             _tf(
                 "aws_ecr_repository",
@@ -175,10 +179,18 @@ def print_extras(
         if f.rule_id.startswith(("drift.", "iac.", "asg.instance_stale", "eks.node_stale"))
     ]
     print("\n== drift (over time and against Terraform) ==", file=stream)
-    for f in sorted(drift, key=lambda f: (f.rule_id, f.resource.arn))[:15]:
-        print(f"  {f.rule_id:32} {f.resource.id:40} {f.message}", file=stream)
-    if len(drift) > 15:
-        print(f"  ... and {len(drift) - 15} more", file=stream)
+    by_rule: dict[str, list[Finding]] = {}
+    for f in sorted(drift, key=lambda f: (f.rule_id, f.resource.arn)):
+        if f.status is Status.FAIL:
+            by_rule.setdefault(f.rule_id, []).append(f)
+    for rule_id, failed in sorted(by_rule.items()):
+        for f in failed[:DRIFT_SHOWN_PER_RULE]:
+            print(f"  {f.rule_id:28} {f.resource.id:36} {f.message}", file=stream)
+        if len(failed) > DRIFT_SHOWN_PER_RULE:
+            print(f"  {rule_id:28} ... and {len(failed) - DRIFT_SHOWN_PER_RULE} more", file=stream)
+    unknown = sum(1 for f in drift if f.status is Status.UNKNOWN)
+    if unknown:
+        print(f"  ({unknown} could not be judged: unknown, see the report)", file=stream)
 
     print("\n== remediation plan (dry-run: no call was made) ==", file=stream)
     by_status = Counter(a.status.value for a in result.actions)
