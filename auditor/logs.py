@@ -1,4 +1,8 @@
-"""structlog set-up: pretty console output on a terminal, JSON lines otherwise."""
+"""structlog set-up: pretty console output on a terminal, JSON lines otherwise.
+
+Records from the standard library (botocore, apscheduler, alembic, warnings) go through the
+same renderer, so a non-terminal stderr is JSON from the first line to the last.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import structlog
 
 
 def configure(level: str = "info", stream: TextIO | None = None, json: bool | None = None) -> None:
-    """Configure structlog and the stdlib root logger (botocore, alembic) once per process."""
+    """Configure structlog and the stdlib root logger once per process."""
     out = stream or sys.stderr
     use_json = (not out.isatty()) if json is None else json
     numeric = logging.getLevelName(level.upper())
@@ -18,7 +22,8 @@ def configure(level: str = "info", stream: TextIO | None = None, json: bool | No
         numeric = logging.INFO
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: structlog.types.Processor
@@ -28,14 +33,22 @@ def configure(level: str = "info", stream: TextIO | None = None, json: bool | No
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=out.isatty())
     structlog.configure(
-        processors=[*shared, renderer],
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(
-        level=max(numeric, logging.WARNING), stream=out, format="%(name)s: %(message)s"
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
     )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(numeric)
+    logging.captureWarnings(True)
     # botocore logs request bodies at DEBUG; never let them through (they may carry secrets)
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "alembic", "werkzeug"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
