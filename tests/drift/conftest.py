@@ -87,7 +87,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def client(service: str) -> Any:
-    return boto3.client(service, region_name=REGION)
+    session: Any = boto3.Session(region_name=REGION)
+    return session.client(service)
 
 
 def _images(n: int) -> list[str]:

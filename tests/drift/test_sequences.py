@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
+from auditor.engine import RuleSet, build_history, evaluate, load_rules
+from auditor.model import FixedClock, Kind
+from auditor.settings import RulesConfig
+from tests.conftest import NOW
 from tests.drift.conftest import Fleet, Runner, client, failing
 
 
@@ -118,3 +123,37 @@ def test_a_gone_resource_is_history_not_drift(
     assert {} == failing(result, ("drift.ec2_modified_in_place",))
     arn = f"arn:aws:ec2:us-east-1:123456789012:instance/{fleet.pet}"
     assert [arn] == [v.arn for v in runner.store.resource_versions(arn)]
+
+
+def test_nodegroup_changed_without_version_update(
+    aws: None, make_runner: Callable[..., Runner]
+) -> None:
+    """moto has no UpdateNodegroupVersion: the collected node group's next version is built
+    by hand, and compared with its baseline as the store returns it."""
+    eks = client("eks")
+    role = "arn:aws:iam::123456789012:role/eks"
+    eks.create_cluster(name="prod", roleArn=role, resourcesVpcConfig={"subnetIds": ["subnet-1"]})
+    eks.create_nodegroup(
+        clusterName="prod", nodegroupName="workers", nodeRole=role, subnets=["subnet-1"]
+    )
+    runner = make_runner(services=("eks",))
+    runner.cycle()
+    first = runner.store.latest_snapshot()
+    assert first is not None
+    (group,) = [r for r in first.resources if r.kind is Kind.EKS_NODEGROUP]
+    rules = RuleSet((load_rules(RulesConfig()).get("drift.eks_nodegroup_modified"),))  # type: ignore[arg-type]
+    history = build_history(runner.store.baselines([group.arn]), first)
+
+    def evaluated(**attrs: Any) -> list[Any]:
+        changed = replace(group, attributes={**group.attributes, **attrs})
+        snap = replace(first, id="next", resources=(changed,))
+        result = evaluate(snap, rules, (), FixedClock(NOW), history=history)
+        return [dict(f.evidence) for f in result.findings]
+
+    old_release = group.attributes.get("releaseVersion")
+    (evidence,) = evaluated(releaseVersion="1.31.0-20990101")
+    assert [
+        {"field": "releaseVersion", "baseline": old_release, "current": "1.31.0-20990101"}
+    ] == evidence["changes"]
+    assert first.id == evidence["baseline"]["snapshot_id"]
+    assert [] == evaluated(releaseVersion="1.32.0-20990101", version="1.32")
