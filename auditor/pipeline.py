@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,14 +47,17 @@ from auditor.model import (
     SnapshotView,
     Status,
     SystemClock,
+    TrackedFinding,
 )
 from auditor.notify import SlackTransport, active_destinations, deliver, plan_messages
 from auditor.remediate.executor import execute, kill_switch_engaged, session_client_for
+from auditor.remediate.plan import Plan
 from auditor.remediate.planner import plan
 from auditor.report.bundle import new_report_id
+from auditor.report.errors import ReportError
 from auditor.report.model import ExemptionInfo, ReportInput, SnapshotInfo, evaluated_by_account
 from auditor.report.publish import kms_factory, publish_report, trend_from_dir
-from auditor.report.signing import signer_from_settings
+from auditor.report.signing import Signer, signer_from_settings
 from auditor.settings import Settings
 from auditor.store import CycleRecord, Store
 
@@ -75,6 +78,30 @@ class CycleOptions:
     alert_deadline_seconds: float = 30.0
     # a notify Transport; the demo passes a capture. None: Slack as configured.
     transport: Any = None
+    # called before anything is written or any action is taken; raises to abandon the
+    # cycle (the daemon's leadership check: a replica that lost its lease writes nothing)
+    fence: Callable[[], None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Preflight:
+    """Everything that can be wrong before a cycle starts: bad rules, bad exemptions, a
+    missing signing key. Checked before any AWS call or database write (exit code 2)."""
+
+    rules: RuleSet
+    exemptions: tuple[Exemption, ...]
+    signer: Signer | None
+
+
+def preflight(
+    settings: Settings, sessions: AwsSessions | None = None, *, write_report: bool = True
+) -> Preflight:
+    rules = cycle_rules(load_rules(settings.rules), settings)
+    exemptions = load_exemptions(settings)
+    signer = None
+    if write_report:
+        signer = signer_from_settings(settings, kms_factory(sessions or AwsSessions()))
+    return Preflight(rules, exemptions, signer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,11 +142,10 @@ def run_cycle(
     clock = clock or SystemClock()
     options = options or CycleOptions()
     began = time.perf_counter()
-    # Bad rules, exemptions or a missing signing key fail before any AWS call or DB write.
-    rules = cycle_rules(load_rules(settings.rules), settings)
-    exemptions = load_exemptions(settings)
     sessions = sessions or AwsSessions(config=client_config(settings.collect.max_attempts))
-    signer = signer_from_settings(settings, kms_factory(sessions)) if options.write_report else None
+    checked = preflight(settings, sessions, write_report=options.write_report)
+    rules, exemptions, signer = checked.rules, checked.exemptions, checked.signer
+    fence = options.fence or (lambda: None)
     own_store = store is None
     store = store or Store.open(settings.store)
     try:
@@ -135,9 +161,12 @@ def run_cycle(
         delta = compute_delta(store.open_findings(), evaluation, now)
         infos = {r.id: rules.info(r.id) for r in rules.rules}
 
-        actions: tuple[ActionRecord, ...] = ()
+        decided = Plan(cycle_id=snapshot.id, mode="off")
         if options.remediate and settings.remediation.mode != "off":
-            actions = _remediate(settings, snapshot, delta, infos, store, sessions, clock)
+            decided = _plan(settings, snapshot, delta, infos, store, now)
+        enforcing = settings.remediation.mode == "enforce" and bool(decided.planned)
+        # dry-run: the executor only stamps the records (it makes no call)
+        actions = decided.records if enforcing else _execute(settings, decided, sessions, clock)
 
         report_id = new_report_id(now)
         report_url = _report_url(settings, report_id)
@@ -146,10 +175,11 @@ def run_cycle(
         )
         messages = (
             plan_messages(delta, snapshot.gaps, actions, infos, settings.slack, report_url, now)
-            if alerting
+            if alerting and not enforcing
             else ()
         )
-        # One transaction: snapshot, findings lifecycle, actions and the alerts to send.
+        # One transaction: snapshot, findings lifecycle, the remediation plan, the alerts.
+        fence()
         store.commit_cycle(
             CycleRecord(
                 snapshot=snapshot,
@@ -161,6 +191,17 @@ def run_cycle(
                 metadata={"api_errors": dict(sessions.counter.errors)},
             )
         )
+        if enforcing:
+            # The plan is on record before the first mutating call; each outcome after it.
+            fence()
+            actions = _execute(settings, decided, sessions, clock)
+            store.record_actions(actions)
+            if alerting:
+                store.outbox().enqueue(
+                    plan_messages(
+                        delta, snapshot.gaps, actions, infos, settings.slack, report_url, now
+                    )
+                )
         report_dir = None
         if signer is not None:
             data = _report_input(
@@ -305,30 +346,92 @@ def _deliver(
                 close()
 
 
-def _remediate(
+def _plan(
     settings: Settings,
     snapshot: Snapshot,
     delta: FindingDelta,
     infos: Mapping[str, RuleInfo],
     store: Store,
-    sessions: AwsSessions,
-    clock: Clock,
-) -> tuple[ActionRecord, ...]:
-    now = clock.now()
-    history = store.actions_since(now - timedelta(days=1))
-    planned = plan(
+    now: datetime,
+) -> Plan:
+    return plan(
         delta.open,
         SnapshotView(snapshot),
         infos,
         settings.remediation,
-        history,
+        store.actions_since(now - timedelta(days=1)),
         now,
         snapshot.id,
         kill_switch_engaged(settings.remediation, os.environ),
     )
+
+
+def _execute(
+    settings: Settings, decided: Plan, sessions: AwsSessions, clock: Clock
+) -> tuple[ActionRecord, ...]:
     roles = {a.id: a.role_arn for a in settings.accounts}
     client_for = session_client_for(sessions, roles)
-    return tuple(execute(planned, client_for, settings.remediation.mode, clock))
+    return tuple(execute(decided, client_for, settings.remediation.mode, clock))
+
+
+def report_input(
+    settings: Settings,
+    *,
+    since: datetime | None = None,
+    clock: Clock | None = None,
+    store: Store | None = None,
+) -> ReportInput:
+    """An on-demand report from the latest stored cycle (`auditor report`, the daemon's report
+    schedule): the stored snapshot re-evaluated with the current rules (evaluation is pure,
+    so this is a replay), with each finding's stored history. Findings first seen at or
+    after `since` are the report's "new"; findings resolved in that window are not listed."""
+    clock = clock or SystemClock()
+    rules = cycle_rules(load_rules(settings.rules), settings)
+    exemptions = load_exemptions(settings)
+    own_store = store is None
+    store = store or Store.open(settings.store)
+    try:
+        cycles = store.list_cycles(limit=2)
+        if not cycles:
+            raise ReportError("no cycle in the store yet: run `auditor scan` first")
+        snapshot = store.load_snapshot(cycles[0].id)
+        previous = store.load_snapshot(cycles[1].id) if len(cycles) > 1 else None
+        versions = store.baselines(baseline_arns(snapshot, baseline_kinds(rules)))
+        evaluation = evaluate(
+            snapshot, rules, exemptions, clock, history=build_history(versions, previous)
+        )
+        stored = store.open_findings()
+        now = clock.now()
+        tracked = [
+            replace(stored[f.id], finding=f) if f.id in stored else TrackedFinding(f, now, now, 1)
+            for f in evaluation.findings
+        ]
+        new = tuple(t for t in tracked if since is not None and t.first_seen >= since)
+        rest = tuple(t for t in tracked if t not in new)
+        actions = tuple(store.actions_since(snapshot.started_at))
+        data = _report_input(
+            settings,
+            snapshot,
+            evaluation,
+            FindingDelta(new=new, still_open=rest, resolved=()),
+            rules,
+            exemptions,
+            actions,
+            clock,
+        )
+        return replace(data, since=since)
+    finally:
+        if own_store:
+            store.close()
+
+
+def publish_latest(
+    settings: Settings, store: Store, clock: Clock, sessions: AwsSessions | None = None
+) -> Path:
+    """Sign and publish a report of the latest cycle now (the report schedule)."""
+    sessions = sessions or AwsSessions()
+    data = report_input(settings, clock=clock, store=store)
+    return publish_report(data, settings, sessions, clock).bundle.path
 
 
 def _with_counts(result: CycleResult, api_errors: Mapping[str, int]) -> CycleResult:

@@ -6,7 +6,7 @@ the previous state intact, so the latest snapshot is always a completely committ
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -80,6 +80,12 @@ class Store:
             findings.write_findings(conn, snapshot.id, at, record.tracked)
             actions.write_actions(conn, record.actions)
             insert_messages(conn, record.outbox)
+
+    def record_actions(self, records: Sequence[ActionRecord]) -> None:
+        """Upsert action records (by id) in their own transaction: what enforcement did,
+        written right after it was done, on top of the plan committed with the cycle."""
+        with self._write() as conn:
+            actions.write_actions(conn, records)
 
     def latest_snapshot(self) -> Snapshot | None:
         with self._read() as conn:

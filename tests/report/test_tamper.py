@@ -181,7 +181,7 @@ def test_inserting_a_forged_bundle_is_detected(
         make_input(generated_at=bundles[0].generated_at.replace(minute=30)),
         forged_dir,
         attacker,
-        report_id=bundles[0].report_id[:-8] + "aaaaaaaa",
+        report_id=bundles[0].report_id[:-8] + "ffffffff",  # sorts right after bundle 0
         previous=link_of(bundles[0].path),
     )
     shutil.copytree(forged.path, directory / forged.report_id)
