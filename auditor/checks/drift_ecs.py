@@ -80,9 +80,9 @@ def _stray_tasks(
     if any(d.get("rolloutState") == "IN_PROGRESS" for d in deployments):
         return []
     key = (str(attrs.get("clusterArn")), str(attrs.get("serviceName")))
-    tasks = view.memo(_TASKS_KEY, _tasks_by_service).get(key, [])
-    if not tasks and view.gap_for(Kind.ECS_TASK, resource.account, resource.region):
-        return None
+    tasks = view.memo(_TASKS_KEY, _tasks_by_service).get(key)
+    if not tasks:
+        return None if view.gap_for(Kind.ECS_TASK, resource.account, resource.region) else []
     declared = str(attrs.get("taskDefinition"))
     pinned = _pinned(view, declared)
     cutoff = clock.now() - timedelta(minutes=minutes)

@@ -47,17 +47,11 @@ def _differences(
     return out
 
 
-def asg_instance_stale(
-    resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
-) -> CheckResult:
-    """An Auto Scaling group member whose AMI or type differs from the group's template now."""
-    name = resource.attributes.get("AutoScalingGroupName")
-    if not isinstance(name, str) or resource.attributes.get("EksNodegroupName"):
-        return PASS  # not an ASG member (node group members: eks.node_stale)
-    fields: list[str] = params["fields"]
-    blocked = unreadable(resource, *fields)
-    if blocked is not None:
-        return blocked
+_Target = tuple[str, str, Mapping[str, Any]]  # (template id, resolved version, its data)
+
+
+def _group_target(view: SnapshotView, resource: Resource, name: str) -> _Target | CheckResult:
+    """What group `name` launches now, or why that cannot be told (or PASS: no group)."""
     group = view.find(Kind.ASG, resource.account, resource.region, name)
     if group is None:
         if view.gap_for(Kind.ASG, resource.account, resource.region):
@@ -73,10 +67,37 @@ def asg_instance_stale(
     data = _template_data(view, resource, template_id, resolved)
     if isinstance(data, CheckResult):
         return data
+    return template_id, resolved, data
+
+
+def _targets(_: SnapshotView) -> dict[tuple[str, str, str], _Target | CheckResult]:
+    return {}
+
+
+def asg_instance_stale(
+    resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
+) -> CheckResult:
+    """An Auto Scaling group member whose AMI or type differs from the group's template now."""
+    attrs = resource.attributes
+    name = attrs.get("AutoScalingGroupName")
+    if not isinstance(name, str) or attrs.get("EksNodegroupName"):
+        return PASS  # not an ASG member (node group members: eks.node_stale)
+    fields: list[str] = params["fields"]
+    blocked = unreadable(resource, *fields)
+    if blocked is not None:
+        return blocked
+    cache = view.memo("stale.asg_targets", _targets)  # one resolution per group
+    key = (resource.account, resource.region, name)
+    target = cache.get(key)
+    if target is None:
+        target = cache[key] = _group_target(view, resource, name)
+    if isinstance(target, CheckResult):
+        return target
+    template_id, resolved, data = target
     diffs = _differences(resource, data, fields)
     if not diffs:
         return PASS
-    launched = resource.attributes.get("LaunchTemplate") or {}
+    launched = attrs.get("LaunchTemplate") or {}
     return fail(
         f"differs from what group {name} launches now (template {template_id} version "
         f"{resolved}): " + ", ".join(str(d["field"]) for d in diffs),
