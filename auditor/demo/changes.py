@@ -1,5 +1,5 @@
 """In-place changes the demo makes between its two cycles, as a hurried operator would:
-resize a running instance and swap its security groups, register a task definition by hand
+resize a running instance and disable its source/dest check, register a task definition by hand
 and point a service at it, and make a new launch template version the default under an ASG
 that follows `$Default`/`$Latest`. The second cycle must notice each as drift."""
 
