@@ -168,7 +168,7 @@ IAC_CASES: tuple[Case, ...] = (
             "x",
             account="999999999999",
         ),
-    ),  # fmt: skip
+    ),
     case(
         "iac.missing",
         "launch templates are listed only in use",
@@ -176,7 +176,7 @@ IAC_CASES: tuple[Case, ...] = (
         declared(
             "aws_launch_template", "aws_launch_template.web", Kind.EC2_LAUNCH_TEMPLATE, "lt-0unused"
         ),
-    ),  # fmt: skip
+    ),
     # iac.changed
     case("iac.changed", "as declared", "pass", REPO_DECLARED, REPO),
     case(
