@@ -491,6 +491,12 @@ class RuleInfo:
     action: str | None = None
     # True when replacing the resource cannot fix the finding (the source carries it)
     source_caused: bool = False
+    # every kind the rule judges, when it judges more than `kind` (e.g. iac.unmanaged)
+    kinds: tuple[Kind, ...] = ()
+
+    @property
+    def applies_to(self) -> tuple[Kind, ...]:
+        return self.kinds or (self.kind,)
 
 
 class ActionStatus(StrEnum):

@@ -128,7 +128,10 @@ def frameworks_text(rule: Rule) -> str:
 
 def handle_list(args: argparse.Namespace) -> int:
     rules = _load(args)
-    rows = [(r.id, r.severity.value, r.kind.value, frameworks_text(r)) for r in rules.rules]
+    rows = [
+        (r.id, r.severity.value, ", ".join(k.value for k in r.applies_to), frameworks_text(r))
+        for r in rules.rules
+    ]
     if sys.stdout.isatty():
         from rich.console import Console
         from rich.table import Table
@@ -177,7 +180,7 @@ def handle_explain(args: argparse.Namespace) -> int:
     lines = [
         f"{rule.id}: {rule.title}",
         f"  severity:     {rule.severity.value}",
-        f"  resource:     {rule.kind.value}",
+        f"  resource:     {', '.join(k.value for k in rule.applies_to)}",
         f"  defined at:   {rule.source}",
         "",
         f"description:  {rule.description}",

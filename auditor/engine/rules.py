@@ -89,6 +89,7 @@ class Rule:
             frameworks=self.frameworks,
             action=self.action,
             source_caused=self.source_caused,
+            kinds=self.kinds,
         )
 
     def document(self) -> dict[str, JSON]:

@@ -120,8 +120,9 @@ def evaluated_by_account(snapshot: Snapshot, rules: Mapping[str, RuleInfo]) -> d
     )
     out: Counter[str] = Counter()
     for rule in rules.values():
+        kinds = {k.value for k in rule.applies_to}
         for (account, kind), n in per_kind.items():
-            if kind == rule.kind.value:
+            if kind in kinds:
                 out[account] += n
     for account in snapshot.scope.accounts:
         out.setdefault(account, 0)
