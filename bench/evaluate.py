@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from auditor.engine import evaluate, load_rules
 from auditor.model import FixedClock, Kind, Resource, Scope, Service, Snapshot, iso
-from auditor.settings import RulesConfig
+from auditor.pipeline import cycle_rules
+from auditor.settings import RulesConfig, Settings
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -66,7 +67,8 @@ def attributes(
         attrs: dict[str, Any] = {
             "InstanceId": f"i-{i:017x}",
             "InstanceType": "m6i.large",
-            "ImageId": f"ami-{i % 200:017x}",
+            # the AMI of its group's launch template (asg-k uses lt-k, whose AMI is k % 200)
+            "ImageId": f"ami-{(i % 500) % 200:017x}",
             "LaunchTime": ago(rng, 0, 40 if bad else 25),
             "State": {"Name": "stopped" if bad and i % 7 == 0 else "running"},
             "StateTransitionReason": "",
@@ -268,7 +270,8 @@ def main() -> int:
         "--bad-share", type=float, default=0.05, help="share of violating resources"
     )
     args = parser.parse_args()
-    rules = load_rules(RulesConfig())
+    # as in production without a Terraform state: the iac.* rules do not run
+    rules = cycle_rules(load_rules(RulesConfig()), Settings())
     snapshot = synthetic(args.resources, args.bad_share)
     evaluations = sum(len(rules.by_kind.get(r.kind, ())) for r in snapshot.resources)
     best = best_cpu = float("inf")
