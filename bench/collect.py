@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing as mp
 import os
 import resource
+import socket
 import sys
 import time
 import tracemalloc
 from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
 
 from auditor.aws import AwsSessions, client_config
 from auditor.collect.base import PreviousState
@@ -96,10 +99,29 @@ def run(settings: Settings, previous: PreviousState) -> tuple[Snapshot, float, f
     return snap, wall, peak / 2**20
 
 
+def serve_fleet(port: int, instances: int, services: int, ready: Any, stop: Any) -> None:
+    """Child process: moto on 127.0.0.1:port with the bulk fleet, until told to stop. Its own
+    process, so moto does not share a GIL with the collector being measured."""
+    with DemoServer(port=port) as server:
+        manifest = seed_bulk(
+            server.endpoint_url, instances=instances, ecs_services=services, now=datetime.now(UTC)
+        )
+        ready.put((manifest.accounts, manifest.regions, manifest.total_resources))
+        stop.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def report(name: str, snap: Snapshot, wall: float, peak_mb: float, minimum: Counter[str]) -> None:
     made = snap.total_api_calls
     least = sum(minimum.values())
     print(f"\n{name}: {len(snap.resources)} resources, {len(snap.gaps)} gaps")
+    for gap in snap.gaps:
+        print(f"  gap: {gap.account} {gap.region} {gap.operation} {gap.error_code}: {gap.message}")
     print(f"  wall {wall:.1f} s, peak traced memory {peak_mb:.0f} MB")
     print(f"  API calls made {made}, minimum {least}, ratio {made / max(least, 1):.3f}")
     extra = {k: v - minimum.get(k, 0) for k, v in snap.api_calls.items() if v != minimum.get(k, 0)}
@@ -112,32 +134,36 @@ def main() -> int:
     parser.add_argument("--instances", type=int, default=5000)
     parser.add_argument("--services", type=int, default=500)
     args = parser.parse_args()
-    with DemoServer() as server:
-        os.environ.update(demo_aws_env(server.endpoint_url))
-        began = time.perf_counter()
-        manifest = seed_bulk(
-            server.endpoint_url,
-            instances=args.instances,
-            ecs_services=args.services,
-            now=datetime.now(UTC),
-        )
-        print(f"seeded {manifest.total_resources} resources in {time.perf_counter() - began:.0f} s")
+    port = free_port()
+    ctx = mp.get_context("spawn")
+    ready, stop = ctx.Queue(), ctx.Event()
+    child = ctx.Process(target=serve_fleet, args=(port, args.instances, args.services, ready, stop))
+    began = time.perf_counter()
+    child.start()
+    try:
+        accounts, regions, total = ready.get(timeout=1800)
+        print(f"seeded {total} resources in {time.perf_counter() - began:.0f} s")
+        os.environ.update(demo_aws_env(f"http://127.0.0.1:{port}"))
         settings = Settings(
-            accounts=tuple({"id": a, "role_arn": role_arn(a)} for a in manifest.accounts),
-            regions=tuple(manifest.regions),
+            accounts=tuple({"id": a, "role_arn": role_arn(a)} for a in accounts),
+            regions=tuple(regions),
         )
         cold, cold_wall, cold_peak = run(settings, PreviousState())
         cold_min = minimum_calls(cold, warm=False)
         report("cold", cold, cold_wall, cold_peak, cold_min)
         warm, warm_wall, warm_peak = run(settings, PreviousState.from_snapshot(cold))
         report("warm", warm, warm_wall, warm_peak, minimum_calls(warm, warm=True))
+    finally:
+        stop.set()
+        child.join(timeout=60)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cold_ratio = cold.total_api_calls / max(sum(cold_min.values()), 1)
     warm_share = warm.total_api_calls / max(cold.total_api_calls, 1)
-    print(f"\nprocess peak RSS {rss:.0f} MB (includes the in-process moto server)")
+    print(f"\ncollector process peak RSS {rss:.0f} MB (moto runs in its own process)")
     print(f"cold calls / minimum = {cold_ratio:.3f} (target <= 1.10)")
     print(f"warm calls / cold calls = {warm_share:.3f} (target <= 0.20)")
-    return 0 if cold_ratio <= 1.1 and warm_share <= 0.2 else 1
+    complete = cold.complete and warm.complete
+    return 0 if complete and cold_ratio <= 1.1 and warm_share <= 0.2 else 1
 
 
 if __name__ == "__main__":
