@@ -24,6 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 
@@ -44,7 +45,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from auditor.health import HealthServer
 from auditor.metrics import Metrics
 from auditor.model import Clock, SystemClock
-from auditor.pipeline import CycleOptions, CycleResult, run_cycle
+from auditor.pipeline import CycleOptions, CycleResult, preflight, publish_latest, run_cycle
 from auditor.settings import ConfigError, Settings
 from auditor.store import CycleRecord, Store
 
@@ -98,10 +99,10 @@ class _LeaderStore(Store):
 
     def __init__(self, store: Store, fence: Callable[[], None]) -> None:
         super().__init__(store.engine)
-        self._fence = fence
+        self.fence = fence
 
     def commit_cycle(self, record: CycleRecord) -> None:
-        self._fence()
+        self.fence()
         super().commit_cycle(record)
 
     def close(self) -> None:
@@ -109,8 +110,12 @@ class _LeaderStore(Store):
 
 
 def _default_runner(settings: Settings, clock: Clock) -> CycleRunner:
+    # With a report schedule, reports are published on it rather than after every cycle.
+    options = CycleOptions(write_report=settings.schedule.report is None)
+
     def run(store: Store) -> CycleResult:
-        return run_cycle(settings, clock=clock, store=store, options=CycleOptions())
+        fence = store.fence if isinstance(store, _LeaderStore) else None
+        return run_cycle(settings, clock=clock, store=store, options=replace(options, fence=fence))
 
     return run
 
@@ -133,6 +138,10 @@ class Daemon:
         self.interval = expected_interval(sched.scan, self.clock.now())
         self.lease_ttl = float(sched.leader_lease_seconds) * 0.6
         self.heartbeat_seconds = max(0.5, float(sched.leader_lease_seconds) / 10)
+        if runner is None:
+            # bad rules, exemptions or a missing signing key stop the daemon at start (exit 2),
+            # rather than failing every cycle
+            preflight(settings, write_report=True)
         self.store = store or Store.open(settings.store)  # migrates, under a lock on PostgreSQL
         self._runner = runner or _default_runner(settings, self.clock)
         self.is_leader = False
@@ -259,6 +268,17 @@ class Daemon:
             return
         log.info("retention", cutoff=cutoff.isoformat(), result=str(result))
 
+    def report(self) -> None:
+        """Publish a signed report of the latest cycle (schedule.report; leader only)."""
+        if self._stop.is_set() or not self.is_leader:
+            return
+        try:
+            path = publish_latest(self.settings, self.store, self.clock)
+        except Exception:
+            log.exception("report_failed")
+            return
+        log.info("report_published", path=str(path))
+
     def _on_job_event(self, event: JobEvent) -> None:
         if event.job_id != CYCLE_JOB:
             return
@@ -309,13 +329,11 @@ class Daemon:
         self.scheduler.add_job(
             self.retention, CronTrigger(hour=3, minute=17, timezone=UTC), id="retention"
         )
-        self.scheduler.start()
         if sched.report is not None:
-            # not silently: the user asked for something this version does not do
-            log.warning(
-                "report_schedule_ignored",
-                detail="schedule.report is not supported yet; every cycle writes its report",
+            self.scheduler.add_job(
+                self.report, CronTrigger.from_crontab(sched.report, timezone=UTC), id="report"
             )
+        self.scheduler.start()
         log.info(
             "daemon_started",
             holder=self.holder,

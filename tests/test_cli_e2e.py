@@ -95,8 +95,11 @@ def scan(config: Path, env: dict[str, str], *args: str) -> subprocess.CompletedP
 
 
 def _latest_report(tmp_path: Path) -> Path:
-    bundles = sorted((tmp_path / "reports").iterdir())
-    return bundles[-1]
+    return _bundles(tmp_path)[-1]
+
+
+def _bundles(tmp_path: Path) -> list[Path]:
+    return sorted(p for p in (tmp_path / "reports").iterdir() if p.is_dir())
 
 
 def test_violations_exit_1_and_fail_on_moves_the_bar(moto_endpoint: str, tmp_path: Path) -> None:
@@ -191,3 +194,56 @@ def test_version_and_help_have_examples() -> None:
             check=True,
         )
         assert "example" in shown.stdout.lower(), command
+
+
+def test_on_demand_report_extends_the_signed_chain(moto_endpoint: str, tmp_path: Path) -> None:
+    """`auditor report` replays the latest stored cycle into a new bundle linked to the last."""
+    config = _config(tmp_path)
+    assert scan(config, _env(moto_endpoint)).returncode == 1
+    made = subprocess.run(
+        [sys.executable, "-m", "auditor", "report", "--config", str(config)],
+        env=_env(moto_endpoint),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    bundles = _bundles(tmp_path)
+    assert len(bundles) == 2
+    first = json.loads((bundles[0] / "report.json").read_text())
+    second = json.loads((bundles[1] / "report.json").read_text())
+    assert sorted(f["id"] for f in second["findings"]) == sorted(f["id"] for f in first["findings"])
+    chain = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "auditor",
+            "verify",
+            "--config",
+            str(config),
+            str(tmp_path / "reports"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert chain.returncode == 0, chain.stdout + chain.stderr
+
+
+def test_daemon_refuses_to_start_without_its_signing_key(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    """A missing key stops `auditor run` at once with exit 2, instead of failing every cycle."""
+    config = _config(tmp_path, metrics="{listen: '127.0.0.1:0'}")
+    (tmp_path / "signing.key").unlink()
+    started = subprocess.run(
+        [sys.executable, "-m", "auditor", "run", "--config", str(config)],
+        env=_env(moto_endpoint),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert started.returncode == 2
+    assert "signing.key: cannot read signing key" in started.stderr
+    assert not (tmp_path / "auditor.db").exists()
