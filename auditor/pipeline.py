@@ -20,8 +20,7 @@ from typing import Any
 
 import structlog
 
-from auditor import __version__
-from auditor.aws import AwsSessions, Target, client_config, error_code, error_message
+from auditor.aws import AwsSessions, client_config
 from auditor.collect.base import PreviousState
 from auditor.collect.runner import ProgressCallback, collect
 from auditor.engine import (
@@ -34,11 +33,10 @@ from auditor.engine import (
 )
 from auditor.engine.history import baseline_arns, baseline_kinds, build_history, restrict
 from auditor.errors import ExitCode
-from auditor.iac.terraform import load_states, state_gap
+from auditor.iac.load import with_declared_state
 from auditor.model import (
     ActionRecord,
     Clock,
-    CollectionGap,
     Evaluation,
     FindingDelta,
     RuleInfo,
@@ -53,17 +51,17 @@ from auditor.notify import SlackTransport, active_destinations, deliver, plan_me
 from auditor.remediate.executor import execute, kill_switch_engaged, session_client_for
 from auditor.remediate.plan import Plan
 from auditor.remediate.planner import plan
+from auditor.report.build import build_report_input
 from auditor.report.bundle import new_report_id
 from auditor.report.errors import ReportError
-from auditor.report.model import ExemptionInfo, ReportInput, SnapshotInfo, evaluated_by_account
-from auditor.report.publish import kms_factory, publish_report, trend_from_dir
+from auditor.report.model import ReportInput
+from auditor.report.publish import kms_factory, publish_report
 from auditor.report.signing import Signer, signer_from_settings
 from auditor.settings import Settings
 from auditor.store import CycleRecord, Store
 
 log = structlog.get_logger("auditor.cycle")
 
-IAC_CHANGED_RULE = "iac.changed"
 IAC_UNMANAGED_RULE = "iac.unmanaged"
 CFN_STACK_TAG = "aws:cloudformation:stack-name"
 
@@ -204,7 +202,7 @@ def run_cycle(
                 )
         report_dir = None
         if signer is not None:
-            data = _report_input(
+            data = build_report_input(
                 settings, snapshot, evaluation, delta, rules, exemptions, actions, clock
             )
             report_dir = publish_report(
@@ -243,86 +241,11 @@ def cycle_rules(rules: RuleSet, settings: Settings) -> RuleSet:
     return rules
 
 
-def with_declared_state(
-    snapshot: Snapshot, settings: Settings, rules: RuleSet, sessions: AwsSessions, clock: Clock
-) -> Snapshot:
-    """Add what Terraform declares (iac.resource) to the snapshot, with gaps for unreadable
-    state objects. A malformed state file raises StateError (exit 2) before anything is
-    written."""
-    patterns = settings.iac.terraform_states
-    if not patterns:
-        return snapshot
-    rule = rules.get(IAC_CHANGED_RULE)
-    compare = rule.params.get("compare", {}) if rule is not None else {}
-    self_target = Target(account_id="self")
-
-    def s3(bucket: str) -> Any:
-        return sessions.client(self_target, "s3", sessions.default_region)
-
-    def get(bucket: str, key: str) -> bytes:
-        return bytes(s3(bucket).get_object(Bucket=bucket, Key=key)["Body"].read())
-
-    def list_keys(bucket: str, prefix: str) -> list[str]:
-        pages = s3(bucket).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        return [o["Key"] for page in pages for o in page.get("Contents", [])]
-
-    def on_error(pattern: str, exc: BaseException) -> CollectionGap:
-        return state_gap(pattern, "s3:GetObject", error_code(exc), error_message(exc))
-
-    loaded = load_states(patterns, compare, clock.now(), get, list_keys, on_error)
-    return replace(
-        snapshot,
-        resources=snapshot.resources + loaded.resources,
-        gaps=snapshot.gaps + loaded.gaps,
-        api_calls=dict(sorted(sessions.counter.calls.items())),
-    )
-
-
 def _report_url(settings: Settings, report_id: str) -> str | None:
     base = settings.reports.base_url
     if base:
         return f"{base.rstrip('/')}/{report_id}/report.html"
     return None
-
-
-def _report_input(
-    settings: Settings,
-    snapshot: Snapshot,
-    evaluation: Evaluation,
-    delta: FindingDelta,
-    rules: RuleSet,
-    exemptions: tuple[Exemption, ...],
-    actions: tuple[ActionRecord, ...],
-    clock: Clock,
-) -> ReportInput:
-    now = clock.now()
-    infos = {r.id: rules.info(r.id) for r in rules.rules}
-    return ReportInput(
-        snapshot=SnapshotInfo.of(snapshot),
-        evaluation=evaluation,
-        delta=delta,
-        rules=infos,
-        generated_at=now,
-        tool_version=__version__,
-        rules_version=rules.version,
-        exemptions=tuple(
-            ExemptionInfo(
-                rule=e.rule,
-                resource=e.resource,
-                reason=e.reason,
-                owner=e.owner,
-                expires=e.expires,
-                expired=e.expired(now),
-                account=e.account,
-                tags=dict(e.tags),
-                source=e.source,
-            )
-            for e in exemptions
-        ),
-        actions=actions,
-        trend=trend_from_dir(Path(settings.reports.dir)),
-        evaluated_by_account=evaluated_by_account(snapshot, infos),
-    )
 
 
 def _deliver(
@@ -409,7 +332,7 @@ def report_input(
         new = tuple(t for t in tracked if since is not None and t.first_seen >= since)
         rest = tuple(t for t in tracked if t not in new)
         actions = tuple(store.actions_since(snapshot.started_at))
-        data = _report_input(
+        data = build_report_input(
             settings,
             snapshot,
             evaluation,
