@@ -181,7 +181,7 @@ def _coverage(
         title = (
             f"Coverage incomplete: {len(dest_gaps)} area(s) could not be read"
             if dest_gaps
-            else "Coverage incomplete: some rules could not be evaluated"
+            else "Some findings could not be judged (unknown): the data they need is missing"
         )
         summary = "; ".join(summary_parts) or None
         payloads = render.pack(":warning: " + title, title, blocks, foot, summary)
