@@ -137,7 +137,10 @@ def test_exempt_and_unknown_findings_are_not_violations() -> None:
     unknown = tracked("ec2.ssh_keypair_attached", 2, status=Status.UNKNOWN)
     (message,) = plan(new=(exempt, unknown))
     assert (headers([message])) == [
-        (DEFAULT, ":warning: Some findings could not be judged (unknown): the data they need is missing")
+        (
+            DEFAULT,
+            ":warning: Some findings could not be judged (unknown): the data they need is missing",
+        )
     ]
     assert "1 finding(s) are unknown" in all_text(message.payload)
 
