@@ -49,7 +49,10 @@ def test_environment_variables() -> None:
     }
     assert scan_assignment("DB_PASSWORD", "Sup3rS3cretValue!", "env")
     assert scan_assignment("LOG_LEVEL", "info", "env") == ()
-    assert scan_assignment("DB_PASSWORD_ARN", "arn:aws:secretsmanager:us-east-1:1:secret:x", "env") == ()
+    assert (
+        scan_assignment("DB_PASSWORD_ARN", "arn:aws:secretsmanager:us-east-1:1:secret:x", "env")
+        == ()
+    )
     assert scan_assignment("GIT_SHA", "3f786850e387550fdab836ed7e6dc881de23001b", "env") == ()
     red = redacted_value("API_TOKEN", "tok_live_abcdefghijklmnop", "container web env API_TOKEN")
     assert "tok_live" not in canonical_json(red)

@@ -143,8 +143,7 @@ def parse_state(
         if not isinstance(instances, list):
             where = _where(source, text, needle, '"instances"')
             raise StateError(
-                f"{where}: resources[{i}] "
-                f"({tf_type}.{name}): instances: expected a list"
+                f"{where}: resources[{i}] ({tf_type}.{name}): instances: expected a list"
             )
         module = block.get("module")
         for j, inst in enumerate(instances):

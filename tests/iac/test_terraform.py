@@ -85,7 +85,9 @@ def test_state_read_from_s3_bucket_and_unreadable_object_is_gap() -> None:
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="tf-state")
-        s3.put_object(Bucket="tf-state", Key="prod/app.tfstate", Body=(DATA / "prod.tfstate").read_bytes())
+        s3.put_object(
+            Bucket="tf-state", Key="prod/app.tfstate", Body=(DATA / "prod.tfstate").read_bytes()
+        )
         s3.put_object(Bucket="tf-state", Key="prod/readme.txt", Body=b"not a state")
 
         def get(bucket: str, key: str) -> bytes:
@@ -100,7 +102,9 @@ def test_state_read_from_s3_bucket_and_unreadable_object_is_gap() -> None:
         assert len(loaded.resources) == 3
         assert loaded.gaps == ()
 
-        missing = load_states(["s3://tf-state/prod/gone.tfstate"], COMPARE, NOW, get, list_keys, _gap)
+        missing = load_states(
+            ["s3://tf-state/prod/gone.tfstate"], COMPARE, NOW, get, list_keys, _gap
+        )
         assert missing.resources == ()
         assert [g.kinds for g in missing.gaps] == [(Kind.IAC_RESOURCE,)]
         assert missing.gaps[0].covers(Kind.IAC_RESOURCE, "123456789012", "eu-west-1")
