@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import botocore.exceptions
 
@@ -102,6 +102,78 @@ def gap(
         message=error_message(exc),
         resource_arn=resource_arn,
     )
+
+
+# Errors that repeat for every call of an operation: stop asking after the first one.
+DENIED_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "UnrecognizedClientException",
+    }
+)
+
+T = TypeVar("T")
+
+
+class UnitState:
+    """What one (account, region, service) collection has found so far, and the one way it
+    calls AWS: an error becomes a gap over the kinds it leaves incomplete; a resource deleted
+    between list and describe (`not_found` codes) is simply gone; an operation denied once is
+    not asked again in this unit (its gap already covers the kinds)."""
+
+    def __init__(
+        self,
+        ctx: UnitContext,
+        service: Service,
+        not_found: frozenset[str] = frozenset(),
+        tag_keys: tuple[str, str] = ("Key", "Value"),
+    ) -> None:
+        self.ctx = ctx
+        self.client = ctx.client(service.value)
+        self.now: datetime = ctx.clock.now()
+        self.resources: list[Resource] = []
+        self.gaps: list[CollectionGap] = []
+        self.vanished = False  # the last call's resource no longer exists
+        self._service = service
+        self._not_found = not_found
+        self._tag_keys = tag_keys
+        self._denied: set[str] = set()
+
+    def call(self, operation: str, kinds: tuple[Kind, ...], fn: Callable[[], T]) -> T | None:
+        """fn(), or None (with a gap recorded unless the resource vanished)."""
+        self.vanished = False
+        if operation in self._denied:
+            return None
+        try:
+            return fn()
+        except AWS_ERRORS as exc:
+            code = error_code(exc)
+            if code in self._not_found:
+                self.vanished = True
+                return None
+            if code in DENIED_CODES:
+                self._denied.add(operation)
+            self.gaps.append(gap(self.ctx, self._service, kinds, operation, exc))
+            return None
+
+    def add(self, kind: Kind, arn: str, rid: str, tags: Any, attributes: dict[str, JSON]) -> None:
+        self.resources.append(
+            Resource(
+                kind=kind,
+                arn=arn,
+                id=rid,
+                account=self.ctx.account,
+                region=self.ctx.region,
+                tags=tag_map(tags, *self._tag_keys),
+                attributes=attributes,
+                observed_at=self.now,
+            )
+        )
+
+    def result(self) -> CollectResult:
+        return CollectResult(tuple(self.resources), tuple(self.gaps))
 
 
 def jsonable(value: Any) -> JSON:

@@ -9,24 +9,20 @@ call becomes a CollectionGap for the kinds it feeds, the rest is still collected
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from collections.abc import Iterable, Mapping
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
-from auditor.aws import error_code
 from auditor.collect.base import (
-    AWS_ERRORS,
     CollectResult,
     UnitContext,
+    UnitState,
     chunks,
-    gap,
     paginate,
     pick,
-    tag_map,
 )
-from auditor.collect.ecs_task_definitions import DENIED_CODES, collect_task_definitions
-from auditor.model import JSON, CollectionGap, Kind, Resource, Service
+from auditor.collect.ecs_task_definitions import collect_task_definitions
+from auditor.model import JSON, Kind, Resource, Service
 
 PAGE_SIZE = 100  # ListClusters / ListServices / ListTasks maxResults (the API maximum)
 DESCRIBE_CLUSTERS_BATCH = 100
@@ -74,53 +70,6 @@ _SERVICE_KINDS = (Kind.ECS_SERVICE, Kind.ECS_TASK_DEFINITION)
 _TASK_KINDS = (Kind.ECS_TASK, Kind.ECS_TASK_DEFINITION)
 _NOT_FOUND = frozenset({"ClusterNotFoundException"})
 
-T = TypeVar("T")
-
-
-class _Unit:
-    """The state of one ECS collection: resources and gaps found so far."""
-
-    def __init__(self, ctx: UnitContext) -> None:
-        self.ctx = ctx
-        self.client = ctx.client("ecs")
-        self.now: datetime = ctx.clock.now()
-        self.resources: list[Resource] = []
-        self.gaps: list[CollectionGap] = []
-        self._denied: set[str] = set()
-
-    def call(self, operation: str, kinds: tuple[Kind, ...], fn: Callable[[], T]) -> T | None:
-        """fn(), or None with a gap recorded (a vanished cluster is no gap: it is gone).
-
-        An operation denied once is not tried again in this unit: its gap already covers
-        the kinds, and asking per cluster would only repeat the refusal.
-        """
-        if operation in self._denied:
-            return None
-        try:
-            return fn()
-        except AWS_ERRORS as exc:
-            code = error_code(exc)
-            if code in _NOT_FOUND:
-                return None
-            if code in DENIED_CODES:
-                self._denied.add(operation)
-            self.gaps.append(gap(self.ctx, Service.ECS, kinds, operation, exc))
-            return None
-
-    def add(self, kind: Kind, arn: str, rid: str, tags: Any, attributes: dict[str, JSON]) -> None:
-        self.resources.append(
-            Resource(
-                kind=kind,
-                arn=arn,
-                id=rid,
-                account=self.ctx.account,
-                region=self.ctx.region,
-                tags=tag_map(tags, "key", "value"),
-                attributes=attributes,
-                observed_at=self.now,
-            )
-        )
-
 
 def _cluster_name(cluster_arn: str) -> str:
     return cluster_arn.rsplit("/", 1)[-1]
@@ -149,7 +98,7 @@ def _task_attributes(task: Mapping[str, Any]) -> dict[str, JSON]:
     return out
 
 
-def _collect_clusters(unit: _Unit) -> list[str]:
+def _collect_clusters(unit: UnitState) -> list[str]:
     client = unit.client
     arns = unit.call(
         "ecs:ListClusters",
@@ -182,7 +131,7 @@ def _collect_clusters(unit: _Unit) -> list[str]:
     return arns
 
 
-def _collect_services(unit: _Unit, cluster_arn: str) -> set[str]:
+def _collect_services(unit: UnitState, cluster_arn: str) -> set[str]:
     """Services of one cluster; returns the task definition ARNs they use."""
     client = unit.client
     arns = unit.call(
@@ -221,7 +170,7 @@ def _collect_services(unit: _Unit, cluster_arn: str) -> set[str]:
     return used
 
 
-def _collect_tasks(unit: _Unit, cluster_arn: str) -> set[str]:
+def _collect_tasks(unit: UnitState, cluster_arn: str) -> set[str]:
     """Running tasks of one cluster; returns the task definition ARNs they use."""
     client = unit.client
     arns = unit.call(
@@ -261,13 +210,13 @@ def _collect_tasks(unit: _Unit, cluster_arn: str) -> set[str]:
 
 def collect_ecs(ctx: UnitContext) -> CollectResult:
     """Every ECS resource kind of one (account, region)."""
-    unit = _Unit(ctx)
+    unit = UnitState(ctx, Service.ECS, not_found=_NOT_FOUND, tag_keys=("key", "value"))
     used: set[str] = set()
     for cluster_arn in _collect_clusters(unit):
         used |= _collect_services(unit, cluster_arn)
         used |= _collect_tasks(unit, cluster_arn)
     definitions = collect_task_definitions(ctx, unit.client, used, unit.now)
-    return CollectResult(tuple(unit.resources), tuple(unit.gaps)) + definitions
+    return unit.result() + definitions
 
 
 def _digest_ref(image: str, digest: str) -> str:

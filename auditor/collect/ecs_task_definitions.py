@@ -15,6 +15,7 @@ from typing import Any
 from auditor.aws import error_code
 from auditor.collect.base import (
     AWS_ERRORS,
+    DENIED_CODES,
     CollectResult,
     UnitContext,
     gap,
@@ -34,16 +35,6 @@ _TASK_DEFINITION_KEYS = (
     "requiresCompatibilities",
 )
 _CONTAINER_KEYS = ("name", "image", "essential", "privileged", "readonlyRootFilesystem", "user")
-
-# Errors that will repeat for every revision: stop asking after the first one.
-DENIED_CODES = frozenset(
-    {
-        "AccessDenied",
-        "AccessDeniedException",
-        "UnauthorizedOperation",
-        "UnrecognizedClientException",
-    }
-)
 
 
 def _container(definition: Mapping[str, Any]) -> dict[str, JSON]:

@@ -8,22 +8,18 @@ other failure is a CollectionGap for the kinds it leaves incomplete.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Mapping
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
-from auditor.aws import error_code
 from auditor.collect.base import (
-    AWS_ERRORS,
     CollectResult,
     UnitContext,
-    gap,
+    UnitState,
     paginate,
     pick,
-    tag_map,
 )
-from auditor.model import JSON, CollectionGap, Kind, Resource, Service
+from auditor.model import JSON, Kind, Service
 
 PAGE_SIZE = 100  # ListClusters / ListNodegroups maxResults (the API maximum)
 
@@ -44,51 +40,6 @@ _NODEGROUP_KEYS = (
 )
 _BOTH = (Kind.EKS_CLUSTER, Kind.EKS_NODEGROUP)
 _NOT_FOUND = frozenset({"ResourceNotFoundException"})
-_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnrecognizedClientException"})
-
-T = TypeVar("T")
-
-
-class _Unit:
-    def __init__(self, ctx: UnitContext) -> None:
-        self.ctx = ctx
-        self.client = ctx.client("eks")
-        self.now: datetime = ctx.clock.now()
-        self.resources: list[Resource] = []
-        self.gaps: list[CollectionGap] = []
-        self._denied: set[str] = set()
-        self.vanished = False  # the last call's resource no longer exists
-
-    def call(self, operation: str, kinds: tuple[Kind, ...], fn: Callable[[], T]) -> T | None:
-        """fn(), or None with a gap recorded; a denied operation is not asked again."""
-        self.vanished = False
-        if operation in self._denied:
-            return None
-        try:
-            return fn()
-        except AWS_ERRORS as exc:
-            code = error_code(exc)
-            if code in _NOT_FOUND:
-                self.vanished = True
-                return None
-            if code in _DENIED:
-                self._denied.add(operation)
-            self.gaps.append(gap(self.ctx, Service.EKS, kinds, operation, exc))
-            return None
-
-    def add(self, kind: Kind, arn: str, rid: str, tags: Any, attributes: dict[str, JSON]) -> None:
-        self.resources.append(
-            Resource(
-                kind=kind,
-                arn=arn,
-                id=rid,
-                account=self.ctx.account,
-                region=self.ctx.region,
-                tags=tag_map(tags),
-                attributes=attributes,
-                observed_at=self.now,
-            )
-        )
 
 
 def _cluster_attributes(cluster: Mapping[str, Any]) -> dict[str, JSON]:
@@ -116,7 +67,7 @@ def _nodegroup_attributes(nodegroup: Mapping[str, Any]) -> dict[str, JSON]:
     return out
 
 
-def _collect_nodegroups(unit: _Unit, cluster_name: str) -> None:
+def _collect_nodegroups(unit: UnitState, cluster_name: str) -> None:
     client = unit.client
     names = unit.call(
         "eks:ListNodegroups",
@@ -151,7 +102,7 @@ def _collect_nodegroups(unit: _Unit, cluster_name: str) -> None:
 
 def collect_eks(ctx: UnitContext) -> CollectResult:
     """Every EKS cluster and managed node group of one (account, region)."""
-    unit = _Unit(ctx)
+    unit = UnitState(ctx, Service.EKS, not_found=_NOT_FOUND)
     client = unit.client
     names = unit.call(
         "eks:ListClusters",
