@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from auditor.errors import ExitCode
-from auditor.model import Kind, Severity, Status
 from auditor.iac.load import IAC_CHANGED_RULE
+from auditor.model import Kind, Severity, Status
 from tests.drift.conftest import Fleet, Runner, client, failing
 
 STATE = Path(__file__).parent.parent / "data" / "terraform" / "fleet.tfstate"
