@@ -109,3 +109,26 @@ def test_unreachable_identity_is_a_whole_estate_gap(monkeypatch: pytest.MonkeyPa
     assert targets == ()
     assert sorted(g.service.value for g in gaps) == ["ec2", "ecs"]
     assert {g.region for g in gaps} == {"*"}
+
+
+def test_organization_discovery_assumes_the_named_role(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`organization:` lists ACTIVE accounts, honours include/exclude, and assumes
+    arn:aws:iam::<id>:role/<role_name> in every account but the caller's own."""
+    from auditor.collect.runner import resolve_targets
+
+    with mock_aws():
+        org = boto3.client("organizations", region_name="us-east-1")
+        org.create_organization(FeatureSet="ALL")
+        ids = []
+        for name in ("prod", "staging", "sandbox"):
+            status = org.create_account(AccountName=name, Email=f"{name}@example.com")
+            ids.append(status["CreateAccountStatus"]["AccountId"])
+        settings = _settings(organization={"role_name": "audit", "exclude": [ids[2]]})
+        sessions = AwsSessions(base=boto3.Session(region_name="us-east-1"))
+        targets, gaps = resolve_targets(settings, sessions)
+    assert gaps == ()
+    caller = "123456789012"  # moto's management account
+    by_id = {t.account_id: t.role_arn for t in targets}
+    assert sorted(by_id) == sorted([caller, ids[0], ids[1]])
+    assert by_id[caller] is None
+    assert by_id[ids[0]] == f"arn:aws:iam::{ids[0]}:role/audit"
