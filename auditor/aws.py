@@ -81,7 +81,7 @@ def client_config(
         retries={"mode": "adaptive", "max_attempts": max_attempts},
         max_pool_connections=pool,
         connect_timeout=10,
-        read_timeout=60,
+        read_timeout=read_timeout,
         user_agent_extra=USER_AGENT,
     )
 

@@ -69,9 +69,10 @@ def _settings_config() -> dict[str, Any]:
 def _plugins() -> tuple[Any, ...]:
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
-    by_name: dict[str, Any] = {
-        cls.__name__: cls for cls in get_mapping_from_secret_type_to_class().values()
-    }
+    classes: dict[str, Any] = get_mapping_from_secret_type_to_class()
+    by_name: dict[str, Any] = {}
+    for plugin_class in classes.values():
+        by_name[plugin_class.__name__] = plugin_class
     out: list[Any] = [by_name[n]() for n in _PLUGIN_NAMES if n in by_name]
     # Hex entropy is left out on purpose: commit SHAs and digests in deploy config are hex.
     out.append(by_name["Base64HighEntropyString"](limit=4.5))

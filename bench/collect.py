@@ -89,7 +89,9 @@ def minimum_calls(snap: Snapshot, *, warm: bool) -> Counter[str]:
 
 
 def run(settings: Settings, previous: PreviousState) -> tuple[Snapshot, float, float]:
-    sessions = AwsSessions(config=client_config(settings.collect.max_attempts))
+    # moto answers a 1,000-instance DescribeInstances page in over a minute (it renders every
+    # instance in Python); real AWS in well under a second. Give moto time, not the product.
+    sessions = AwsSessions(config=client_config(settings.collect.max_attempts, read_timeout=900))
     tracemalloc.start()
     began = time.perf_counter()
     snap = collect(settings, sessions, SystemClock(), previous)
