@@ -75,7 +75,7 @@ class ApiCallCounter:
 
 
 def client_config(
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS, pool: int = 20
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS, pool: int = 20, read_timeout: int = 60
 ) -> botocore.config.Config:
     return botocore.config.Config(
         retries={"mode": "adaptive", "max_attempts": max_attempts},
