@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from auditor.checks.result import PASS, CheckResult, fail, unknown, unreadable
@@ -28,21 +28,46 @@ def _missing(resource: Resource, version: str) -> CheckResult:
     )
 
 
-def lt_ssh_keypair(
-    resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
-) -> CheckResult:
+Inspect = Callable[[str, Mapping[str, Any]], list[dict[str, JSON]]]
+
+
+def across_versions_in_use(
+    resource: Resource, inspect: Inspect
+) -> CheckResult | list[dict[str, JSON]]:
+    """`inspect(version, data)` over every version in use, collected; or `unknown` when the
+    versions could not be read or one in use was not collected (never a silent pass)."""
     if (
         resource.unavailable
         and (blocked := unreadable(resource, "Versions", "VersionsInUse")) is not None
     ):
         return blocked
-    offending: list[dict[str, JSON]] = []
+    found: list[dict[str, JSON]] = []
     for version, data in versions_in_use(resource):
         if data is None:
             return _missing(resource, version)
-        key = data.get("KeyName")
-        if key:
-            offending.append({"version": version, "KeyName": key})
+        found.extend(inspect(version, data))
+    return found
+
+
+def _key_pair(version: str, data: Mapping[str, Any]) -> list[dict[str, JSON]]:
+    key = data.get("KeyName")
+    return [{"version": version, "KeyName": key}] if key else []
+
+
+def _imdsv1(version: str, data: Mapping[str, Any]) -> list[dict[str, JSON]]:
+    options = data.get("MetadataOptions")
+    options = options if isinstance(options, dict | Mapping) else {}
+    if options.get("HttpEndpoint") == "disabled" or options.get("HttpTokens") == "required":
+        return []
+    return [{"version": version, "HttpTokens": options.get("HttpTokens")}]
+
+
+def lt_ssh_keypair(
+    resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
+) -> CheckResult:
+    offending = across_versions_in_use(resource, _key_pair)
+    if isinstance(offending, CheckResult):
+        return offending
     if not offending:
         return PASS
     return fail(
@@ -55,21 +80,9 @@ def lt_ssh_keypair(
 def lt_imdsv2_required(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    if (
-        resource.unavailable
-        and (blocked := unreadable(resource, "Versions", "VersionsInUse")) is not None
-    ):
-        return blocked
-    offending: list[dict[str, JSON]] = []
-    for version, data in versions_in_use(resource):
-        if data is None:
-            return _missing(resource, version)
-        options = data.get("MetadataOptions")
-        options = options if isinstance(options, dict | Mapping) else {}
-        if options.get("HttpEndpoint") == "disabled":
-            continue
-        if options.get("HttpTokens") != "required":
-            offending.append({"version": version, "HttpTokens": options.get("HttpTokens")})
+    offending = across_versions_in_use(resource, _imdsv1)
+    if isinstance(offending, CheckResult):
+        return offending
     if not offending:
         return PASS
     return fail(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from auditor.checks.launch_templates import versions_in_use
+from auditor.checks.launch_templates import across_versions_in_use
 from auditor.checks.result import PASS, CheckResult, fail, unknown, unreadable
 from auditor.model import JSON, Clock, Resource, SnapshotView
 
@@ -47,20 +47,12 @@ def ec2_userdata_secrets(
 def lt_userdata_secrets(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    if (
-        resource.unavailable
-        and (blocked := unreadable(resource, "Versions", "VersionsInUse")) is not None
-    ):
-        return blocked
-    found: list[dict[str, JSON]] = []
-    for version, data in versions_in_use(resource):
-        if data is None:
-            return unknown(
-                f"version {version} is in use but its data was not collected",
-                {"version": version},
-            )
-        hits = _hits(data.get("UserData"), f"version {version} user data ")
-        found.extend(hits or ())
+    found = across_versions_in_use(
+        resource,
+        lambda version, data: _hits(data.get("UserData"), f"version {version} user data ") or [],
+    )
+    if isinstance(found, CheckResult):
+        return found
     if not found:
         return PASS
     return fail(
