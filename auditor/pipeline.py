@@ -173,7 +173,7 @@ def run_cycle(
         )
         messages = (
             plan_messages(delta, snapshot.gaps, actions, infos, settings.slack, report_url, now)
-            if alerting and not enforcing
+            if alerting
             else ()
         )
         # One transaction: snapshot, findings lifecycle, the remediation plan, the alerts.
@@ -195,6 +195,7 @@ def run_cycle(
             actions = _execute(settings, decided, sessions, clock)
             store.record_actions(actions)
             if alerting:
+                # same keys for the delta's messages (ignored); a new one for what was done
                 store.outbox().enqueue(
                     plan_messages(
                         delta, snapshot.gaps, actions, infos, settings.slack, report_url, now
