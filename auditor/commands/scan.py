@@ -42,11 +42,10 @@ def handle(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     fail_on = Severity(args.fail_on)
-    units = (
-        max(1, len(settings.accounts) or 1)
-        * max(1, len(settings.regions) if isinstance(settings.regions, tuple) else 1)
-        * len(settings.services)
-    )
+    units: int | None = None  # unknown until discovery (Organizations, `regions: all`)
+    if settings.organization is None and isinstance(settings.regions, tuple):
+        accounts, regions = max(1, len(settings.accounts)), max(1, len(settings.regions))
+        units = accounts * regions * len(settings.services)
     with live_progress(units) as progress:
         result = run_cycle(
             settings,

@@ -20,10 +20,12 @@ SEVERITY_ORDER = [s.value for s in sorted(Severity, key=lambda s: -s.rank)]
 
 
 @contextmanager
-def live_progress(units: int, stream: TextIO | None = None) -> Iterator[ProgressCallback | None]:
+def live_progress(
+    units: int | None, stream: TextIO | None = None
+) -> Iterator[ProgressCallback | None]:
     """Live progress per account and region on a terminal; nothing otherwise (logs say it)."""
     out = stream or sys.stderr
-    if not out.isatty() or units <= 0:
+    if not out.isatty():
         yield None
         return
     console = Console(file=out)
