@@ -29,9 +29,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-json", action="store_true", default=None, help="JSON logs even on a terminal"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    from auditor.commands import demo, keys, notify, reports, rules, run, scan, verify
+    from auditor.commands import (
+        demo,
+        keys,
+        notify,
+        reports,
+        rules,
+        run,
+        scan,
+        serve,
+        tokens,
+        verify,
+    )
 
-    for module in (demo, scan, run, verify, rules, reports, keys, notify):
+    for module in (demo, scan, run, verify, rules, reports, keys, notify, serve, tokens):
         module.register(sub)
     return parser
 

@@ -18,7 +18,7 @@ DAY = timedelta(days=1)
 
 
 def test_migration_from_empty_database_reaches_head(store_url: str) -> None:
-    """Opening an empty database creates every table at revision 0001_initial; reopening is a no-op."""
+    """Opening an empty database creates every table at the head revision; reopening is a no-op."""
     untouched = Store.open(store_url, migrate=False)
     assert sa.inspect(untouched.engine).get_table_names() == []
     untouched.close()
@@ -26,7 +26,7 @@ def test_migration_from_empty_database_reaches_head(store_url: str) -> None:
     for _ in range(2):
         store = Store.open(store_url)
         with store.engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0001_initial"
+            assert MigrationContext.configure(conn).get_current_revision() == "0002_api_tokens"
         store.close()
 
 

@@ -6,6 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import auditor.store.tables  # noqa: F401  (registers the tables for autogenerate)
+from auditor.store.tokens import ApiTokenRow  # noqa: F401  (the api_tokens table)
 
 connection = context.config.attributes.get("connection")
 if connection is None:

@@ -1,0 +1,111 @@
+"""Read-only access to the signed bundles in reports.dir, for the API and the web page.
+
+Report ids and file names are validated by regex and looked up, never joined blindly: a file
+is served only when the bundle's own manifest lists it (or it is the manifest or signature).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from auditor.report.bundle import bundle_dirs
+from auditor.report.manifest import MANIFEST, SIGNATURE, parse_manifest
+from auditor.report.storage import CONTENT_TYPES
+from auditor.report.verify import verify_bundle
+
+REPORT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class NotFoundError(LookupError):
+    """No such report, or no such file in it (the message is safe to show)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BundleFile:
+    path: Path
+    name: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReportLibrary:
+    """The bundles under `directory`; `trusted_key` is the signer's public key PEM, if known."""
+
+    directory: Path
+    trusted_key: bytes | None = None
+
+    def _bundle(self, report_id: str) -> Path:
+        if not REPORT_ID.match(report_id):
+            raise NotFoundError("no such report")
+        path = self.directory / report_id
+        if not path.is_dir() or path.is_symlink():
+            raise NotFoundError("no such report")
+        return path
+
+    def _manifest(self, path: Path) -> dict[str, Any]:
+        try:
+            return parse_manifest((path / MANIFEST).read_bytes())
+        except (OSError, ValueError):
+            raise NotFoundError("report has no readable manifest") from None
+
+    def list(self) -> list[dict[str, Any]]:
+        """One summary per bundle with a readable manifest, newest first."""
+        out: list[dict[str, Any]] = []
+        for path in reversed(bundle_dirs(self.directory)):
+            if not REPORT_ID.match(path.name):
+                continue
+            try:
+                m = self._manifest(path)
+            except NotFoundError:
+                continue
+            summary = m.get("summary") or {}
+            out.append(
+                {
+                    "report_id": path.name,
+                    "generated_at": m.get("generated_at"),
+                    "sequence": m.get("sequence"),
+                    "score": summary.get("score"),
+                    "findings": summary.get("findings"),
+                    "failed": summary.get("failed"),
+                    "unknown": summary.get("unknown"),
+                    "exempt": summary.get("exempt"),
+                    "coverage_complete": summary.get("coverage_complete"),
+                    "signed": (path / SIGNATURE).is_file(),
+                    "files": [f["name"] for f in m["files"]],
+                }
+            )
+        out.sort(key=lambda r: (str(r["generated_at"] or ""), r["report_id"]), reverse=True)
+        return out
+
+    def manifest(self, report_id: str) -> bytes:
+        """The manifest's exact bytes (what the signature covers)."""
+        path = self._bundle(report_id)
+        self._manifest(path)
+        return (path / MANIFEST).read_bytes()
+
+    def file(self, report_id: str, name: str) -> BundleFile:
+        path = self._bundle(report_id)
+        listed = {str(f["name"]) for f in self._manifest(path)["files"]} | {MANIFEST, SIGNATURE}
+        if not FILE_NAME.match(name) or name not in listed:
+            raise NotFoundError("no such file in this report")
+        target = path / name
+        if target.is_symlink() or not target.is_file():
+            raise NotFoundError("no such file in this report")
+        ctype = CONTENT_TYPES.get(name, "application/octet-stream")
+        return BundleFile(target, name, ctype, target.stat().st_size)
+
+    def verify(self, report_id: str) -> dict[str, Any]:
+        path = self._bundle(report_id)
+        result = verify_bundle(path, self.trusted_key)
+        return {
+            "report_id": report_id,
+            "valid": result.ok,
+            "problems": list(result.problems),
+            "trusted_key": result.trusted_key,
+            "key_id": result.key_id,
+        }
