@@ -26,7 +26,10 @@ _ECR_IMAGE = re.compile(
 _ROOT_USERS = ("root", "0")
 
 
-def _containers(resource: Resource, key: str) -> Iterator[Mapping[str, Any]]:
+def containers(
+    resource: Resource, key: str = "containerDefinitions"
+) -> Iterator[Mapping[str, Any]]:
+    """The well-formed entries of a container list attribute (task definition or task)."""
     for container in resource.attributes.get(key) or ():
         if isinstance(container, dict | Mapping):
             yield container
@@ -49,7 +52,7 @@ def ecs_image_not_pinned(
         return blocked
     loose: list[dict[str, JSON]] = []
     worst: Severity | None = None
-    for container in _containers(resource, "containerDefinitions"):
+    for container in containers(resource, "containerDefinitions"):
         image = str(container.get("image", ""))
         if "@sha256:" in image:
             continue
@@ -76,7 +79,7 @@ def ecs_root_user(
     ):
         return blocked
     as_root: list[dict[str, JSON]] = []
-    for container in _containers(resource, "containerDefinitions"):
+    for container in containers(resource, "containerDefinitions"):
         user = container.get("user")
         if not user or str(user).split(":", 1)[0] in _ROOT_USERS:
             as_root.append({"container": container.get("name"), "user": user})
@@ -113,7 +116,7 @@ def ecr_running_image_age(
         return blocked
     old: list[dict[str, JSON]] = []
     now = clock.now()
-    for container in _containers(resource, "containers"):
+    for container in containers(resource, "containers"):
         image = str(container.get("image", ""))
         reference = ecr_reference(image)
         if reference is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from auditor.checks.containers import containers
 from auditor.checks.launch_templates import across_versions_in_use
 from auditor.checks.result import PASS, CheckResult, fail, unknown, unreadable
 from auditor.model import JSON, Clock, Resource, SnapshotView
@@ -70,12 +71,9 @@ def ecs_env_secrets(
     ):
         return blocked
     found: list[dict[str, JSON]] = []
-    containers = resource.attributes.get("containerDefinitions")
-    if not isinstance(containers, list):
+    if not isinstance(resource.attributes.get("containerDefinitions"), list):
         return unknown("the task definition has no containerDefinitions")
-    for container in containers:
-        if not isinstance(container, dict | Mapping):
-            continue
+    for container in containers(resource):
         for variable in container.get("environment") or ():
             if not isinstance(variable, dict | Mapping):
                 continue
