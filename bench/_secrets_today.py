@@ -1,8 +1,9 @@
-"""Today's detector before issue 14 (auditor/secrets.py at 87cac6e), kept verbatim for bench/secrets.py.
+"""Today's detector before issue 14 (auditor/secrets.py at 87cac6e), kept for bench/secrets.py.
 
 It is the baseline of the comparison: precision/recall and throughput "before". Not used by
 the product.
 """
+
 from __future__ import annotations
 
 import base64
@@ -141,7 +142,7 @@ def scan_text(text: str) -> tuple[SecretHit, ...]:
     return tuple(hits)
 
 
-def _unused_decode_user_data(raw: bytes | str) -> bytes:
+def decode_user_data(raw: bytes | str) -> bytes:
     """User data as EC2 returns it: base64, possibly gzip-compressed inside."""
     data = raw.encode() if isinstance(raw, str) else raw
     # launch template data may already be decoded by the caller

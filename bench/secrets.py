@@ -33,12 +33,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from auditor.model import SecretHit  # noqa: E402
-from auditor.secrets import Detector  # noqa: E402
-from auditor.secrets.redact import decode_user_data  # noqa: E402
-from auditor.secrets.tokens import KingfisherEngine  # noqa: E402
-from bench import _secrets_today as today  # noqa: E402
-from tests.secrets_corpus import FAMILIES, Case, found, load_cases  # noqa: E402
+from auditor.model import SecretHit
+from auditor.secrets import Detector
+from auditor.secrets.redact import decode_user_data
+from auditor.secrets.tokens import KingfisherEngine
+from bench import _secrets_today as today
+from tests.secrets_corpus import FAMILIES, Case, found, load_cases
 
 TextScan = Callable[[str], tuple[SecretHit, ...]]
 EnvScan = Callable[[str, str, str], tuple[SecretHit, ...]]

@@ -156,9 +156,9 @@ class Detector:
         found: dict[str, tuple[str, str]] = {}
         for _, detector, where, secret in self.candidates(value):
             found.setdefault(secret, (detector, where))
-        if secret_name(name) and (literal := _literal(value)) is not None:
-            if not _STRUCTURED.search(literal) and not any(s in literal for s in found):
-                found.setdefault(literal, (NAME_DETECTOR, name))
+        literal = _literal(value) if secret_name(name) else None
+        if literal and not _STRUCTURED.search(literal) and not any(s in literal for s in found):
+            found.setdefault(literal, (NAME_DETECTOR, name))
         return tuple(
             SecretHit(location, detector, short_hash(secret), name)
             for secret, (detector, _where) in found.items()

@@ -140,7 +140,7 @@ def _next(args: list[str], i: int) -> str:
     return args[i + 1] if i + 1 < len(args) else ""
 
 
-def _tool_flags(tool: str, args: list[str]) -> Iterator[tuple[str, str]]:  # noqa: C901, PLR0912
+def _tool_flags(tool: str, args: list[str]) -> Iterator[tuple[str, str]]:
     login = "login" in args
     for i, arg in enumerate(args):
         word = unquote(arg)
@@ -178,14 +178,16 @@ def _tool_flags(tool: str, args: list[str]) -> Iterator[tuple[str, str]]:  # noq
         password = unquote(args[2])
         if not password.startswith("/"):
             yield "net user", password
-    if tool == "aws" and args[:2] == ["configure", "set"] and len(args) >= 4:
-        if secret_name(args[2].rsplit(".", 1)[-1]):
-            yield f"aws configure set {args[2]}", args[3]
+    aws_set = tool == "aws" and args[:2] == ["configure", "set"] and len(args) >= 4
+    if aws_set and secret_name(args[2].rsplit(".", 1)[-1]):
+        yield f"aws configure set {args[2]}", args[3]
 
 
 def _header(where: str, header: str) -> Iterator[tuple[str, str]]:
     match = _HEADER.match(header.strip())
-    if match and (match.group("name").lower() == "authorization" or secret_name(match.group("name"))):
+    if match and (
+        match.group("name").lower() == "authorization" or secret_name(match.group("name"))
+    ):
         yield f"{where} {match.group('name')}", match.group("v")
 
 
@@ -211,13 +213,20 @@ def flags(line: str) -> Iterator[tuple[str, str]]:
         for k, word in enumerate(words):
             tool = _tool(word)
             args = words[k + 1 :]
-            if tool in _MYSQL or tool in _LOGIN or tool in _MONGO or tool in _SQLCMD or tool in (
-                "sshpass",
-                "curl",
-                "wget",
-                "redis-cli",
-                "net",
-                "aws",
+            if (
+                tool in _MYSQL
+                or tool in _LOGIN
+                or tool in _MONGO
+                or tool in _SQLCMD
+                or tool
+                in (
+                    "sshpass",
+                    "curl",
+                    "wget",
+                    "redis-cli",
+                    "net",
+                    "aws",
+                )
             ):
                 yield from _tool_flags(tool, args)
                 break

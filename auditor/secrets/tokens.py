@@ -59,7 +59,8 @@ def _line_starts(text: str) -> list[int]:
 def _format_plugins() -> tuple[Any, ...]:
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
-    by_name = {c.__name__: c for c in get_mapping_from_secret_type_to_class().values()}
+    classes: dict[str, Any] = get_mapping_from_secret_type_to_class()
+    by_name = {c.__name__: c for c in classes.values()}
     return tuple(by_name[n]() for n in FORMAT_PLUGINS if n in by_name)
 
 
@@ -110,4 +111,3 @@ class KingfisherEngine:  # pragma: no cover - optional engine, bench only
             if finding.visible and finding.secret:
                 out.append(TokenHit(int(finding.location["line"]), finding.rule_id, finding.secret))
         return out
-
