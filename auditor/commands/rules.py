@@ -222,5 +222,5 @@ def _secret_detectors(rule: Rule) -> list[str]:
     out.append(f"  <token type, e.g. AWS Access Key>: {LIBRARY_REASON}")
     out.append("never a secret, whatever the variable is called:")
     out.extend(f"  {text}" for text in NOT_SECRETS)
-    out.append("known non-secrets: config secrets.allow (hash or name glob, owner, reason, expires)")
+    out.append("known non-secrets: config secrets.allow (hash or name glob, owner, reason, expiry)")
     return out
