@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from auditor.checks.result import Outcome
-from auditor.checks.secrets import ecs_env_secrets, ec2_userdata_secrets
+from auditor.checks.secrets import ec2_userdata_secrets, ecs_env_secrets
 from auditor.engine import load_rules
 from auditor.engine.history import with_secret_allowlist
 from auditor.model import FixedClock, Scope, Snapshot, SnapshotView
@@ -74,7 +74,8 @@ def test_config_reaches_the_secret_rules_only() -> None:
     rules = with_secret_allowlist(load_rules(RulesConfig()), config)
     ecs = rules.get("ecs.env_secrets")
     ec2 = rules.get("ec2.userdata_secrets")
-    assert ecs is not None and ec2 is not None
+    assert ecs is not None
+    assert ec2 is not None
     assert [e.get("hash") or e.get("name") for e in ecs.params["allowlist"]] == [HASH, "X_*"]
     assert [e.get("hash") or e.get("name") for e in ec2.params["allowlist"]] == [HASH]
     assert ec2.params["allowlist"][0]["expires"] == date(2027, 1, 31).isoformat()
