@@ -25,6 +25,7 @@ URL_DETECTOR = "Credentials in URL"
 KEY_DETECTOR = "Private key block"
 SECURE_STRING_DETECTOR = "Plaintext SecureString"
 PIPED_DETECTOR = "Password piped to a command"
+WRITTEN_DETECTOR = "Secret written to a file"
 
 # Detector -> why it fires; `auditor rules explain` prints these for the secret rules.
 REASONS: dict[str, str] = {
@@ -37,6 +38,10 @@ REASONS: dict[str, str] = {
     ),
     SECURE_STRING_DETECTOR: "PowerShell ConvertTo-SecureString of a literal with -AsPlainText",
     PIPED_DETECTOR: "a literal echoed into --password-stdin, chpasswd or passwd --stdin",
+    WRITTEN_DETECTOR: (
+        "a literal echoed into a file named like a secret (~/.vault_pass, db_password),"
+        " or a .netrc password"
+    ),
     NAME_DETECTOR: (
         "a variable or key named like a secret (PASSWORD, TOKEN, SECRET, API_KEY ...) holding a"
         " literal: not a reference ($(...), $VAR, ARN, ssm:/secretsmanager:/vault:, a path),"
@@ -62,7 +67,7 @@ _PLACEHOLDER_PW = re.compile(r"^(\*+|x+|%s|\{\}|\{[a-z_]*\}|<[^>]*>|password|pas
 _TRIGGER = re.compile(
     r"pass|pwd|secret|token|key|auth|cred|dsn|conn|database_url|webhook|://[^\s]*@|mysql"
     r"|mariadb|sshpass|docker|podman|nerdctl|login|curl|wget|redis-cli|mongo|sqlcmd|bcp|osql"
-    r"|net\s+user|chpasswd|securestring",
+    r"|net\s+user|chpasswd|securestring|htpasswd|apikey|machine\s",
     re.IGNORECASE,
 )
 _MIN_KEY_BODY = 40
@@ -99,6 +104,9 @@ def _line_candidates(line: str) -> Iterator[tuple[str, str, str]]:
     for where, value in shapes.piped(line):
         if not is_reference(value) and value:
             yield PIPED_DETECTOR, where, value
+    for where, value in shapes.written(line):
+        if (literal := _literal(value)) is not None:
+            yield WRITTEN_DETECTOR, where, literal
     for where, value in shapes.flags(line):
         if (literal := _literal(value)) is not None:
             yield FLAG_DETECTOR, where, literal

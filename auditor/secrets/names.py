@@ -27,14 +27,19 @@ _QUALIFIER = re.compile(
     r"|_LOCATION|_DIR|_PREFIX|_FORMAT|_SCOPE|_SCOPES|_KIND|_SOURCE|_CACHE|_REFRESH_INTERVAL"
     r"|_INTERVAL|_CHARS|_COMPLEXITY|_HISTORY|_STRENGTH|_ATTEMPTS|_LOCKOUT|_RESET_URL"
     r"|_COOKIE|_COOKIE_NAME|_FIELD|_KEY_NAME|_USER|_USERNAME|_LOGIN|_HASH|_DIGEST|_FINGERPRINT"
-    r"|_CHECKSUM|_CA_CERT|_CERT)$",
+    r"|_CHECKSUM|_CA_CERT|_CERT|_REGEX|_PATTERN|_RULES|_HINT|_LABEL|_DESCRIPTION)$",
     re.IGNORECASE,
 )
 _NOT_SECRET = re.compile(r"^(PWD|OLDPWD|PASSWORD_AUTHENTICATION|AUTHOR|AUTHORS)$", re.IGNORECASE)
 
 
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
 def normalise(name: str) -> str:
-    return re.sub(r"[-.\s]+", "_", name.strip().strip("-").strip("$")).upper()
+    """`apiKeyHeader`, `api-key-header`, `API_KEY_HEADER` -> `API_KEY_HEADER`."""
+    name = _CAMEL.sub("_", name.strip().strip("-").strip("$"))
+    return re.sub(r"[-.\s]+", "_", name).upper()
 
 
 def secret_name(name: str) -> bool:

@@ -31,6 +31,17 @@ _PIPED = re.compile(
     r"(?P<cmd>[^\n]*)",
     re.IGNORECASE,
 )
+# echo 'x' > ~/.vault_pass, printf 'x' > /etc/app/db_password
+_WRITTEN = re.compile(
+    r"\b(?:echo|printf)\s+(?:-[ne]+\s+)?(?P<v>\"[^\"]*\"|'[^']*'|[^\s>|]+)\s*>>?\s*(?P<path>\S+)"
+)
+# .netrc: machine HOST login USER password PW
+_NETRC = re.compile(r"\bmachine\s+\S+\s+login\s+\S+\s+password\s+(?P<v>[^\s\"']+)")
+# PowerShell registry / settings: -Name DefaultPassword -Value 'x'
+_NAME_VALUE = re.compile(
+    r"-Name\s+[\"']?(?P<name>[A-Za-z_][\w.-]*)[\"']?\s+(?:-\w+\s+\S+\s+)*-Value\s+",
+    re.IGNORECASE,
+)
 _TOKEN = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s;|&]+|&&|\|\||[;|&]")
 _SEPARATORS = frozenset({";", "|", "&", "&&", "||"})
 _MYSQL = frozenset(
@@ -41,6 +52,16 @@ _LOGIN = frozenset(
 )
 _MONGO = frozenset({"mongo", "mongosh", "mongodump", "mongorestore", "mongoexport", "mongoimport"})
 _SQLCMD = frozenset({"sqlcmd", "bcp", "osql"})
+_TOOLS = (
+    _MYSQL
+    | _LOGIN
+    | _MONGO
+    | _SQLCMD
+    | {"sshpass", "curl", "wget", "redis-cli", "net", "aws", "htpasswd", "choco", "nuget"}
+)
+_SECRET_FILE = re.compile(
+    r"(PASS|PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIALS?|API_?KEY|PGPASS)(_|$)", re.IGNORECASE
+)
 _HEADER = re.compile(
     r"^(?P<name>[A-Za-z0-9-]+)\s*:\s*(?:(?:Bearer|Basic|Token|Bot|ApiKey)\s+)?(?P<v>\S+)$",
     re.IGNORECASE,
@@ -89,6 +110,9 @@ def assignments(line: str) -> Iterator[tuple[str, str]]:
         name = match.group("name")
         if secret_name(name):
             yield name, value_at(line, match.end())
+    for match in _NAME_VALUE.finditer(line):
+        if secret_name(match.group("name")):
+            yield match.group("name"), value_at(line, match.end())
     for pattern in (_SET_ENV, _SETX):
         for match in pattern.finditer(line):
             if secret_name(match.group("name")):
@@ -116,6 +140,16 @@ def piped(line: str) -> Iterator[tuple[str, str]]:
             yield f"{cmd.split()[0]} --password-stdin", value
         elif re.match(r"(chpasswd|passwd\s+--stdin)\b", cmd):
             yield cmd.split()[0], value.partition(":")[2] if ":" in value else value
+
+
+def written(line: str) -> Iterator[tuple[str, str]]:
+    """A literal written to a file named like a secret; a .netrc password."""
+    for match in _WRITTEN.finditer(line):
+        base = match.group("path").strip("\"'").replace("\\", "/").rsplit("/", 1)[-1]
+        if _SECRET_FILE.search(base.lstrip(".").replace(".", "_").replace("-", "_")):
+            yield f"> {base}", unquote(match.group("v"))
+    for match in _NETRC.finditer(line):
+        yield "netrc password", match.group("v")
 
 
 def _segments(line: str) -> Iterator[list[str]]:
@@ -174,6 +208,19 @@ def _tool_flags(tool: str, args: list[str]) -> Iterator[tuple[str, str]]:
                 yield f"{tool} -P", _next(args, i)
             elif word.startswith("-P") and len(word) > 2:
                 yield f"{tool} -P", word[2:]
+    if tool == "htpasswd":
+        flags_ = [unquote(a) for a in args if a.startswith("-")]
+        positional = [a for a in args if not a.startswith("-")]
+        if any("b" in f for f in flags_):
+            need = 2 if any("n" in f for f in flags_) else 3
+            if len(positional) >= need:
+                yield "htpasswd -b", positional[need - 1]
+    if tool in ("choco", "nuget") and args and unquote(args[0]).lower() in ("apikey", "setapikey"):
+        if unquote(args[0]).lower() == "setapikey" and len(args) > 1:
+            yield f"{tool} setapikey", args[1]
+        for i, arg in enumerate(args):
+            if unquote(arg) in ("--key", "-k", "--api-key"):
+                yield f"{tool} apikey {unquote(arg)}", _next(args, i)
     if tool == "net" and len(args) >= 3 and unquote(args[0]).lower() == "user":
         password = unquote(args[2])
         if not password.startswith("/"):
@@ -213,21 +260,7 @@ def flags(line: str) -> Iterator[tuple[str, str]]:
         for k, word in enumerate(words):
             tool = _tool(word)
             args = words[k + 1 :]
-            if (
-                tool in _MYSQL
-                or tool in _LOGIN
-                or tool in _MONGO
-                or tool in _SQLCMD
-                or tool
-                in (
-                    "sshpass",
-                    "curl",
-                    "wget",
-                    "redis-cli",
-                    "net",
-                    "aws",
-                )
-            ):
+            if tool in _TOOLS:
                 yield from _tool_flags(tool, args)
                 break
         yield from _generic_flags(words)
