@@ -208,6 +208,12 @@ def _tool_flags(tool: str, args: list[str]) -> Iterator[tuple[str, str]]:
                 yield f"{tool} -P", _next(args, i)
             elif word.startswith("-P") and len(word) > 2:
                 yield f"{tool} -P", word[2:]
+    yield from _positional(tool, args)
+
+
+def _positional(tool: str, args: list[str]) -> Iterator[tuple[str, str]]:
+    """Tools whose password is a positional argument: htpasswd -b, net user, aws configure
+    set, choco apikey, nuget setapikey."""
     if tool == "htpasswd":
         flags_ = [unquote(a) for a in args if a.startswith("-")]
         positional = [a for a in args if not a.startswith("-")]
