@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import gzip
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from auditor.model import canonical_json
 from auditor.secrets import (
     redacted_text,
@@ -134,3 +137,23 @@ def test_plaintext_securestring_and_private_key() -> None:
     indented = "  " + key.replace("\n", "\n  ")
     assert [h.location for h in scan_text(key)] == ["line 1 private key"]
     assert scan_text(key)[0].hash == scan_text(indented)[0].hash
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=400))
+def test_any_text_scans_without_error_and_hits_hold_no_value(text: str) -> None:
+    """Arbitrary user data never crashes the detector; a hit's fields are short and value-free."""
+    for hit in scan_text(text):
+        assert len(hit.hash) == 12
+        assert hit.location.startswith("line ")
+
+
+def test_unterminated_shapes_are_safe() -> None:
+    """A key block without END, an open quote or $( : scanned, no error, no partial leak."""
+    text = (
+        "-----BEGIN RSA PRIVATE KEY-----\n" + "A" * 20000 + "\n"
+        'export DB_PASSWORD="unterminated\n'
+        "X=$(aws ssm get-parameter\n"
+    )
+    hits = scan_text(text)
+    assert [h.location for h in hits] == ["line 1 private key", "line 3 DB_PASSWORD"]

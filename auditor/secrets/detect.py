@@ -56,7 +56,9 @@ NOT_SECRETS = (
 )
 
 _KEY_BLOCK = re.compile(
-    r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?P<body>.*?)-----END", re.DOTALL
+    r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+    r"(?P<body>.*?-----END|(?:\r?\n[ \t]*[A-Za-z0-9+/=]{16,}[ \t]*)+)",
+    re.DOTALL,
 )
 _URL_CREDENTIALS = re.compile(
     r"(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<user>[^\s:/@'\"]*):(?P<pw>[^\s@'\"/]+)@(?P<host>[^\s/'\":@?#]+)",
@@ -130,6 +132,7 @@ class Detector:
             starts = _line_starts(text)
             for match in _KEY_BLOCK.finditer(text):
                 body = re.sub(r"(\\n|\\r|[\s|\"',])+", "", match.group("body"))
+                body = body.removesuffix("-----END")
                 if len(body) < _MIN_KEY_BODY or is_reference(body):
                     continue
                 first = bisect.bisect_right(starts, match.start())
