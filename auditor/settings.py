@@ -233,7 +233,9 @@ class Settings(BaseSettings):
             url = self.store_url_file.read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
-            raise ValueError(f"store_url_file: cannot read {self.store_url_file}: {reason}") from None
+            raise ValueError(
+                f"store_url_file: cannot read {self.store_url_file}: {reason}"
+            ) from None
         if not re.match(r"^(sqlite|postgresql(\+psycopg)?)://", url):
             # never echo the content: it holds a password
             raise ValueError(

@@ -47,7 +47,8 @@ NOT_OPERATIONS = frozenset({"get_paginator", "get_waiter", "can_paginate", "clos
 def rendered_policies() -> dict[str, dict[str, Any]]:
     """Every policy of deploy/iam/, templates rendered with the example values."""
     spec = importlib.util.spec_from_file_location("iam_render", IAM_DIR / "render.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     out: dict[str, dict[str, Any]] = {}

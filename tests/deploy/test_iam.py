@@ -47,7 +47,13 @@ def granted_by() -> dict[str, set[str]]:
 
 def test_the_five_policies_exist() -> None:
     """One policy per job: audit (read-only), report writing, events, IaC state, remediation."""
-    expected = ["audit-readonly", "event-reader", "iac-state-reader", "remediation", "report-writer"]
+    expected = [
+        "audit-readonly",
+        "event-reader",
+        "iac-state-reader",
+        "remediation",
+        "report-writer",
+    ]
     assert expected == sorted(rendered_policies())
 
 
@@ -67,7 +73,9 @@ def test_every_called_action_is_granted_by_exactly_one_policy() -> None:
         candidates = ops[method]
         granted = [a for a in candidates if a in grants]
         if not granted and not candidates <= NO_PERMISSION:
-            problems.append(f"{method} ({', '.join(sorted(candidates))}) at {places[0]}: not granted")
+            problems.append(
+                f"{method} ({', '.join(sorted(candidates))}) at {places[0]}: not granted"
+            )
             continue
         for action in granted:
             owners = grants[action]
@@ -78,7 +86,9 @@ def test_every_called_action_is_granted_by_exactly_one_policy() -> None:
 
 def test_no_policy_grants_an_action_the_code_never_calls() -> None:
     """A stray permission is a finding waiting to happen: every granted action is used."""
-    used = {a for m in called_methods() if m not in NOT_AWS_CALLS for a in operations_by_method()[m]}
+    used = {
+        a for m in called_methods() if m not in NOT_AWS_CALLS for a in operations_by_method()[m]
+    }
     used |= set(IMPLIED)
     stray = {
         action
@@ -93,7 +103,9 @@ def test_audit_policy_is_read_only() -> None:
     """The policy attached in every audited account has no mutating action and no wildcard."""
     actions = allowed_actions(rendered_policies()["audit-readonly"])
     mutating = {
-        a for a in actions if a not in READ_EXCEPTIONS and not a.split(":")[1].startswith(READ_PREFIXES)
+        a
+        for a in actions
+        if a not in READ_EXCEPTIONS and not a.split(":")[1].startswith(READ_PREFIXES)
     }
     assert set() == mutating
     assert [] == [a for a in actions if "*" in a]

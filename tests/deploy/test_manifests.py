@@ -87,7 +87,8 @@ def test_network_policy_denies_by_default(overlay: str) -> None:
     """Every pod is covered by a default-deny policy; ingress only to serve and metrics."""
     policies = [d for d in render(overlay) if d["kind"] == "NetworkPolicy"]
     deny = [p for p in policies if p["spec"]["podSelector"] == {}]
-    assert 1 == len(deny) and {"Ingress", "Egress"} == set(deny[0]["spec"]["policyTypes"])
+    assert 1 == len(deny)
+    assert {"Ingress", "Egress"} == set(deny[0]["spec"]["policyTypes"])
     ports = sorted(
         port["port"]
         for p in policies
@@ -155,5 +156,7 @@ def test_alerts_and_dashboard_use_only_exported_metrics() -> None:
     )
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     used = set(re.findall(r"\bauditor_[a-z_]+", monitoring + "\n".join(exprs)))
-    used = {re.sub(r"_(bucket|count|sum)$", "", u) if u.endswith("_seconds_bucket") else u for u in used}
+    used = {
+        re.sub(r"_(bucket|count|sum)$", "", u) if u.endswith("_seconds_bucket") else u for u in used
+    }
     assert set() == used - exported

@@ -20,9 +20,10 @@ def test_store_url_comes_from_the_file(tmp_path: Path) -> None:
     """The file wins over the default store, trailing newline stripped."""
     url = tmp_path / "store-url"
     url.write_text("postgresql+psycopg://auditor:hunter2@db/auditor\n", encoding="utf-8")
-    assert "postgresql+psycopg://auditor:hunter2@db/auditor" == load_settings(
-        config(tmp_path, url)
-    ).store
+    assert (
+        "postgresql+psycopg://auditor:hunter2@db/auditor"
+        == load_settings(config(tmp_path, url)).store
+    )
 
 
 def test_a_file_without_a_store_url_is_refused_without_echoing_it(tmp_path: Path) -> None:
