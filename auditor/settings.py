@@ -80,6 +80,8 @@ class RulesConfig(_Section):
     paths: tuple[str, ...] = ()
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     disabled: tuple[str, ...] = ()
+    # when set, only rules matching these ids/globs run (`auditor scan --rule`)
+    only: tuple[str, ...] = ()
     builtin: bool = True
 
 
