@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
+import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
@@ -31,6 +32,8 @@ def moto_endpoint() -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
+    # moto keeps one estate per process: other modules' servers share it
+    httpx.post(f"{endpoint}/moto-api/reset", timeout=30)
     for region in (REGION, OTHER):
         ec2 = boto3.client(
             "ec2",
@@ -43,6 +46,7 @@ def moto_endpoint() -> Iterator[str]:
         image = ec2.register_image(Name="base", RootDeviceName="/dev/xvda")["ImageId"]
         ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, KeyName="ops")
     yield endpoint
+    httpx.post(f"{endpoint}/moto-api/reset", timeout=30)
     server.stop()
 
 

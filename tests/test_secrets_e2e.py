@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
+import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
@@ -116,6 +117,8 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, st
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
+    # moto's backends are per process: start from, and leave, an empty estate
+    httpx.post(f"{endpoint}/moto-api/reset", timeout=30)
     _seed(endpoint)
     work = tmp_path_factory.mktemp("secrets-e2e")
     key = work / "signing.key"
@@ -147,6 +150,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, st
     )
     assert result.returncode == 1, result.stderr[-2000:]
     yield work, result.stdout + result.stderr
+    httpx.post(f"{endpoint}/moto-api/reset", timeout=30)
     server.stop()
 
 
