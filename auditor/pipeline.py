@@ -48,7 +48,7 @@ from auditor.model import (
     SystemClock,
     TrackedFinding,
 )
-from auditor.notify import SlackTransport, active_destinations, deliver, plan_messages
+from auditor.notify import SlackTransport, active_destinations, deliver_pending, plan_messages
 from auditor.remediate.executor import execute, kill_switch_engaged, session_client_for
 from auditor.remediate.plan import Plan
 from auditor.remediate.planner import plan
@@ -260,8 +260,12 @@ def _deliver(
     outage never fails a committed cycle: it is logged and retried next time."""
     transport = options.transport or SlackTransport(settings.slack)
     try:
-        result = deliver(
-            store.outbox(), transport, clock, deadline_seconds=options.alert_deadline_seconds
+        result = deliver_pending(
+            store.outbox(),
+            transport,
+            settings.slack,
+            clock,
+            deadline_seconds=options.alert_deadline_seconds,
         )
         return len(result.sent), len(result.failed) + len(result.deferred)
     except Exception:

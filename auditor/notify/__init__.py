@@ -1,7 +1,7 @@
 """Slack alerts: plan (pure) -> outbox (durable) -> deliver (bounded, retried)."""
 
 from auditor.notify.capture import CaptureTransport, preview
-from auditor.notify.cycle import active_destinations, notify_cycle
+from auditor.notify.cycle import active_destinations, deliver_pending, notify_cycle
 from auditor.notify.deliver import DeliveryResult, RetryPolicy, deliver
 from auditor.notify.outbox import MemoryOutbox, Outbox
 from auditor.notify.planner import plan_messages
@@ -19,6 +19,7 @@ __all__ = [
     "Transport",
     "active_destinations",
     "deliver",
+    "deliver_pending",
     "notify_cycle",
     "plan_messages",
     "preview",
