@@ -48,7 +48,14 @@ from auditor.model import (
     SystemClock,
     TrackedFinding,
 )
-from auditor.notify import SlackTransport, active_destinations, deliver_pending, plan_messages
+from auditor.notify import (
+    GAPS,
+    SlackTransport,
+    active_destinations,
+    coverage_alert_key,
+    deliver_pending,
+    plan_messages,
+)
 from auditor.remediate.executor import execute, kill_switch_engaged, session_client_for
 from auditor.remediate.plan import Plan
 from auditor.remediate.planner import plan
@@ -175,8 +182,11 @@ def run_cycle(
         alerting = options.send_alerts and (
             options.transport is not None or bool(active_destinations(settings.slack))
         )
+        gap_alerts = _coverage_alert_times(store) if alerting else {}
         messages = (
-            plan_messages(delta, snapshot.gaps, actions, infos, settings.slack, report_url, now)
+            plan_messages(
+                delta, snapshot.gaps, actions, infos, settings.slack, report_url, now, gap_alerts
+            )
             if alerting
             else ()
         )
@@ -202,7 +212,14 @@ def run_cycle(
                 # same keys for the delta's messages (ignored); a new one for what was done
                 store.outbox().enqueue(
                     plan_messages(
-                        delta, snapshot.gaps, actions, infos, settings.slack, report_url, now
+                        delta,
+                        snapshot.gaps,
+                        actions,
+                        infos,
+                        settings.slack,
+                        report_url,
+                        now,
+                        gap_alerts,
                     )
                 )
         report_dir = None
@@ -251,6 +268,16 @@ def _report_url(settings: Settings, report_id: str) -> str | None:
     if base:
         return f"{base.rstrip('/')}/{report_id}/report.html"
     return None
+
+
+def _coverage_alert_times(store: Store) -> dict[str, datetime]:
+    """When each coverage alert was first queued, by its stable key."""
+    out: dict[str, datetime] = {}
+    for key, queued in store.outbox().first_queued(f"{GAPS}:").items():
+        base = coverage_alert_key(key)
+        if base is not None and (base not in out or queued < out[base]):
+            out[base] = queued
+    return out
 
 
 def _deliver(
