@@ -12,17 +12,20 @@ import os
 import re
 from datetime import date
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from auditor.config_env import ENV_PREFIX, EnvError, EnvOverrides, env_overrides
 from auditor.errors import BadInputError
 from auditor.model import Service, Severity
+from auditor.yamlsafe import YamlError, read_yaml
 
 DEFAULT_CONFIG = Path("auditor.yaml")
-ENV_PREFIX = "AUDITOR_"
+MAX_CONFIG_BYTES = 1024 * 1024
 
 
 class ConfigError(BadInputError):
@@ -65,8 +68,19 @@ class ScheduleConfig(_Section):
         if re.fullmatch(r"every\s+\d+\s*[smhd]", value.strip()):
             return value.strip()
         if len(value.split()) == 5:
-            return value
+            return _cron(value)
         raise ValueError("expected 'every <N><s|m|h|d>' or a 5-field cron expression")
+
+
+def _cron(value: str) -> str:
+    """A 5-field cron expression the scheduler accepts (the daemon's own parser decides)."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(value, timezone="UTC")
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"not a valid cron expression ({exc})") from None
+    return value
 
 
 class RulesConfig(_Section):
@@ -151,6 +165,29 @@ class RemediationConfig(_Section):
     instance_warmup_seconds: int = Field(default=300, ge=0)
     force_nodegroup_update: bool = False
 
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a known IANA time zone (e.g. UTC, Europe/Paris)"
+            ) from None
+        return value
+
+    @field_validator("windows")
+    @classmethod
+    def _windows(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from croniter import croniter
+
+        for expression in value:
+            if len(expression.split()) != 5 or not croniter.is_valid(expression):
+                raise ValueError(f"{expression!r} is not a 5-field cron expression")
+        return value
+
 
 class ListenConfig(_Section):
     listen: str = "127.0.0.1:8080"
@@ -225,67 +262,34 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (env_settings, init_settings)
-
-
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that remembers the line of every mapping key, by path."""
-
-
-def _load_yaml_with_lines(text: str, filename: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
-    lines: dict[tuple[Any, ...], int] = {}
-    try:
-        node = yaml.compose(text, Loader=_LineLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{filename}:{mark.line + 1}" if mark else filename
-        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-
-    def walk(n: yaml.Node | None, path: tuple[Any, ...]) -> None:
-        if n is None:
-            return
-        lines.setdefault(path, n.start_mark.line + 1)
-        if isinstance(n, yaml.MappingNode):
-            for key, value in n.value:
-                lines[(*path, key.value)] = key.start_mark.line + 1
-                walk(value, (*path, key.value))
-        elif isinstance(n, yaml.SequenceNode):
-            for i, item in enumerate(n.value):
-                lines[(*path, i)] = item.start_mark.line + 1
-                walk(item, (*path, i))
-
-    walk(node, ())
-    data = yaml.safe_load(text) if node is not None else None
-    return data, lines
-
-
-def _env_var_for(loc: tuple[Any, ...]) -> str | None:
-    """The AUDITOR_* variable a bad value came from, when it did not come from the file."""
-    keys = [str(p) for p in loc if not isinstance(p, int)]
-    env = {k.upper(): k for k in os.environ}
-    for i in range(len(keys), 0, -1):
-        name = ENV_PREFIX + "__".join(keys[:i]).upper()
-        if name in env:
-            return env[name]
-    return None
+        return (_EnvSource(settings_cls), init_settings)
 
 
 def format_validation_error(
-    exc: ValidationError, filename: str, lines: dict[tuple[Any, ...], int]
+    exc: ValidationError,
+    filename: str,
+    lines: Mapping[tuple[Any, ...], int],
+    env: EnvOverrides | None = None,
 ) -> str:
+    """One line per problem: where the value came from (environment variable, else the
+    file's line of the key or its nearest parent), the dotted key, what is wrong."""
+    env = env or EnvOverrides({}, {})
     problems: list[str] = []
     for err in exc.errors():
         loc = tuple(err["loc"])
         # pydantic adds the union member / literal tag to the path; keep the user's keys only
-        path = tuple(p for p in loc if isinstance(p, int) or p in _known_keys(lines, loc))
-        # the exact key in the file; else the environment variable; else the nearest parent
-        line = lines.get(path)
-        env = _env_var_for(path) if line is None and path else None
+        known = _known_keys(lines, loc) | {p for path in env.sources for p in path}
+        path = tuple(p for p in loc if isinstance(p, int) or p in known)
+        variable = env.variable_for(path) if path else None
+        line = None if variable else lines.get(path)
         for i in range(len(path) - 1, 0, -1):
-            if line is None and env is None and path[:i] in lines:
+            if line is None and variable is None and path[:i] in lines:
                 line = lines[path[:i]]
         key = ".".join(str(p) for p in path) or "<top level>"
-        where = f"{filename}:{line}" if line else (f"environment {env}" if env else filename)
+        if variable:
+            where = f"environment {variable}"
+        else:
+            where = f"{filename}:{line}" if line else filename
         message = err["msg"]
         if err["type"] == "extra_forbidden":
             message = "unknown key" + _valid_choices(path)
@@ -336,25 +340,45 @@ def load_settings(path: Path | str | None = None) -> Settings:
     """Read the config file (default ./auditor.yaml if present) and the environment."""
     filename = "<environment>"
     data: Any = {}
-    lines: dict[tuple[Any, ...], int] = {}
+    lines: Mapping[tuple[Any, ...], int] = {}
     chosen = (
         Path(path) if path is not None else (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
     )
     if chosen is not None:
         filename = str(chosen)
         try:
-            text = chosen.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{filename}: cannot read config file: {exc.strerror}") from None
-        data, lines = _load_yaml_with_lines(text, filename)
+            doc = read_yaml(chosen, "config file", MAX_CONFIG_BYTES)
+        except YamlError as exc:
+            raise ConfigError(str(exc)) from None
+        data, lines = doc.data, doc.lines
         if data is None:
             data = {}
         if not isinstance(data, dict):
             raise ConfigError(f"{filename}:1: the config file must be a mapping of sections")
+        if "source" in data:
+            raise ConfigError(f"{doc.where('source')}: source: unknown key")
+    env = _environment()
     try:
         return Settings(**data, source=filename)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, filename, lines)) from None
+        raise ConfigError(format_validation_error(exc, filename, lines, env)) from None
+
+
+def _environment() -> EnvOverrides:
+    try:
+        return env_overrides(Settings, os.environ)
+    except EnvError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+class _EnvSource(PydanticBaseSettingsSource):
+    """AUDITOR_* variables as config_env reads them (named in errors, UTF-8 checked)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return _environment().data
 
 
 def secret_from(env: str | None, file: Path | None) -> str | None:

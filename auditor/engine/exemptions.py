@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from auditor.engine.errors import RuleError
-from auditor.engine.yamldoc import YamlDoc, YamlError, read_yaml
+from auditor.yamlsafe import YamlDoc, YamlError, read_yaml
 from auditor.model import Clock, ExemptionRef, ResourceRef
 from auditor.settings import ExemptionConfig, Settings
 
@@ -110,7 +110,7 @@ def load_exemptions(settings: Settings) -> tuple[Exemption, ...]:
     problems: list[str] = []
     for path in settings.exemption_files:
         try:
-            doc = read_yaml(Path(path))
+            doc = read_yaml(Path(path), "exemption file")
         except YamlError as exc:
             problems.append(str(exc))
             continue
