@@ -151,8 +151,11 @@ def _set(tree: dict[str, Any], path: Path_, value: Any, name: str) -> None:
         node[path[-1]] = value
 
 
-def env_overrides(model: type[BaseModel], environ: Mapping[str, str]) -> EnvOverrides:
-    """The overrides the environment holds for `model` (the Settings class)."""
+def env_overrides(
+    model: type[BaseModel], environ: Mapping[str, str], internal: tuple[str, ...] = ()
+) -> EnvOverrides:
+    """The overrides the environment holds for `model` (the Settings class); fields named in
+    `internal` are not config and never come from the environment."""
     data: dict[str, Any] = {}
     sources: dict[Path_, str] = {}
     # the longest names last, so AUDITOR_SLACK__X refines AUDITOR_SLACK='{...}'
@@ -160,7 +163,7 @@ def env_overrides(model: type[BaseModel], environ: Mapping[str, str]) -> EnvOver
         if not name.upper().startswith(ENV_PREFIX):
             continue
         path = tuple(name[len(ENV_PREFIX) :].lower().split(DELIMITER))
-        if path[0] not in model.model_fields or path[0] == "source":
+        if path[0] not in model.model_fields or path[0] in internal:
             continue
         if any(not part for part in path):
             raise EnvError(f"environment {name}: empty key between '{DELIMITER}'")

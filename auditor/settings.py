@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -26,6 +26,7 @@ from auditor.yamlsafe import YamlError, read_yaml
 
 DEFAULT_CONFIG = Path("auditor.yaml")
 MAX_CONFIG_BYTES = 1024 * 1024
+INTERNAL_FIELDS = ("source", "source_lines")  # not config keys: where the config came from
 
 
 class ConfigError(BadInputError):
@@ -98,6 +99,23 @@ class ExemptionConfig(_Section):
     reason: str = Field(min_length=1)
     owner: str = Field(min_length=1)
     expires: date
+
+
+class TagExemptionConfig(_Section):
+    """Exemptions a resource grants itself with tags: off unless a rule is listed here."""
+
+    rules: tuple[str, ...] = ()  # rule ids (or globs) that resource tags may exempt
+    allow_critical: bool = False  # critical rules only when listed by exact id AND this is true
+    max_days: int = Field(default=30, ge=1, le=366)  # an auditor:exempt-until further out: ignored
+
+
+class ExemptionPolicyConfig(_Section):
+    """What an exemption may be: checked at start (exit 2), before anything is collected."""
+
+    max_days: int = Field(default=365, ge=1)  # longest lifetime, from today to `expires`
+    allow_all_rules: bool = False  # rule "*" (or any glob matching every loaded rule)
+    allow_unscoped: bool = False  # resource "*" with no account and no tags
+    tags: TagExemptionConfig = TagExemptionConfig()
 
 
 class IacConfig(_Section):
@@ -228,6 +246,7 @@ class Settings(BaseSettings):
     rules: RulesConfig = RulesConfig()
     exemptions: tuple[ExemptionConfig, ...] = ()
     exemption_files: tuple[Path, ...] = ()
+    exemption_policy: ExemptionPolicyConfig = ExemptionPolicyConfig()
     iac: IacConfig = IacConfig()
     reports: ReportsConfig = ReportsConfig()
     signing: SigningConfig = SigningConfig()
@@ -238,6 +257,9 @@ class Settings(BaseSettings):
     collect: CollectConfig = CollectConfig()
     # where the config came from, for messages; not a config key
     source: str = Field(default="<defaults>", exclude=True)
+    source_lines: Mapping[tuple[Any, ...], int] = Field(
+        default_factory=dict, exclude=True, repr=False
+    )
 
     @field_validator("regions", mode="before")
     @classmethod
@@ -252,6 +274,14 @@ class Settings(BaseSettings):
         if not re.match(r"^(sqlite|postgresql(\+psycopg)?)://", value):
             raise ValueError("expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
         return value
+
+    def where(self, *path: Any) -> str:
+        """`file:line` of a key of the config file (or its nearest parent), for messages."""
+        for end in range(len(path), 0, -1):
+            line = self.source_lines.get(tuple(path[:end]))
+            if line is not None:
+                return f"{self.source}:{line}"
+        return self.source
 
     @classmethod
     def settings_customise_sources(
@@ -297,7 +327,7 @@ def format_validation_error(
     return "\n".join(problems)
 
 
-def _known_keys(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> set[Any]:
+def _known_keys(lines: Mapping[tuple[Any, ...], int], loc: tuple[Any, ...]) -> set[Any]:
     known: set[Any] = set()
     for path in lines:
         known.update(path)
@@ -322,7 +352,7 @@ def _valid_choices(path: tuple[Any, ...]) -> str:
         model = _model_of(field.annotation)
         if model is None:
             return ""
-    names = [n for n in model.model_fields if n != "source"]
+    names = [n for n in model.model_fields if n not in INTERNAL_FIELDS]
     return f" (valid keys: {', '.join(names)})"
 
 
@@ -355,18 +385,19 @@ def load_settings(path: Path | str | None = None) -> Settings:
             data = {}
         if not isinstance(data, dict):
             raise ConfigError(f"{filename}:1: the config file must be a mapping of sections")
-        if "source" in data:
-            raise ConfigError(f"{doc.where('source')}: source: unknown key")
+        for internal in INTERNAL_FIELDS:
+            if internal in data:
+                raise ConfigError(f"{doc.where(internal)}: {internal}: unknown key")
     env = _environment()
     try:
-        return Settings(**data, source=filename)
+        return Settings(**data, source=filename, source_lines=lines)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, filename, lines, env)) from None
 
 
 def _environment() -> EnvOverrides:
     try:
-        return env_overrides(Settings, os.environ)
+        return env_overrides(Settings, os.environ, INTERNAL_FIELDS)
     except EnvError as exc:
         raise ConfigError(str(exc)) from None
 

@@ -26,7 +26,6 @@ from yaml.constructor import SafeConstructor
 from yaml.events import (
     AliasEvent,
     MappingStartEvent,
-    ScalarEvent,
     SequenceStartEvent,
 )
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -83,8 +82,8 @@ class _Composer(Composer):
 
     _depth = 0
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
-        event = self.peek_event()
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        event = self.peek_event()  # type: ignore[attr-defined]
         if isinstance(event, AliasEvent):
             raise _Refused(event.start_mark, "aliases (*name) are not allowed")
         anchor = getattr(event, "anchor", None)
@@ -99,10 +98,10 @@ class _Composer(Composer):
             if self._depth > MAX_DEPTH:
                 raise _Refused(event.start_mark, f"nested deeper than {MAX_DEPTH} levels")
             try:
-                return super().compose_node(parent, index)  # type: ignore[no-any-return]
+                return super().compose_node(parent, index)
             finally:
                 self._depth -= 1
-        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        return super().compose_node(parent, index)
 
     @staticmethod
     def _explicit_tag(tag: str) -> str:
@@ -111,13 +110,13 @@ class _Composer(Composer):
 
 _Parser: Any
 try:
-    from yaml.cyaml import CParser as _Parser
+    from yaml.cyaml import CParser as _Parser  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - PyYAML without libyaml
     from yaml.parser import Parser as _PyParser
     from yaml.reader import Reader
     from yaml.scanner import Scanner
 
-    class _PurePython(Reader, Scanner, _PyParser):  # type: ignore[misc]
+    class _PurePython(Reader, Scanner, _PyParser):
         def __init__(self, stream: str) -> None:
             Reader.__init__(self, stream)
             Scanner.__init__(self)

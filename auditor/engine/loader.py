@@ -15,9 +15,9 @@ from auditor.engine.conditions import Condition, ConditionCompiler, EvalContext,
 from auditor.engine.errors import RuleError
 from auditor.engine.params import check_value, parse_specs
 from auditor.engine.rules import ParamSpec, Rule, RuleSet, Runner
-from auditor.yamlsafe import YamlDoc, YamlError, read_yaml
 from auditor.model import Kind, Resource, Severity, SnapshotView
 from auditor.settings import RulesConfig
+from auditor.yamlsafe import YamlDoc, YamlError, read_yaml
 
 RULE_ID = re.compile(r"^[a-z0-9]+(\.[a-z0-9_]+)+$")
 PACK_KEYS = ("rules", "description")
