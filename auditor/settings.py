@@ -26,7 +26,7 @@ from auditor.yamlsafe import YamlError, read_yaml
 
 DEFAULT_CONFIG = Path("auditor.yaml")
 MAX_CONFIG_BYTES = 1024 * 1024
-INTERNAL_FIELDS = ("source", "source_lines")  # not config keys: where the config came from
+INTERNAL_FIELDS = ("source", "locations")  # not config keys: where the config came from
 
 
 class ConfigError(BadInputError):
@@ -34,7 +34,7 @@ class ConfigError(BadInputError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
@@ -235,6 +235,7 @@ class Settings(BaseSettings):
         extra="forbid",
         frozen=True,
         case_sensitive=False,
+        allow_inf_nan=False,
     )
 
     accounts: tuple[AccountConfig, ...] = ()
@@ -257,7 +258,8 @@ class Settings(BaseSettings):
     collect: CollectConfig = CollectConfig()
     # where the config came from, for messages; not a config key
     source: str = Field(default="<defaults>", exclude=True)
-    source_lines: Mapping[tuple[Any, ...], int] = Field(
+    # "file:line" or "environment VAR" of each key that was set, for messages
+    locations: Mapping[tuple[Any, ...], str] = Field(
         default_factory=dict, exclude=True, repr=False
     )
 
@@ -276,11 +278,11 @@ class Settings(BaseSettings):
         return value
 
     def where(self, *path: Any) -> str:
-        """`file:line` of a key of the config file (or its nearest parent), for messages."""
+        """Where a key (or its nearest parent) was set: `file:line` or `environment VAR`."""
         for end in range(len(path), 0, -1):
-            line = self.source_lines.get(tuple(path[:end]))
-            if line is not None:
-                return f"{self.source}:{line}"
+            found = self.locations.get(tuple(path[:end]))
+            if found is not None:
+                return found
         return self.source
 
     @classmethod
@@ -390,9 +392,20 @@ def load_settings(path: Path | str | None = None) -> Settings:
                 raise ConfigError(f"{doc.where(internal)}: {internal}: unknown key")
     env = _environment()
     try:
-        return Settings(**data, source=filename, source_lines=lines)
+        return Settings(**data, source=filename, locations=_locations(filename, lines, env))
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, filename, lines, env)) from None
+
+
+def _locations(
+    filename: str, lines: Mapping[tuple[Any, ...], int], env: EnvOverrides
+) -> dict[tuple[Any, ...], str]:
+    out = {path: f"{filename}:{line}" for path, line in lines.items() if path}
+    for path in list(out):  # a key the environment replaced is no longer the file's
+        if env.variable_for(path):
+            del out[path]
+    out.update({path: f"environment {name}" for path, name in env.sources.items()})
+    return out
 
 
 def _environment() -> EnvOverrides:

@@ -219,17 +219,19 @@ def read_capped(path: Path, limit: int, what: str) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise ValueError(f"{path}: cannot read {what}: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as fh:
+    try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise ValueError(f"{path}: cannot read {what}: not a regular file")
         if info.st_size > limit:
             raise ValueError(f"{path}: {what} is larger than {limit:,} bytes")
         os.set_blocking(fd, True)
-        try:
+        with os.fdopen(fd, "rb", closefd=False) as fh:
             data = fh.read(limit + 1)
-        except OSError as exc:
-            raise ValueError(f"{path}: cannot read {what}: {exc.strerror}") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read {what}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
     if len(data) > limit:
         raise ValueError(f"{path}: {what} is larger than {limit:,} bytes")
     return data

@@ -36,11 +36,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from auditor.commands.summary import live_progress, print_summary
-    from auditor.pipeline import CycleOptions, run_cycle
     from auditor.settings import load_settings
 
-    settings = load_settings(args.config)
+    settings = load_settings(args.config)  # a bad config fails before the heavy imports
+
+    from auditor.commands.summary import live_progress, print_summary
+    from auditor.pipeline import CycleOptions, run_cycle
+
     fail_on = Severity(args.fail_on)
     units: int | None = None  # unknown until discovery (Organizations, `regions: all`)
     if settings.organization is None and isinstance(settings.regions, tuple):

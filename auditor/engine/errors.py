@@ -10,8 +10,8 @@ from auditor.errors import BadInputError
 class RuleError(BadInputError):
     """Every problem, one per line: `file:line: rule <id>: <field>: <problem> (valid: ...)`."""
 
-    def __init__(self, problems: Sequence[str]) -> None:
+    def __init__(self, problems: Sequence[str], what: str = "rules") -> None:
         self.problems = tuple(problems)
         count = len(self.problems)
-        head = f"{count} problem{'s' if count != 1 else ''} in rules:"
+        head = f"{count} problem{'s' if count != 1 else ''} in {what}:"
         super().__init__("\n".join((head, *self.problems)) if count > 1 else self.problems[0])

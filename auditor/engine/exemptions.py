@@ -67,7 +67,8 @@ class Exemption:
     resource: str = "*"  # ARN glob
     account: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
-    where: str = ""  # file:line of the entry, for error messages
+    where: str = ""  # file:line (or environment variable) of the entry, for error messages
+    entry: str = ""  # its field path, e.g. "exemptions[2]"
 
     @property
     def scoped(self) -> bool:
@@ -90,9 +91,12 @@ class Exemption:
         return ExemptionRef(self.source, self.reason, self.owner, self.expires.isoformat())
 
 
-def _from_config(entry: ExemptionConfig, source: str, where: str = "") -> Exemption:
+def _from_config(
+    entry: ExemptionConfig, source: str, where: str = "", label: str = ""
+) -> Exemption:
     return Exemption(
         where=where or source,
+        entry=label,
         rule=entry.rule,
         reason=entry.reason,
         owner=entry.owner,
@@ -133,14 +137,14 @@ def _from_file(doc: YamlDoc, problems: list[str]) -> list[Exemption]:
                 where = doc.where(*path, key) if key in entry else doc.where(*path)
                 problems.append(f"{where}: exemptions[{index}].{key}: {message}")
             continue
-        out.append(_from_config(parsed, doc.where(*path)))
+        out.append(_from_config(parsed, doc.where(*path), label=f"exemptions[{index}]"))
     return out
 
 
 def load_exemptions(settings: Settings) -> tuple[Exemption, ...]:
     """The config's exemptions plus those of every exemption file (bad file: BadInputError)."""
     found = [
-        _from_config(e, "config", settings.where("exemptions", i))
+        _from_config(e, "config", settings.where("exemptions", i), f"exemptions[{i}]")
         for i, e in enumerate(settings.exemptions)
     ]
     problems: list[str] = []
@@ -152,7 +156,7 @@ def load_exemptions(settings: Settings) -> tuple[Exemption, ...]:
             continue
         found.extend(_from_file(doc, problems))
     if problems:
-        raise RuleError(problems)
+        raise RuleError(problems, "exemptions")
     return tuple(found)
 
 
@@ -163,28 +167,29 @@ def check_exemptions(
     problems: list[str] = []
     ids = rules.ids
     for e in exemptions:
+        at = f"{e.where}: {e.entry}." if e.entry else f"{e.where}: "
         matched = [i for i in ids if fnmatch.fnmatchcase(i, e.rule)]
         every = e.rule.strip("*?.") == "" or (len(ids) > 1 and len(matched) == len(ids))
         if not matched:
-            problems.append(f"{e.where}: rule: {e.rule!r} matches no loaded rule")
+            problems.append(f"{at}rule: {e.rule!r} matches no loaded rule")
         elif every and not policy.allow_all_rules:
             problems.append(
-                f"{e.where}: rule: {e.rule!r} exempts every rule "
+                f"{at}rule: {e.rule!r} exempts every rule "
                 "(name the rules, or set exemption_policy.allow_all_rules: true)"
             )
         if (e.expires - today).days > policy.max_days:
             problems.append(
-                f"{e.where}: expires: {e.expires.isoformat()} is more than "
+                f"{at}expires: {e.expires.isoformat()} is more than "
                 f"{policy.max_days} days away (exemption_policy.max_days)"
             )
         if not e.scoped and not policy.allow_unscoped:
             problems.append(
-                f"{e.where}: resource: an exemption needs a scope (resource ARN glob, account "
+                f"{at}resource: an exemption needs a scope (resource ARN glob, account "
                 "or tags); to exempt every resource disable the rule, or set "
                 "exemption_policy.allow_unscoped: true"
             )
     if problems:
-        raise RuleError(problems)
+        raise RuleError(problems, "exemptions")
 
 
 def expired_exemptions(exemptions: Sequence[Exemption], clock: Clock) -> tuple[Exemption, ...]:
