@@ -65,7 +65,7 @@ def auditor(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> Ru
         env=env or child_env(),
         capture_output=True,
         timeout=CHILD_TIMEOUT_SECONDS,
-        preexec_fn=_limits,  # noqa: PLW1509 - no threads in the test process fork here
+        preexec_fn=_limits,
         check=False,
     )
     return Run(
