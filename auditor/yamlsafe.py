@@ -150,9 +150,7 @@ class _Loader(_Composer, _Parser, SafeConstructor, Resolver):  # type: ignore[mi
         return f"{_field(path)}: " if path else ""
 
 
-def _check_keys(
-    node: Node, path: Path_, lines: dict[Path_, int], paths: dict[int, Path_]
-) -> None:
+def _check_keys(node: Node, path: Path_, lines: dict[Path_, int], paths: dict[int, Path_]) -> None:
     """Record lines; refuse non-string and duplicate keys. Iterative: depth is bounded anyway."""
     stack: list[tuple[Node, Path_]] = [(node, path)]
     while stack:

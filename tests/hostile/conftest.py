@@ -84,8 +84,11 @@ def assert_refused(run: Run, source: str, expect: str | None = None) -> None:
     assert lines, "no message on stderr"
     assert lines[0].startswith("auditor: error: ") or source in lines[0], lines
     problems = [
-        line for line in lines if not line.endswith(":") and not line.endswith(("problem", "problems"))
+        line
+        for line in lines
+        if not line.endswith(":") and not line.endswith(("problem", "problems"))
     ]
-    assert problems and all(source in line for line in problems), (source, lines)
+    assert problems, lines
+    assert all(source in line for line in problems), (source, lines)
     if expect is not None:
         assert expect in run.stderr, (expect, run.stderr)

@@ -142,7 +142,9 @@ def test_reports_dir_that_is_a_file_is_refused_before_the_cycle(tmp_path: Path) 
     key = _signing_key(tmp_path)
     (tmp_path / "reports.txt").write_text("not a directory\n")
     config = tmp_path / "auditor.yaml"
-    config.write_text(f"reports: {{dir: {tmp_path / 'reports.txt'}}}\nsigning: {{key_file: {key}}}\n")
+    config.write_text(
+        f"reports: {{dir: {tmp_path / 'reports.txt'}}}\nsigning: {{key_file: {key}}}\n"
+    )
     run = auditor(["scan", "--config", str(config)], cwd=tmp_path)
     assert_refused(run, "reports.dir", "is not a directory")
     assert not (tmp_path / "auditor.db").exists()
