@@ -208,7 +208,7 @@ class _Loader:
             problem(
                 (), "fails_when", "a rule needs exactly one of fails_when (declarative) or check"
             )
-        elif has_check and raw["check"] not in CHECKS:
+        elif has_check and (not isinstance(raw["check"], str) or raw["check"] not in CHECKS):
             problem(
                 ("check",),
                 "check",
