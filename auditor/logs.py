@@ -12,7 +12,6 @@ from typing import TextIO
 
 import structlog
 
-
 # Third-party loggers that print request URLs or bodies (botocore request bodies at DEBUG;
 # httpx "HTTP Request: POST <url>" at INFO, where the URL is the Slack webhook, a secret;
 # slack_sdk the URL and body at DEBUG): held at WARNING whatever --log-level says.

@@ -20,7 +20,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from auditor.config_env import ENV_PREFIX, EnvError, EnvOverrides, env_overrides
-from auditor.errors import BadInputError
+from auditor.errors import BadInputError, one_line
 from auditor.model import Service, Severity
 from auditor.yamlsafe import YamlError, read_yaml
 
@@ -325,7 +325,7 @@ def format_validation_error(
         message = err["msg"]
         if err["type"] == "extra_forbidden":
             message = "unknown key" + _valid_choices(path)
-        problems.append(f"{where}: {key}: {message}")
+        problems.append(one_line(f"{where}: {key}: {message}"))
     return "\n".join(problems)
 
 
@@ -412,7 +412,7 @@ def _environment() -> EnvOverrides:
     try:
         return env_overrides(Settings, os.environ, INTERNAL_FIELDS)
     except EnvError as exc:
-        raise ConfigError(str(exc)) from None
+        raise ConfigError(one_line(str(exc))) from None
 
 
 class _EnvSource(PydanticBaseSettingsSource):

@@ -31,6 +31,8 @@ from yaml.events import (
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
+from auditor.errors import one_line
+
 MAX_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 64
 
@@ -43,7 +45,10 @@ PLAIN_TAGS = frozenset(
 
 
 class YamlError(Exception):
-    """Not acceptable YAML (or unreadable): the message names file and line."""
+    """Not acceptable YAML (or unreadable): the message names file and line (one line)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from typing import Any
 
 import jmespath
 
-from auditor.errors import BadInputError
+from auditor.errors import BadInputError, one_line
 from auditor.model import JSON, CollectionGap, Kind, Resource, Service, canonical_json
 from auditor.yamlsafe import read_capped
 
@@ -49,7 +49,10 @@ CompareSpec = Mapping[str, Mapping[str, str]]
 
 
 class StateError(BadInputError):
-    """A Terraform state file is malformed or of an unsupported version."""
+    """A Terraform state file is malformed or of an unsupported version (one line)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
 
 
 @dataclass(frozen=True, slots=True)
