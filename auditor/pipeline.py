@@ -40,6 +40,7 @@ from auditor.model import (
     ActionRecord,
     Clock,
     Evaluation,
+    Finding,
     FindingDelta,
     RuleInfo,
     Severity,
@@ -82,6 +83,9 @@ class CycleOptions:
     # called before anything is written or any action is taken; raises to abandon the
     # cycle (the daemon's leadership check: a replica that lost its lease writes nothing)
     fence: Callable[[], None] | None = None
+    # a run narrowed to part of the estate (`auditor scan --region ...`): open findings it
+    # did not look at are carried over, never resolved
+    looked_at: Callable[[Finding], bool] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +173,7 @@ def run_cycle(
             snapshot, rules, exemptions, clock, history=history, tag_policy=tag_policy(settings)
         )
         now = clock.now()
-        delta = compute_delta(store.open_findings(), evaluation, now)
+        delta = compute_delta(store.open_findings(), evaluation, now, covered=options.looked_at)
         infos = {r.id: rules.info(r.id) for r in rules.rules}
 
         decided = Plan(cycle_id=snapshot.id, mode="off")

@@ -15,14 +15,21 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from auditor.config_env import ENV_PREFIX, EnvError, EnvOverrides, env_overrides
 from auditor.errors import BadInputError, one_line
 from auditor.model import Service, Severity
-from auditor.yamlsafe import YamlError, read_yaml
+from auditor.yamlsafe import YamlError, read_capped, read_yaml
 
 DEFAULT_CONFIG = Path("auditor.yaml")
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -88,6 +95,8 @@ class RulesConfig(_Section):
     paths: tuple[str, ...] = ()
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     disabled: tuple[str, ...] = ()
+    # when set, only rules matching these ids/globs run (`auditor scan --rule`)
+    only: tuple[str, ...] = ()
     builtin: bool = True
 
 
@@ -243,6 +252,8 @@ class Settings(BaseSettings):
     regions: tuple[str, ...] | Literal["all"] = ()  # () = the ambient AWS region
     services: tuple[Service, ...] = (Service.EC2, Service.ECS, Service.EKS, Service.ECR)
     store: str = "sqlite:///auditor.db"
+    # a file holding the store URL (it carries the database password): wins over `store`
+    store_url_file: Path | None = None
     schedule: ScheduleConfig = ScheduleConfig()
     rules: RulesConfig = RulesConfig()
     exemptions: tuple[ExemptionConfig, ...] = ()
@@ -284,6 +295,25 @@ class Settings(BaseSettings):
             if found is not None:
                 return found
         return self.source
+
+    @model_validator(mode="after")
+    def _store_from_file(self) -> Settings:
+        if self.store_url_file is None:
+            return self
+        try:  # capped, regular files only: never /dev/zero; never echo the content
+            raw = read_capped(Path(self.store_url_file), 64 * 1024, "store_url_file")
+            url = raw.decode("utf-8").strip()
+        except (ValueError, UnicodeDecodeError) as exc:
+            reason = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
+            raise ValueError(f"store_url_file: {reason}") from None
+        if not re.match(r"^(sqlite|postgresql(\+psycopg)?)://", url):
+            # never echo the content: it holds a password
+            raise ValueError(
+                f"store_url_file: {self.store_url_file} does not hold a sqlite:/// or "
+                "postgresql+psycopg:// URL"
+            )
+        object.__setattr__(self, "store", url)
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -225,8 +225,9 @@ def signer_from_settings(settings: Settings, kms_client_factory: KmsClientFactor
     path = Path(source.name)
     if not path.exists():
         raise SigningKeyError(
-            f"{path}: cannot read signing key (No such file or directory); "
-            f"create one with `auditor keys generate --out {path}`"
+            f"{path}: cannot read signing key (No such file or directory); first run? "
+            "`auditor init` writes a config and a key; or create one with "
+            f"`auditor keys generate --out {path}`"
         )
     try:
         pem_bytes = read_capped(path, MAX_KEY_BYTES, "signing key")
