@@ -8,7 +8,6 @@ brute-forced from it) and the webhook URL (httpx logs every request URL at INFO)
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 import threading
 import zlib
@@ -25,8 +24,8 @@ from tests.hostile.conftest import auditor, child_env
 pytestmark = pytest.mark.slow
 
 REGION = "us-east-1"
-SECRET = "canary-Pa55word-7f3a9c"  # noqa: S105 - planted on purpose
-WEBHOOK_TOKEN = "canaryWebhookToken9d2e41"  # noqa: S105
+SECRET = "canary-Pa55word-7f3a9c"
+WEBHOOK_TOKEN = "canaryWebhookToken9d2e41"
 
 
 @pytest.fixture
@@ -90,6 +89,13 @@ def capture() -> Iterator[tuple[str, list[bytes]]]:
     server.server_close()
 
 
+def _inflate(blob: bytes) -> bytes:
+    try:
+        return zlib.decompress(blob)
+    except zlib.error:
+        return blob
+
+
 def _store_text(db: Path) -> str:
     """Every value of every table, zlib-compressed blobs decompressed."""
     out: list[str] = []
@@ -99,11 +105,7 @@ def _store_text(db: Path) -> str:
             for row in conn.execute(f'SELECT * FROM "{table}"'):  # noqa: S608 - our own names
                 for value in row:
                     if isinstance(value, bytes):
-                        try:
-                            value = zlib.decompress(value)
-                        except zlib.error:
-                            pass
-                        out.append(value.decode("utf-8", "replace"))
+                        out.append(_inflate(value).decode("utf-8", "replace"))
                     elif value is not None:
                         out.append(str(value))
     return "\n".join(out)
