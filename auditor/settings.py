@@ -305,7 +305,9 @@ class Settings(BaseSettings):
             url = raw.decode("utf-8").strip()
         except (ValueError, UnicodeDecodeError) as exc:
             reason = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
-            raise ValueError(f"store_url_file: {reason}") from None
+            raise ValueError(
+                f"store_url_file: cannot read {self.store_url_file}: {reason.rsplit(': ', 1)[-1]}"
+            ) from None
         if not re.match(r"^(sqlite|postgresql(\+psycopg)?)://", url):
             # never echo the content: it holds a password
             raise ValueError(

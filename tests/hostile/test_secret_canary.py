@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+import urllib.request
 import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,17 +38,17 @@ def moto_endpoint() -> Iterator[str]:
     kw = {"region_name": REGION, "endpoint_url": endpoint, "aws_access_key_id": "c",
           "aws_secret_access_key": "c"}  # fmt: skip
     ec2 = boto3.client("ec2", **kw)
-    ec2.create_key_pair(KeyName="ops")  # a high finding: Slack gets a message
+    ec2.create_key_pair(KeyName="canary-ops")  # a high finding: Slack gets a message
     image = ec2.register_image(Name="base", RootDeviceName="/dev/xvda")["ImageId"]
     ec2.run_instances(
         ImageId=image,
         MinCount=1,
         MaxCount=1,
-        KeyName="ops",
+        KeyName="canary-ops",
         UserData=f"#!/bin/bash\nexport DB_PASSWORD={SECRET}\n",
     )
     ecs = boto3.client("ecs", **kw)
-    ecs.create_cluster(clusterName="prod")
+    ecs.create_cluster(clusterName="canary")
     arn = ecs.register_task_definition(
         family="api",
         containerDefinitions=[
@@ -59,8 +60,10 @@ def moto_endpoint() -> Iterator[str]:
             }
         ],
     )["taskDefinition"]["taskDefinitionArn"]
-    ecs.create_service(cluster="prod", serviceName="api", taskDefinition=arn, desiredCount=1)
+    ecs.create_service(cluster="canary", serviceName="api", taskDefinition=arn, desiredCount=1)
     yield endpoint
+    # moto keeps its state per process, across servers: leave nothing for the next test
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))  # noqa: S310
     server.stop()
 
 
