@@ -26,6 +26,8 @@ from auditor.collect.runner import ProgressCallback, collect
 from auditor.engine import (
     Exemption,
     RuleSet,
+    TagPolicy,
+    check_exemptions,
     compute_delta,
     evaluate,
     load_exemptions,
@@ -71,6 +73,7 @@ from auditor.report.errors import ReportError
 from auditor.report.model import ReportInput
 from auditor.report.publish import kms_factory, publish_report
 from auditor.report.signing import Signer, signer_from_settings
+from auditor.report.storage import check_report_dir
 from auditor.settings import Settings
 from auditor.store import CycleRecord, Store
 
@@ -109,12 +112,20 @@ class Preflight:
 
 
 def preflight(
-    settings: Settings, sessions: AwsSessions | None = None, *, write_report: bool = True
+    settings: Settings,
+    sessions: AwsSessions | None = None,
+    *,
+    write_report: bool = True,
+    clock: Clock | None = None,
 ) -> Preflight:
-    rules = cycle_rules(load_rules(settings.rules), settings)
+    loaded = load_rules(settings.rules)
+    rules = cycle_rules(loaded, settings)
     exemptions = load_exemptions(settings)
+    today = (clock or SystemClock()).now().date()
+    check_exemptions(exemptions, loaded, settings.exemption_policy, today)
     signer = None
     if write_report:
+        check_report_dir(Path(settings.reports.dir))
         signer = signer_from_settings(settings, kms_factory(sessions or AwsSessions()))
     return Preflight(rules, exemptions, signer)
 
@@ -158,7 +169,7 @@ def run_cycle(
     options = options or CycleOptions()
     began = time.perf_counter()
     sessions = sessions or AwsSessions(config=client_config(settings.collect.max_attempts))
-    checked = preflight(settings, sessions, write_report=options.write_report)
+    checked = preflight(settings, sessions, write_report=options.write_report, clock=clock)
     rules, exemptions, signer = checked.rules, checked.exemptions, checked.signer
     fence = options.fence or (lambda: None)
     own_store = store is None
@@ -171,7 +182,9 @@ def run_cycle(
         snapshot = with_declared_state(snapshot, settings, rules, sessions, clock)
         versions = store.baselines(baseline_arns(snapshot, baseline_kinds(rules)))
         history = build_history(versions, previous)
-        evaluation = evaluate(snapshot, rules, exemptions, clock, history=history)
+        evaluation = evaluate(
+            snapshot, rules, exemptions, clock, history=history, tag_policy=tag_policy(settings)
+        )
         now = clock.now()
         delta = compute_delta(store.open_findings(), evaluation, now, covered=options.looked_at)
         infos = {r.id: rules.info(r.id) for r in rules.rules}
@@ -271,6 +284,11 @@ def cycle_rules(rules: RuleSet, settings: Settings) -> RuleSet:
     return rules
 
 
+def tag_policy(settings: Settings) -> TagPolicy:
+    """Which rules resource tags may exempt (exemption_policy.tags; none by default)."""
+    return TagPolicy.from_config(settings.exemption_policy.tags)
+
+
 def _report_url(settings: Settings, report_id: str) -> str | None:
     base = settings.reports.base_url
     if base:
@@ -365,7 +383,12 @@ def report_input(
         previous = store.load_snapshot(cycles[1].id) if len(cycles) > 1 else None
         versions = store.baselines(baseline_arns(snapshot, baseline_kinds(rules)))
         evaluation = evaluate(
-            snapshot, rules, exemptions, clock, history=build_history(versions, previous)
+            snapshot,
+            rules,
+            exemptions,
+            clock,
+            history=build_history(versions, previous),
+            tag_policy=tag_policy(settings),
         )
         stored = store.open_findings()
         now = clock.now()

@@ -169,10 +169,12 @@ def redacted_text(raw: bytes | str | None) -> dict[str, JSON]:
 
 
 def redacted_value(name: str, value: str, location: str) -> dict[str, JSON]:
-    """The redacted-text object for one environment variable's value."""
+    """The redacted-text object for one environment variable's value. Its hash is the 12-hex
+    prefix only: a whole unsalted SHA-256 of a short value (a PIN, a word) is a lookup away
+    from the value itself."""
     return {
         "present": True,
-        "sha256": sha256_hex(value),
+        "sha256": short_hash(value),
         "size": len(value.encode()),
         "secrets": [h.to_json() for h in scan_assignment(name, value, location)],
     }
