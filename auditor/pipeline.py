@@ -31,6 +31,7 @@ from auditor.engine import (
     load_exemptions,
     load_rules,
 )
+from auditor.engine.exemptions import from_requests
 from auditor.engine.history import baseline_arns, baseline_kinds, build_history, restrict
 from auditor.errors import ExitCode
 from auditor.iac.load import with_declared_state
@@ -48,10 +49,11 @@ from auditor.model import (
     TrackedFinding,
 )
 from auditor.notify import SlackTransport, active_destinations, deliver, plan_messages
+from auditor.remediate.approvals import gate
 from auditor.remediate.executor import execute, kill_switch_engaged, session_client_for
 from auditor.remediate.plan import Plan
 from auditor.remediate.planner import plan
-from auditor.report.build import build_report_input
+from auditor.report.build import build_report_input, previous_report_at, with_audit_log
 from auditor.report.bundle import new_report_id
 from auditor.report.errors import ReportError
 from auditor.report.model import ReportInput
@@ -147,6 +149,7 @@ def run_cycle(
     own_store = store is None
     store = store or Store.open(settings.store)
     try:
+        exemptions += from_requests(store.approved_exemption_requests(clock.now().date()))
         previous = store.latest_snapshot()
         snapshot = collect(
             settings, sessions, clock, PreviousState.from_snapshot(previous), options.progress
@@ -206,6 +209,7 @@ def run_cycle(
             data = build_report_input(
                 settings, snapshot, evaluation, delta, rules, exemptions, actions, clock
             )
+            data = with_audit_log(data, store.audit_since(previous_report_at(data)))
             report_dir = publish_report(
                 data, settings, sessions, clock, signer=signer, report_id=report_id
             ).bundle.path
@@ -278,7 +282,7 @@ def _plan(
     store: Store,
     now: datetime,
 ) -> Plan:
-    return plan(
+    decided = plan(
         delta.open,
         SnapshotView(snapshot),
         infos,
@@ -288,6 +292,8 @@ def _plan(
         snapshot.id,
         kill_switch_engaged(settings.remediation, os.environ),
     )
+    open_by_id = {t.id: t for t in delta.open}
+    return gate(decided, settings.remediation.require_approval, open_by_id, store.open_decisions())
 
 
 def _execute(
@@ -315,6 +321,7 @@ def report_input(
     own_store = store is None
     store = store or Store.open(settings.store)
     try:
+        exemptions += from_requests(store.approved_exemption_requests(clock.now().date()))
         cycles = store.list_cycles(limit=2)
         if not cycles:
             raise ReportError("no cycle in the store yet: run `auditor scan` first")

@@ -90,6 +90,7 @@ def build_report(data: ReportInput, report_id: str) -> dict[str, JSON]:
             "expired": [_exemption(e) for e in data.exemptions if e.expired],
         },
         "actions": [a.to_json() for a in sorted(data.actions, key=lambda a: (a.at, a.id))],
+        "audit_log": [dict(e) for e in data.audit_log],
     }
 
 
