@@ -53,7 +53,7 @@ from auditor.remediate.approvals import gate
 from auditor.remediate.executor import execute, kill_switch_engaged, session_client_for
 from auditor.remediate.plan import Plan
 from auditor.remediate.planner import plan
-from auditor.report.build import build_report_input, previous_report_at, with_audit_log
+from auditor.report.build import build_report_input, with_audit_log
 from auditor.report.bundle import new_report_id
 from auditor.report.errors import ReportError
 from auditor.report.model import ReportInput
@@ -206,10 +206,12 @@ def run_cycle(
                 )
         report_dir = None
         if signer is not None:
-            data = build_report_input(
-                settings, snapshot, evaluation, delta, rules, exemptions, actions, clock
+            data = with_audit_log(
+                build_report_input(
+                    settings, snapshot, evaluation, delta, rules, exemptions, actions, clock
+                ),
+                store.audit_since,
             )
-            data = with_audit_log(data, store.audit_since(previous_report_at(data)))
             report_dir = publish_report(
                 data, settings, sessions, clock, signer=signer, report_id=report_id
             ).bundle.path

@@ -21,7 +21,7 @@ class AppContext:
     library: ReportLibrary
     clock: Clock
     rules: Mapping[str, RuleInfo]
-    config: ApiConfig = ApiConfig()
+    config: ApiConfig = field(default_factory=ApiConfig)
     config_exemptions: tuple[Exemption, ...] = ()
     require_approval: tuple[str, ...] = ()
     throttle: LoginThrottle = field(default_factory=LoginThrottle)

@@ -50,12 +50,14 @@ class SecurityHeaders:
         await self.app(scope, receive, wrapped)
 
 
-class _TooLarge(Exception):
-    pass
+HTTP_VERSIONS = frozenset({"1.0", "1.1"})
+MAX_TARGET_BYTES = 8 * 1024
+MAX_HEADER_BYTES = 16 * 1024
 
 
 class BodyLimit:
-    """413 for a body over `max_bytes`, by Content-Length or counted as it streams in."""
+    """505 for an HTTP version we do not speak; 413 for a body over `max_bytes`, by
+    Content-Length or counted as it streams in (the app then sees the client gone)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -65,38 +67,49 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope.get("http_version") not in HTTP_VERSIONS:
+            await _reject(send, 505, "HTTP version not supported (use HTTP/1.1)")
+            return
+        if len(scope.get("raw_path", b"")) + len(scope.get("query_string", b"")) > MAX_TARGET_BYTES:
+            await _reject(send, 414, "request URI too long")
+            return
+        if sum(len(k) + len(v) for k, v in scope.get("headers", [])) > MAX_HEADER_BYTES:
+            await _reject(send, 431, "request headers too large")
+            return
         for key, value in scope.get("headers", []):
-            if key == b"content-length":
-                if not value.isdigit() or int(value) > self.max_bytes:
-                    await _reject(send, 413, "request body too large")
-                    return
+            if key == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
+                await _reject(send, 413, "request body too large")
+                return
         seen = 0
-        started = False
+        started = refused = False
 
         async def limited() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge
+                    refused = True
+                    if not started:
+                        await _reject(send, 413, "request body too large")
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking(message: Message) -> None:
             nonlocal started
+            if refused:
+                return  # the client already has its 413
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, limited, tracking)
-        except _TooLarge:
-            if not started:
-                await _reject(send, 413, "request body too large")
+        await self.app(scope, limited, tracking)
 
 
 async def _reject(send: Send, status: int, error: str) -> None:
-    body = ('{"error": "%s"}\n' % error).encode()
+    body = (f'{{"error": "{error}"}}\n').encode()
     await send(
         {
             "type": "http.response.start",
@@ -143,16 +156,16 @@ def _record(scope: Scope, status: int) -> None:
         return
     caller = scope.get("state", {}).get("caller")
     try:
-        with ctx.store.engine.connect().execution_options(auditor_write=True) as conn:
-            with conn.begin():
-                webapp.append_audit(
-                    conn,
-                    ctx.clock.now(),
-                    caller.name if caller is not None else None,
-                    caller.role if caller is not None else None,
-                    str(scope["method"]),
-                    str(scope.get("path", ""))[:256],
-                    status,
-                )
+        engine = ctx.store.engine
+        with engine.connect().execution_options(auditor_write=True) as conn, conn.begin():
+            webapp.append_audit(
+                conn,
+                ctx.clock.now(),
+                caller.name if caller is not None else None,
+                caller.role if caller is not None else None,
+                str(scope["method"]),
+                str(scope.get("path", ""))[:256],
+                status,
+            )
     except Exception as exc:  # the request already happened; say the record failed
         log.error("api.audit_log_failed", error=type(exc).__name__)

@@ -52,9 +52,7 @@ def _env() -> jinja2.Environment:
     return env
 
 
-def render(
-    request: Request, template: str, status_code: int = 200, **values: Any
-) -> HTMLResponse:
+def render(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     caller = getattr(request.state, "caller", None)
     body = _env().get_template(template).render(caller=caller, path=request.url.path, **values)
     return HTMLResponse(body, status_code=status_code)
@@ -89,11 +87,16 @@ def login(
     if caller is None:
         ctx.throttle.failed(_client(request), now)
         return render(
-            request, "login.html", 401, error="That token is not valid (unknown, expired or revoked)."
+            request,
+            "login.html",
+            401,
+            error="That token is not valid (unknown, expired or revoked).",
         )
     request.state.caller = caller
     response = RedirectResponse("/", status_code=303)
-    response.headers["Set-Cookie"] = set_cookie_header(token.strip(), secure=ctx.config.secure_cookies)
+    response.headers["Set-Cookie"] = set_cookie_header(
+        token.strip(), secure=ctx.config.secure_cookies
+    )
     return response
 
 
@@ -240,7 +243,9 @@ def request_exemption_form(
         new_id = exemptions_q.request(
             conn, body, caller, ctx.clock.now(), ctx.config.max_exemption_days, ctx.rules
         )
-    return _back("/exemptions", f"Exemption request {new_id} is pending a second person's approval.")
+    return _back(
+        "/exemptions", f"Exemption request {new_id} is pending a second person's approval."
+    )
 
 
 @router.post("/exemptions/{request_id}/{verdict}")
@@ -265,9 +270,7 @@ def approvals_page(
 ) -> HTMLResponse:
     with reading(ctx) as conn:
         page = approvals_q.queue(conn, None, 200)
-    return render(
-        request, "approvals.html", page=page, message=request.query_params.get("message")
-    )
+    return render(request, "approvals.html", page=page, message=request.query_params.get("message"))
 
 
 @router.post("/approvals/{action_id}/{verdict}")

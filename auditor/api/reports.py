@@ -6,10 +6,12 @@ is served only when the bundle's own manifest lists it (or it is the manifest or
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import io
 import re
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,7 +135,7 @@ class ReportLibrary:
                     archive.writestr(f"{report_id}/{name}", target.read_bytes())
         return buffer.getvalue()
 
-    def chain(self, report_id: str) -> tuple[list[dict[str, Any]], bool]:
+    def chain(self, report_id: str) -> tuple[Sequence[dict[str, Any]], bool]:
         """From `report_id` back to the first report, following previous_manifest_sha256.
         The bool is False when a link is missing (a predecessor that is not in the dir)."""
         by_hash: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -148,7 +150,7 @@ class ReportLibrary:
         start = self._bundle(report_id)
         raw = (start / MANIFEST).read_bytes()
         current: str | None = hashlib.sha256(raw).hexdigest()
-        links: list[dict[str, Any]] = []
+        links: builtins.list[dict[str, Any]] = []
         seen: set[str] = set()
         while current is not None and current not in seen:
             seen.add(current)

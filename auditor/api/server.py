@@ -7,13 +7,16 @@ accepting, drains in-flight requests and returns: `serve` then logs and exits 0.
 
 from __future__ import annotations
 
+import signal
 import socket
+from types import FrameType
 
 import structlog
 import uvicorn
 
 from auditor.api.app import create_app
 from auditor.api.context import AppContext
+from auditor.api.protocol import DeadlineH11Protocol
 
 log = structlog.get_logger("auditor.api")
 MAX_INCOMPLETE_EVENT = 16 * 1024  # request line + headers; a 70 KB URI is refused
@@ -27,7 +30,7 @@ def uvicorn_config(ctx: AppContext, host: str, port: int, fd: int | None = None)
         host=host,
         port=port,
         fd=fd,
-        http="h11",
+        http=DeadlineH11Protocol,
         ws="none",
         lifespan="off",
         log_config=None,
@@ -41,10 +44,20 @@ def uvicorn_config(ctx: AppContext, host: str, port: int, fd: int | None = None)
     )
 
 
+class DrainingServer(uvicorn.Server):
+    """SIGTERM/SIGINT: stop accepting, drain, return (uvicorn would re-raise the signal after
+    its graceful shutdown, so the process would die of it with 143 instead of exiting 0)."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if not self.should_exit:
+            log.info("api.stopping", signal=signal.Signals(sig).name)
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
+
+
 def serve(ctx: AppContext, host: str, port: int) -> None:
     """Serve until SIGTERM/SIGINT, then drain and return."""
-    server = uvicorn.Server(uvicorn_config(ctx, host, port))
-    server.run()
+    DrainingServer(uvicorn_config(ctx, host, port)).run()
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -25,7 +25,7 @@ def trend(points: Sequence[tuple[str, float | None]]) -> Markup:
         f"<title>{escape(label)}: {score * 100:.1f}%</title></circle>"
         for (x, y), (label, score) in zip(coords, scored, strict=True)
     )
-    return Markup(
+    return Markup(  # noqa: S704 - numbers, and labels escaped above
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-label="compliance score over the last {len(scored)} reports">'
         f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - PAD}" y2="{HEIGHT - PAD}" '

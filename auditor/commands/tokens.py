@@ -66,7 +66,9 @@ def _expiry(text: str) -> datetime:
     try:
         return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD or a number of days like 30d, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected YYYY-MM-DD or a number of days like 30d, got {text!r}"
+        ) from None
 
 
 def _open(args: argparse.Namespace) -> Store:
@@ -112,7 +114,14 @@ def list_tokens(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     rows = [("NAME", "ROLE", "CREATED", "EXPIRES", "LAST USED", "STATUS")]
     rows += [
-        (t.name, t.role, _when(t.created_at), _when(t.expires_at), _when(t.last_used_at), t.status(now))
+        (
+            t.name,
+            t.role,
+            _when(t.created_at),
+            _when(t.expires_at),
+            _when(t.last_used_at),
+            t.status(now),
+        )
         for t in tokens
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(6)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -61,8 +61,12 @@ def previous_report_at(data: ReportInput) -> datetime | None:
     return max((p.generated_at for p in data.trend), default=None)
 
 
-def with_audit_log(data: ReportInput, entries: Sequence[Mapping[str, Any]]) -> ReportInput:
-    """The report with the web app's audit log entries (mutating requests) it covers."""
+def with_audit_log(
+    data: ReportInput, entries_since: Callable[[datetime | None], Sequence[Mapping[str, Any]]]
+) -> ReportInput:
+    """The report with the web app's audit log entries (mutating requests) made since the
+    previous report."""
+    entries = entries_since(previous_report_at(data))
     log = tuple(
         {
             "at": e["at"].isoformat().replace("+00:00", "Z"),

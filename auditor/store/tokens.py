@@ -140,7 +140,13 @@ def create_token(
 
 def list_tokens(engine: sa.Engine) -> list[TokenInfo]:
     """Every token, oldest first."""
-    cols = (TOKENS.c.name, TOKENS.c.role, TOKENS.c.created_at, TOKENS.c.expires_at, TOKENS.c.last_used_at)
+    cols = (
+        TOKENS.c.name,
+        TOKENS.c.role,
+        TOKENS.c.created_at,
+        TOKENS.c.expires_at,
+        TOKENS.c.last_used_at,
+    )
     stmt = sa.select(*cols, TOKENS.c.revoked_at).order_by(TOKENS.c.created_at, TOKENS.c.id)
     with engine.connect() as conn, conn.begin():
         return [_info(r) for r in conn.execute(stmt)]

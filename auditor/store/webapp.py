@@ -38,9 +38,11 @@ def add_exemption_request(conn: sa.Connection, values: dict[str, Any]) -> int:
 
 
 def exemption_request(conn: sa.Connection, request_id: int) -> dict[str, Any] | None:
-    row = conn.execute(
-        sa.select(EXEMPTION_REQUESTS).where(EXEMPTION_REQUESTS.c.id == request_id)
-    ).mappings().first()
+    row = (
+        conn.execute(sa.select(EXEMPTION_REQUESTS).where(EXEMPTION_REQUESTS.c.id == request_id))
+        .mappings()
+        .first()
+    )
     return dict(row) if row is not None else None
 
 
@@ -118,11 +120,7 @@ def open_decisions(conn: sa.Connection) -> list[Decision]:
         .group_by(ACTIONS.c.target_arn, ACTIONS.c.action)
     )
     done = {(t, a): at for t, a, at in executed}
-    return [
-        d
-        for key, d in latest.items()
-        if done.get(key) is None or done[key] < d.decided_at
-    ]
+    return [d for key, d in latest.items() if done.get(key) is None or done[key] < d.decided_at]
 
 
 def append_audit(

@@ -11,7 +11,7 @@ from auditor.store.tables import UTCDateTime, table
 
 
 def _ts(*, nullable: bool = False) -> datetime:
-    column = sa.Column(UTCDateTime(), nullable=nullable)
+    column: sa.Column[datetime] = sa.Column(UTCDateTime(), nullable=nullable)
     return Field(default=None, sa_column=column) if nullable else Field(sa_column=column)  # type: ignore[no-any-return]
 
 

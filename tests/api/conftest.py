@@ -114,6 +114,11 @@ def make_tokens(store: Store, now: datetime) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def pg_schema_url() -> Iterator[str]:
+    """A fresh schema per test module; every server gets its own (see _serve)."""
+    yield from pg_schema()
+
+
+def pg_schema() -> Iterator[str]:
     import uuid
 
     import psycopg
@@ -136,7 +141,18 @@ def server(tmp_path_factory: pytest.TempPathFactory, pg_schema_url: str) -> Iter
     yield from _serve(tmp, pg_schema_url)
 
 
-def _serve(tmp: Path, store_url: str, **api: object) -> Iterator[Server]:
+def _serve(tmp: Path, base_url: str, **api: object) -> Iterator[Server]:
+    """`base_url` only says which database: the server gets a schema of its own."""
+    del base_url
+    schemas = pg_schema()
+    store_url = next(schemas)
+    try:
+        yield from _serve_on(tmp, store_url, **api)
+    finally:
+        schemas.close()
+
+
+def _serve_on(tmp: Path, store_url: str, **api: object) -> Iterator[Server]:
     pem = generate_ed25519_pem()
     write_private_key(tmp / "signing.key", pem)
     signer = Ed25519Signer.from_pem(pem, "test")

@@ -99,9 +99,7 @@ def _findings(resources: tuple[Resource, ...]) -> tuple[Finding, ...]:
 def seed(store: Store, reports: Path, signer: Ed25519Signer, t0: datetime) -> Seeded:
     first = tuple(_instance(n, t0) for n in range(8))
     t1 = t0 + timedelta(hours=1)
-    second = tuple(
-        _instance(n, t1, "t3.large" if n == 0 else "t3.micro") for n in range(8)
-    )
+    second = tuple(_instance(n, t1, "t3.large" if n == 0 else "t3.micro") for n in range(8))
     findings = _findings(second)
     tracked = tuple(TrackedFinding(f, t0, t0, 1) for f in findings)
     store.commit_cycle(CycleRecord(_snapshot("c1", first, t0), None, tracked))

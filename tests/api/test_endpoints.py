@@ -185,7 +185,8 @@ def test_resource_shows_the_field_level_diff(server: Server) -> None:
         {"path": "attributes.InstanceType", "before": "t3.micro", "after": "t3.large",
          "change": "changed"}
     ] == changes  # fmt: skip
-    assert detail["findings"] and detail["findings"][0]["history"]
+    assert detail["findings"]
+    assert detail["findings"][0]["history"]
 
 
 def test_report_zip_verifies_with_auditor_verify(server: Server, tmp_path: Path) -> None:
@@ -199,7 +200,7 @@ def test_report_zip_verifies_with_auditor_verify(server: Server, tmp_path: Path)
     done = subprocess.run(
         [sys.executable, "-m", "auditor", "verify", str(tmp_path / rid), "--key",
          str(server.public_key)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert 0 == done.returncode, done.stdout + done.stderr
 
@@ -218,5 +219,6 @@ def test_report_html_is_served_with_a_csp_that_runs_no_script(server: Server) ->
         resp = c.get(f"/api/v1/reports/{rid}/files/report.html")
     csp = resp.headers["content-security-policy"]
     assert 200 == resp.status_code
-    assert "script-src 'none'" in csp and "unsafe-inline" not in csp.split("style-src")[0]
+    assert "script-src 'none'" in csp
+    assert "unsafe-inline" not in csp.split("style-src")[0]
     assert "frame-ancestors 'none'" in csp

@@ -58,7 +58,7 @@ def queue(conn: sa.Connection, cursor: str | None, limit: int) -> ApprovalPage:
             Approval(
                 action=_action(r),
                 rules=_rules(conn, r["finding_ids"] or []),
-                decision=d.decision if d is not None else "pending",  # type: ignore[arg-type]
+                decision=d.decision if d is not None else "pending",
                 decided_by=d.decided_by if d is not None else None,
                 decided_at=d.decided_at if d is not None else None,
             )

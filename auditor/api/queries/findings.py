@@ -116,7 +116,7 @@ def _sort_column(sort: str) -> tuple[Any, bool]:
     return column, sort.startswith("-")
 
 
-def _sort_value(row: Mapping[str, Any], sort: str) -> str | int:
+def _sort_value(row: Mapping[Any, Any], sort: str) -> str | int:
     key = sort.lstrip("-")
     if key == "severity":
         return SEVERITY_ORDER.get(str(row["severity"]), -1)
@@ -136,7 +136,7 @@ def _after(sort: str, position: list[Any]) -> Any:
     return sa.or_(column > value, sa.and_(column == value, FINDINGS.c.id > last_id))
 
 
-def to_model(row: Mapping[str, Any], rules: Mapping[str, RuleInfo]) -> Finding:
+def to_model(row: Mapping[Any, Any], rules: Mapping[str, RuleInfo]) -> Finding:
     resource = dict(row["resource"])
     info = rules.get(str(row["rule_id"]))
     return Finding(
@@ -200,7 +200,9 @@ def search(
     if with_total:
         total = int(conn.execute(sa.select(sa.func.count()).select_from(FINDINGS).where(*where))
                     .scalar_one())  # fmt: skip
-    return FindingPage(items=[to_model(r, rules) for r in rows], total=total, next_cursor=next_cursor)
+    return FindingPage(
+        items=[to_model(r, rules) for r in rows], total=total, next_cursor=next_cursor
+    )
 
 
 def export_rows(

@@ -123,7 +123,7 @@ def resource_detail(
     )
 
 
-def _action(r: Mapping[str, Any]) -> Action:
+def _action(r: Mapping[Any, Any]) -> Action:
     return Action(
         id=r["id"],
         cycle_id=r["cycle_id"],

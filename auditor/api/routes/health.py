@@ -19,4 +19,4 @@ def healthz() -> str:
 
 @router.get("/api/v1/me", response_model=Me, tags=["auth"])
 def me(caller: Caller = Depends(require_role("viewer"))) -> Me:
-    return Me(name=caller.name, role=caller.role)  # type: ignore[arg-type]
+    return Me.model_validate({"name": caller.name, "role": caller.role})

@@ -75,7 +75,9 @@ def download_zip(report_id: ReportId, ctx: AppContext = Depends(get_ctx)) -> Res
     )
 
 
-@router.get("/{report_id}/chain", response_model=Chain, dependencies=[Depends(require_role("viewer"))])
+@router.get(
+    "/{report_id}/chain", response_model=Chain, dependencies=[Depends(require_role("viewer"))]
+)
 def chain(report_id: ReportId, ctx: AppContext = Depends(get_ctx)) -> Chain:
     links, complete = ctx.library.chain(report_id)
     return Chain(links=[ChainLink(**link) for link in links], complete=complete)

@@ -26,9 +26,7 @@ def _ts(name: str, *, nullable: bool = False) -> sa.Column[object]:
 
 def upgrade() -> None:
     with op.batch_alter_table("api_tokens") as batch:
-        batch.add_column(
-            sa.Column("role", sa.String(16), nullable=False, server_default="viewer")
-        )
+        batch.add_column(sa.Column("role", sa.String(16), nullable=False, server_default="viewer"))
     op.create_table(
         "exemption_requests",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
