@@ -39,6 +39,13 @@ class SecurityHeaders:
 
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
+                # the path only: never the query string or a header (tokens travel there)
+                log.info(
+                    "api.request",
+                    method=scope["method"],
+                    path=str(scope.get("path", ""))[:200],
+                    status=message["status"],
+                )
                 headers = list(message.get("headers", []))
                 names = {k.lower() for k, _ in headers}
                 headers += [(k, v) for k, v in SECURITY_HEADERS if k not in names]
@@ -70,7 +77,11 @@ class BodyLimit:
         if scope.get("http_version") not in HTTP_VERSIONS:
             await _reject(send, 505, "HTTP version not supported (use HTTP/1.1)")
             return
-        if len(scope.get("raw_path", b"")) + len(scope.get("query_string", b"")) > MAX_TARGET_BYTES:
+        target = scope.get("raw_path", b"") + b"?" + scope.get("query_string", b"")
+        if b"%00" in target or b"\x00" in target:
+            await _reject(send, 400, "NUL byte in the request target")
+            return
+        if len(target) > MAX_TARGET_BYTES:
             await _reject(send, 414, "request URI too long")
             return
         if sum(len(k) + len(v) for k, v in scope.get("headers", [])) > MAX_HEADER_BYTES:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Role = Literal["viewer", "auditor", "operator", "admin"]
 SeverityName = Literal["critical", "high", "medium", "low", "info"]
@@ -154,6 +154,13 @@ class ExemptionRequestIn(BaseModel):
     reason: str = Field(min_length=3, max_length=2000)
     owner: str = Field(min_length=1, max_length=128)
     expires: date
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> ExemptionRequestIn:
+        for name, value in self.__dict__.items():
+            if isinstance(value, str) and "\x00" in value:
+                raise ValueError(f"{name}: NUL byte not allowed")
+        return self
 
 
 class Exemption(BaseModel):
