@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Query
 
@@ -16,16 +16,16 @@ Many = Annotated[list[str], Query(max_length=256)]
 
 def finding_filter(
     rule: Annotated[list[str], Query(description="rule id (repeatable)")] = [],  # noqa: B006
-    severity: Annotated[list[SeverityName], Query()] = [],  # noqa: B006
-    status: Annotated[list[StatusName], Query()] = [],  # noqa: B006
+    severity: Annotated[list[SeverityName | Literal[""]], Query()] = [],  # noqa: B006
+    status: Annotated[list[StatusName | Literal[""]], Query()] = [],  # noqa: B006
     account: Annotated[list[str], Query()] = [],  # noqa: B006
     region: Annotated[list[str], Query()] = [],  # noqa: B006
     kind: Annotated[list[str], Query()] = [],  # noqa: B006
     control: Annotated[
         str | None, Query(max_length=128, description="framework control, e.g. CM-2")
     ] = None,
-    first_seen_after: datetime | None = None,
-    first_seen_before: datetime | None = None,
+    first_seen_after: datetime | Literal[""] | None = None,
+    first_seen_before: datetime | Literal[""] | None = None,
     owner: Annotated[str | None, Query(max_length=128, description="owner/team tag")] = None,
     q: Annotated[str | None, Query(max_length=256, description="free text")] = None,
     include_resolved: bool = False,
@@ -49,10 +49,11 @@ def finding_filter(
     )
 
 
-def _aware(value: datetime | None) -> datetime | None:
+def _aware(value: datetime | str | None) -> datetime | None:
+    """An HTML form sends "" for an empty field: that is no filter. Naive means UTC."""
     from datetime import UTC
 
-    if value is None:
+    if value is None or isinstance(value, str):
         return None
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 

@@ -37,6 +37,7 @@ class Server:
     log: Path
     public_key: Path
     config: Path
+    store_url: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     def client(self, token: str | None = None) -> httpx.Client:
@@ -168,7 +169,7 @@ def _serve_on(tmp: Path, store_url: str, **api: object) -> Iterator[Server]:
     log = tmp / "server.log"
     proc = start_server(config, url, log)
     try:
-        yield Server(url, tokens, seeded, store, proc, log, public, config)
+        yield Server(url, tokens, seeded, store, proc, log, public, config, store_url)
     finally:
         stop_server(proc)
         store.close()
