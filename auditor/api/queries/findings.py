@@ -22,7 +22,7 @@ SortKey = Literal[
     "rule_id", "-rule_id",
 ]  # fmt: skip
 SEVERITY_ORDER = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
-OWNER_TAGS = ("owner", "Owner", "team", "Team")
+OWNER_TAGS = ("owner",)  # the tag key the owner filter reads (indexed on PostgreSQL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,14 @@ def rules_for_control(control: str, rules: Mapping[str, RuleInfo]) -> list[str]:
     return out
 
 
-def _field(*path: str) -> Any:
+def _field(dialect: str, *path: str) -> Any:
+    """A resource field as text. On PostgreSQL with literal keys, so the expression indexes
+    of migration 0007 (`resource->>'account'` ...) match the query."""
+    if dialect == "postgresql":
+        expr: Any = FINDINGS.c.resource
+        for key in path[:-1]:
+            expr = expr.op("->")(sa.literal_column(f"'{key}'"))
+        return expr.op("->>", return_type=sa.String)(sa.literal_column(f"'{path[-1]}'"))
     if len(path) == 1:
         return FINDINGS.c.resource[path[0]].as_string()
     return FINDINGS.c.resource[path].as_string()
@@ -68,7 +75,9 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def conditions(flt: FindingFilter, rules: Mapping[str, RuleInfo]) -> list[Any]:
+def conditions(
+    flt: FindingFilter, rules: Mapping[str, RuleInfo], dialect: str = "sqlite"
+) -> list[Any]:
     c = FINDINGS.c
     where: list[Any] = []
     if not flt.include_resolved:
@@ -81,9 +90,9 @@ def conditions(flt: FindingFilter, rules: Mapping[str, RuleInfo]) -> list[Any]:
         where.append(c.status.in_(flt.status))
     for values, name in ((flt.account, "account"), (flt.region, "region"), (flt.kind, "kind")):
         if values:
-            where.append(_field(name).in_(values))
+            where.append(_field(dialect, name).in_(values))
     if flt.arn:
-        where.append(_field("arn") == flt.arn)
+        where.append(_field(dialect, "arn") == flt.arn)
     if flt.control:
         where.append(c.rule_id.in_(rules_for_control(flt.control, rules)))
     if flt.first_seen_after is not None:
@@ -91,14 +100,14 @@ def conditions(flt: FindingFilter, rules: Mapping[str, RuleInfo]) -> list[Any]:
     if flt.first_seen_before is not None:
         where.append(c.first_seen < flt.first_seen_before)
     if flt.owner:
-        where.append(sa.or_(*(_field("tags", tag) == flt.owner for tag in OWNER_TAGS)))
+        where.append(sa.or_(*(_field(dialect, "tags", tag) == flt.owner for tag in OWNER_TAGS)))
     if flt.q:
         pattern = _like(flt.q)
         where.append(
             sa.or_(
                 sa.func.lower(c.rule_id).like(pattern, escape="\\"),
                 sa.func.lower(c.message).like(pattern, escape="\\"),
-                sa.func.lower(_field("arn")).like(pattern, escape="\\"),
+                sa.func.lower(_field(dialect, "arn")).like(pattern, escape="\\"),
                 c.id == flt.q.strip(),
             )
         )
@@ -173,7 +182,7 @@ def search(
     with_total: bool = True,
 ) -> FindingPage:
     """One page of findings matching `flt`, and how many match in all."""
-    where = conditions(flt, rules)
+    where = conditions(flt, rules, conn.dialect.name)
     column, desc = _sort_column(sort)
     position = paging.decode(cursor, 2)
     page_where = list(where)
@@ -212,7 +221,7 @@ def export_rows(
     column, desc = _sort_column(sort)
     stmt = (
         sa.select(FINDINGS)
-        .where(*conditions(flt, rules))
+        .where(*conditions(flt, rules, conn.dialect.name))
         .order_by(column.desc() if desc else column.asc(), FINDINGS.c.id.asc())
         .limit(cap)
     )

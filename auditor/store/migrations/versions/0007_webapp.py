@@ -20,6 +20,14 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+FINDING_INDEXES = (
+    ("ix_findings_open_account", "(resource->>'account'), severity"),
+    ("ix_findings_open_region", "(resource->>'region')"),
+    ("ix_findings_open_severity", "severity, first_seen"),
+    ("ix_findings_open_owner", "((resource->'tags')->>'owner')"),
+)
+
+
 def _ts(name: str, *, nullable: bool = False) -> sa.Column[object]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
@@ -63,9 +71,18 @@ def upgrade() -> None:
         sa.Column("status", sa.Integer(), nullable=False),
     )
     op.create_index("ix_audit_log_at", "audit_log", ["at"])
+    if op.get_bind().dialect.name == "postgresql":
+        # the findings explorer filters open findings by these resource fields
+        for name, expr in FINDING_INDEXES:
+            op.execute(f"CREATE INDEX {name} ON findings ({expr}) WHERE resolved_at IS NULL")
+        op.execute("CREATE INDEX ix_findings_arn ON findings ((resource->>'arn'))")
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for name, _ in FINDING_INDEXES:
+            op.execute(f"DROP INDEX IF EXISTS {name}")
+        op.execute("DROP INDEX IF EXISTS ix_findings_arn")
     op.drop_index("ix_audit_log_at", "audit_log")
     op.drop_table("audit_log")
     op.drop_table("remediation_approvals")
