@@ -5,7 +5,7 @@ the audit log of mutating requests is in the next report."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -36,7 +36,7 @@ def test_approved_exemption_and_audit_log_reach_the_signed_report(tmp_path: Path
                 conn,
                 {"rule": rule, "resource": "arn:aws:ec2:*:*:instance/*", "account": None,
                  "reason": "legacy agents", "owner": "team-x",
-                 "expires": date.today() + timedelta(days=30), "requested_by": "alice",
+                 "expires": now.date() + timedelta(days=30), "requested_by": "alice",
                  "requested_at": now},
             )  # fmt: skip
             if by:

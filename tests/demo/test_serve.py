@@ -11,16 +11,15 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from auditor.cli import main
 
 
-def test_demo_help_offers_serve(capsys: object) -> None:
-    try:
+def test_demo_help_offers_serve(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
         main(["demo", "--help"])
-    except SystemExit:
-        pass
-    assert "--serve" in capsys.readouterr().out  # type: ignore[attr-defined]
+    assert "--serve" in capsys.readouterr().out
 
 
 def test_serve_demo_prints_a_url_and_a_working_viewer_token(tmp_path: Path) -> None:
