@@ -12,7 +12,8 @@ from auditor.store.tokens import Caller
 router = APIRouter()
 
 
-@router.api_route("/healthz", methods=["GET", "HEAD"], response_class=PlainTextResponse)
+@router.get("/healthz", response_class=PlainTextResponse, operation_id="healthz")
+@router.head("/healthz", response_class=PlainTextResponse, operation_id="healthz_head")
 def healthz() -> str:
     return "ok\n"
 
