@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
+import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
@@ -29,6 +30,8 @@ def moto_endpoint() -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
+    # the threaded server shares moto's in-process state with earlier tests in this worker
+    httpx.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
     ec2 = boto3.client(
         "ec2",
         region_name=REGION,
