@@ -33,6 +33,7 @@ from auditor.engine import (
     load_exemptions,
     load_rules,
 )
+from auditor.engine.exemptions import from_requests
 from auditor.engine.history import (
     baseline_arns,
     baseline_kinds,
@@ -64,10 +65,11 @@ from auditor.notify import (
     deliver_pending,
     plan_messages,
 )
+from auditor.remediate.approvals import gate
 from auditor.remediate.executor import execute, kill_switch_engaged, session_client_for
 from auditor.remediate.plan import Plan
 from auditor.remediate.planner import plan
-from auditor.report.build import build_report_input
+from auditor.report.build import build_report_input, with_audit_log
 from auditor.report.bundle import new_report_id
 from auditor.report.errors import ReportError
 from auditor.report.model import ReportInput
@@ -156,7 +158,7 @@ class CycleResult:
         return ExitCode.OK
 
 
-def run_cycle(
+def run_cycle(  # noqa: PLR0915 - the pipeline refactor (another issue) splits it
     settings: Settings,
     *,
     clock: Clock | None = None,
@@ -175,6 +177,7 @@ def run_cycle(
     own_store = store is None
     store = store or Store.open(settings.store)
     try:
+        exemptions += from_requests(store.approved_exemption_requests(clock.now().date()))
         previous = store.latest_snapshot()
         snapshot = collect(
             settings, sessions, clock, PreviousState.from_snapshot(previous), options.progress
@@ -243,8 +246,11 @@ def run_cycle(
                 )
         report_dir = None
         if signer is not None:
-            data = build_report_input(
-                settings, snapshot, evaluation, delta, rules, exemptions, actions, clock
+            data = with_audit_log(
+                build_report_input(
+                    settings, snapshot, evaluation, delta, rules, exemptions, actions, clock
+                ),
+                store.audit_since,
             )
             report_dir = publish_report(
                 data, settings, sessions, clock, signer=signer, report_id=report_id
@@ -339,7 +345,7 @@ def _plan(
     store: Store,
     now: datetime,
 ) -> Plan:
-    return plan(
+    decided = plan(
         delta.open,
         SnapshotView(snapshot),
         infos,
@@ -349,6 +355,8 @@ def _plan(
         snapshot.id,
         kill_switch_engaged(settings.remediation, os.environ),
     )
+    open_by_id = {t.id: t for t in delta.open}
+    return gate(decided, settings.remediation.require_approval, open_by_id, store.open_decisions())
 
 
 def _execute(
@@ -376,6 +384,7 @@ def report_input(
     own_store = store is None
     store = store or Store.open(settings.store)
     try:
+        exemptions += from_requests(store.approved_exemption_requests(clock.now().date()))
         cycles = store.list_cycles(limit=2)
         if not cycles:
             raise ReportError("no cycle in the store yet: run `auditor scan` first")

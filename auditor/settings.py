@@ -212,6 +212,8 @@ class RemediationConfig(_Section):
     min_healthy_percentage: int = Field(default=90, ge=0, le=100)
     instance_warmup_seconds: int = Field(default=300, ge=0)
     force_nodegroup_update: bool = False
+    # rule ids/globs whose planned actions wait for an operator's approval (auditor serve)
+    require_approval: tuple[str, ...] = ()
 
     @field_validator("timezone")
     @classmethod
@@ -247,6 +249,17 @@ class ListenConfig(_Section):
         if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError("expected HOST:PORT, e.g. 127.0.0.1:8080")
         return value
+
+
+class ApiConfig(ListenConfig):
+    """`auditor serve`: behind a TLS proxy set secure_cookies; exemptions requested in the
+    web app live at most max_exemption_days."""
+
+    secure_cookies: bool = False
+    max_exemption_days: int = Field(default=90, ge=1, le=3650)
+    max_body_bytes: int = Field(default=65536, ge=1024, le=10_485_760)
+    login_failures_per_minute: int = Field(default=10, ge=1)
+    idle_timeout_seconds: int = Field(default=5, ge=1, le=300)
 
 
 class MetricsConfig(ListenConfig):
@@ -286,7 +299,7 @@ class Settings(BaseSettings):
     signing: SigningConfig = SigningConfig()
     slack: SlackConfig = SlackConfig()
     remediation: RemediationConfig = RemediationConfig()
-    api: ListenConfig = ListenConfig()
+    api: ApiConfig = ApiConfig()
     metrics: MetricsConfig = MetricsConfig()
     collect: CollectConfig = CollectConfig()
     # where the config came from, for messages; not a config key

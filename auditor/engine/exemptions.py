@@ -244,3 +244,20 @@ class ExemptionIndex:
         if TAG_RULES in resource.tags and self.tags.allows(rule_id, severity):
             return tag_exemption(rule_id, resource, self.now, self.tags.max_days)
         return None
+
+
+def from_requests(rows: Sequence[Mapping[str, Any]]) -> tuple[Exemption, ...]:
+    """Exemptions requested and approved (by a second person) in the web app."""
+    return tuple(
+        Exemption(
+            rule=str(r["rule"]),
+            reason=str(r["reason"]),
+            owner=str(r["owner"]),
+            expires=r["expires"],
+            source=f"web:{r['id']} (requested by {r['requested_by']}, "
+            f"approved by {r['decided_by']})",
+            resource=str(r["resource"]),
+            account=r["account"] or None,
+        )
+        for r in rows
+    )

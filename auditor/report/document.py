@@ -94,6 +94,7 @@ def build_report(data: ReportInput, report_id: str) -> dict[str, JSON]:
             ),
         },
         "actions": [a.to_json() for a in sorted(data.actions, key=lambda a: (a.at, a.id))],
+        "audit_log": [dict(e) for e in data.audit_log],
     }
 
 
