@@ -156,7 +156,7 @@ def run_cycle(
         history = build_history(versions, previous)
         evaluation = evaluate(snapshot, rules, exemptions, clock, history=history)
         now = clock.now()
-        delta = compute_delta(store.open_findings(), evaluation, now)
+        delta = compute_delta(store.open_findings(), evaluation, now, gaps=snapshot.gaps)
         infos = {r.id: rules.info(r.id) for r in rules.rules}
 
         decided = Plan(cycle_id=snapshot.id, mode="off")

@@ -17,6 +17,7 @@ import structlog
 from auditor.aws import AwsSessions, Target, error_code, error_message
 from auditor.collect.base import AWS_ERRORS, Collector, CollectResult, PreviousState, UnitContext
 from auditor.model import (
+    ANY,
     KIND_SERVICE,
     Clock,
     CollectionGap,
@@ -29,8 +30,6 @@ from auditor.model import (
 from auditor.settings import Settings
 
 log = structlog.get_logger(__name__)
-
-ALL_REGIONS = "*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +91,8 @@ def resolve_targets(
         try:
             return (Target(sessions.caller_account()),), ()
         except AWS_ERRORS as exc:
-            account = "unknown"
-            return (), _scope_gap(
-                account, ALL_REGIONS, settings.services, "sts:GetCallerIdentity", exc
-            )
+            # the account is not even known: every account in scope is unseen
+            return (), _scope_gap(ANY, ANY, settings.services, "sts:GetCallerIdentity", exc)
     try:
         caller = sessions.caller_account()
         client = sessions.client(Target(caller), "organizations", sessions.default_region)
@@ -106,9 +103,7 @@ def resolve_targets(
             if a.get("Status", "ACTIVE") == "ACTIVE"
         ]
     except AWS_ERRORS as exc:
-        return (), _scope_gap(
-            "organization", ALL_REGIONS, settings.services, "organizations:ListAccounts", exc
-        )
+        return (), _scope_gap(ANY, ANY, settings.services, "organizations:ListAccounts", exc)
     chosen = [
         a
         for a in sorted(accounts)
@@ -130,7 +125,7 @@ def resolve_regions(
             return tuple(regions), ()
         except AWS_ERRORS as exc:
             # Fail closed: we cannot know the region list, so the whole estate is a gap.
-            gap = _scope_gap("*", ALL_REGIONS, settings.services, "ec2:DescribeRegions", exc)
+            gap = _scope_gap(ANY, ANY, settings.services, "ec2:DescribeRegions", exc)
             return (sessions.default_region,), gap
     if settings.regions:
         return tuple(settings.regions), ()
