@@ -20,9 +20,9 @@ from typing import Any
 
 import structlog
 
-from auditor.aws import AwsSessions, client_config
+from auditor.aws import AwsSessions
 from auditor.collect.base import PreviousState
-from auditor.collect.runner import ProgressCallback, collect
+from auditor.collect.runner import ProgressCallback, collect, collect_client_config
 from auditor.engine import (
     Exemption,
     RuleSet,
@@ -140,7 +140,7 @@ def run_cycle(
     clock = clock or SystemClock()
     options = options or CycleOptions()
     began = time.perf_counter()
-    sessions = sessions or AwsSessions(config=client_config(settings.collect.max_attempts))
+    sessions = sessions or AwsSessions(config=collect_client_config(settings))
     checked = preflight(settings, sessions, write_report=options.write_report)
     rules, exemptions, signer = checked.rules, checked.exemptions, checked.signer
     fence = options.fence or (lambda: None)
