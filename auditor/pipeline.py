@@ -26,6 +26,7 @@ from auditor.collect.runner import ProgressCallback, collect, collect_client_con
 from auditor.engine import (
     Exemption,
     RuleSet,
+    carry_over,
     compute_delta,
     evaluate,
     load_exemptions,
@@ -39,7 +40,9 @@ from auditor.model import (
     Clock,
     Evaluation,
     FindingDelta,
+    OutboxMessage,
     RuleInfo,
+    Service,
     Severity,
     Snapshot,
     SnapshotView,
@@ -58,6 +61,7 @@ from auditor.report.model import ReportInput
 from auditor.report.publish import kms_factory, publish_report
 from auditor.report.signing import Signer, signer_from_settings
 from auditor.settings import Settings
+from auditor.stage_guard import StageGuard
 from auditor.store import CycleRecord, Store
 
 log = structlog.get_logger("auditor.cycle")
@@ -148,34 +152,56 @@ def run_cycle(
     store = store or Store.open(settings.store)
     try:
         previous = store.latest_snapshot()
-        snapshot = collect(
+        collected = collect(
             settings, sessions, clock, PreviousState.from_snapshot(previous), options.progress
         )
-        snapshot = with_declared_state(snapshot, settings, rules, sessions, clock)
-        versions = store.baselines(baseline_arns(snapshot, baseline_kinds(rules)))
-        history = build_history(versions, previous)
-        evaluation = evaluate(snapshot, rules, exemptions, clock, history=history)
-        now = clock.now()
-        delta = compute_delta(store.open_findings(), evaluation, now, gaps=snapshot.gaps)
+        # after collection, a crashing stage is a coverage gap with a fallback (stage_guard)
+        guard = StageGuard(settings.services)
+        snapshot, evaluation, delta, now = _judge(
+            guard, collected, previous, settings, checked, store, sessions, clock
+        )
         infos = {r.id: rules.info(r.id) for r in rules.rules}
 
         decided = Plan(cycle_id=snapshot.id, mode="off")
         if options.remediate and settings.remediation.mode != "off":
-            decided = _plan(settings, snapshot, delta, infos, store, now)
+            decided = guard.run(
+                "remediation",
+                lambda: _plan(settings, snapshot, delta, infos, store, now),
+                lambda: Plan(cycle_id=snapshot.id, mode="off"),
+                hides=False,
+            )
         enforcing = settings.remediation.mode == "enforce" and bool(decided.planned)
         # dry-run: the executor only stamps the records (it makes no call)
-        actions = decided.records if enforcing else _execute(settings, decided, sessions, clock)
+        actions: tuple[ActionRecord, ...] = (
+            decided.records
+            if enforcing
+            else guard.run(
+                "remediation",
+                lambda: _execute(settings, decided, sessions, clock),
+                tuple,
+                hides=False,
+            )
+        )
+        snapshot = guard.seal(snapshot)
 
         report_id = new_report_id(now)
         report_url = _report_url(settings, report_id)
         alerting = options.send_alerts and (
             options.transport is not None or bool(active_destinations(settings.slack))
         )
-        messages = (
-            plan_messages(delta, snapshot.gaps, actions, infos, settings.slack, report_url, now)
+        messages: tuple[OutboxMessage, ...] = (
+            guard.run(
+                "alerts",
+                lambda: plan_messages(
+                    delta, snapshot.gaps, actions, infos, settings.slack, report_url, now
+                ),
+                _nothing,
+                hides=False,
+            )
             if alerting
             else ()
         )
+        snapshot = guard.seal(snapshot)
         # One transaction: snapshot, findings lifecycle, the remediation plan, the alerts.
         fence()
         store.commit_cycle(
@@ -227,6 +253,51 @@ def run_cycle(
     finally:
         if own_store:
             store.close()
+
+
+def _judge(
+    guard: StageGuard,
+    collected: Snapshot,
+    previous: Snapshot | None,
+    settings: Settings,
+    checked: Preflight,
+    store: Store,
+    sessions: AwsSessions,
+    clock: Clock,
+) -> tuple[Snapshot, Evaluation, FindingDelta, datetime]:
+    """Declared state, evaluation and the delta (and the time it was judged at), each
+    failing closed (stage_guard)."""
+    rules = checked.rules
+    snapshot = guard.run(
+        "iac",
+        lambda: with_declared_state(collected, settings, rules, sessions, clock),
+        lambda: collected,
+        hides=True,
+        services=(Service.IAC,),
+    )
+
+    def judge() -> Evaluation:
+        versions = store.baselines(baseline_arns(snapshot, baseline_kinds(rules)))
+        history = build_history(versions, previous)
+        return evaluate(snapshot, rules, checked.exemptions, clock, history=history)
+
+    evaluation = guard.run(
+        "evaluate", judge, lambda: Evaluation(snapshot.id, clock.now(), (), ()), hides=True
+    )
+    snapshot = guard.seal(snapshot)
+    now = clock.now()
+    previous_open = store.open_findings()
+    delta = guard.run(
+        "delta",
+        lambda: compute_delta(previous_open, evaluation, now, gaps=snapshot.gaps),
+        lambda: carry_over(previous_open, guard.gaps),
+        hides=True,
+    )
+    return guard.seal(snapshot), evaluation, delta, now
+
+
+def _nothing() -> tuple[Any, ...]:
+    return ()
 
 
 def cycle_rules(rules: RuleSet, settings: Settings) -> RuleSet:

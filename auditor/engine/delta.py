@@ -66,6 +66,20 @@ def compute_delta(
     return FindingDelta(new=tuple(new), still_open=tuple(still_open), resolved=tuple(resolved))
 
 
+def carry_over(
+    previous_open: Mapping[str, TrackedFinding], gaps: Sequence[CollectionGap]
+) -> FindingDelta:
+    """The delta of a cycle that judged nothing (its evaluation failed): every open finding
+    carried as unknown, none new, none resolved."""
+    return FindingDelta(
+        new=(),
+        still_open=tuple(
+            replace(t, finding=carried(t.finding, gaps)) for t in previous_open.values()
+        ),
+        resolved=(),
+    )
+
+
 def carried(old: Finding, hidden: Sequence[CollectionGap]) -> Finding:
     """A previous finding the cycle could not see: unknown, never exempt, with why. Carried
     again, it keeps what the last real observation said (not a chain of carries)."""
