@@ -23,7 +23,7 @@ from auditor.collect.base import (
     pick,
     tag_map,
 )
-from auditor.collect.ec2_batch import describe_ids
+from auditor.collect.ec2_batch import describe_every_id
 from auditor.model import JSON, CollectionGap, Kind, Resource, Service
 from auditor.secrets import redacted_text
 
@@ -96,7 +96,11 @@ def _describe_templates(
     failures: dict[str, CollectionGap] = {}
     for batch in chunks(ids, TEMPLATE_BATCH):
         try:
-            found.extend(describe_ids(describe, batch))
+            # a response may leave templates out (a capped page): every id is read or a gap
+            templates, _gone = describe_every_id(
+                describe, batch, lambda t: str(t["LaunchTemplateId"]), "DescribeLaunchTemplates"
+            )
+            found.extend(templates)
         except AWS_ERRORS as exc:
             failed = gap(ctx, Service.EC2, LISTING_KINDS, "ec2:DescribeLaunchTemplates", exc)
             failures.update(dict.fromkeys(batch, failed))
@@ -104,22 +108,28 @@ def _describe_templates(
 
 
 def _describe_versions(ec2: Any, template_id: str, versions: list[str]) -> list[Mapping[str, Any]]:
-    found: list[Mapping[str, Any]] = []
-    for batch in chunks(versions, VERSION_BATCH):
-        found.extend(
-            describe_ids(
-                lambda b: list(
-                    paginate(
-                        ec2,
-                        "describe_launch_template_versions",
-                        "LaunchTemplateVersions",
-                        LaunchTemplateId=template_id,
-                        Versions=b,
-                    )
-                ),
-                batch,
+    """Every version asked for (a version deleted meanwhile is simply gone)."""
+
+    def describe(batch: list[str]) -> list[Any]:
+        return list(
+            paginate(
+                ec2,
+                "describe_launch_template_versions",
+                "LaunchTemplateVersions",
+                LaunchTemplateId=template_id,
+                Versions=batch,
             )
         )
+
+    found: list[Mapping[str, Any]] = []
+    for batch in chunks(versions, VERSION_BATCH):
+        items, _gone = describe_every_id(
+            describe,
+            batch,
+            lambda v: str(v["VersionNumber"]),
+            "DescribeLaunchTemplateVersions",
+        )
+        found.extend(items)
     return found
 
 
