@@ -147,9 +147,9 @@ def unaccounted(snapshot: Snapshot) -> list[str]:
                 missing.append(f"{r.id}: {template_id} version {number}")
                 continue
             image = versions[str(number)]["LaunchTemplateData"].get("ImageId")
-            if image and (Kind.EC2_IMAGE, r.account, r.region, image) not in by_id:
-                if not hidden(Kind.EC2_IMAGE, r.account, r.region, image):
-                    missing.append(f"{r.id}: image {image}")
+            seen = (Kind.EC2_IMAGE, r.account, r.region, image) in by_id
+            if image and not seen and not hidden(Kind.EC2_IMAGE, r.account, r.region, image):
+                missing.append(f"{r.id}: image {image}")
         elif r.kind is Kind.ECS_SERVICE and r.attributes.get("taskDefinition"):
             arn = str(r.attributes["taskDefinition"])
             if arn not in by_arn and not hidden(Kind.ECS_TASK_DEFINITION, r.account, r.region, arn):
