@@ -12,7 +12,7 @@ templates were silently missing while coverage said complete.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from typing import Any
 
 import boto3
 import pytest
@@ -21,11 +21,15 @@ from moto import mock_aws
 from auditor.aws import AwsSessions
 from auditor.collect.base import PreviousState
 from auditor.collect.runner import collect
-from auditor.demo import aging
-from auditor.demo.cell import CLEAN_USER_DATA, LEAKY_USER_DATA, b64
+from auditor.demo.template_fleet import (
+    TemplateFleet,
+    group_plan,
+    resolved_version,
+    seed_template_fleet,
+)
 from auditor.engine import evaluate, load_rules
 from auditor.engine.history import restrict
-from auditor.model import FixedClock, Kind, Snapshot, Status
+from auditor.model import FixedClock, Kind, Snapshot
 from auditor.settings import RulesConfig, Settings
 from tests.conftest import NOW
 
@@ -33,88 +37,23 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 TEMPLATES = 40
 GROUPS = 160
-VERSIONS = ("1", "2", "$Latest", "$Default")
-
-
-def _default_version(t: int) -> int:
-    return 1 if t % 3 == 0 else 2
-
-
-def _resolved(t: int, version: str) -> int:
-    return {"1": 1, "2": 2, "$Latest": 2, "$Default": _default_version(t)}[version]
-
-
-def _plan(g: int) -> tuple[int, str, bool]:
-    """Group g: (template, version string, through a mixed-instances policy)."""
-    return g % TEMPLATES, VERSIONS[(g // TEMPLATES) % len(VERSIONS)], g % 5 == 0
 
 
 @pytest.fixture(scope="module")
-def fleet() -> Iterator[dict[str, str]]:
-    """Seed the fleet in moto; yields {template index: template id}, plus the AMIs."""
+def fleet() -> Iterator[TemplateFleet]:
     with mock_aws():
-        ec2 = boto3.client("ec2", region_name=REGION)
-        autoscaling = boto3.client("autoscaling", region_name=REGION)
-        base = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)
-        builder = base["Instances"][0]["InstanceId"]
-        old = ec2.create_image(InstanceId=builder, Name="old")["ImageId"]
-        fresh = ec2.create_image(InstanceId=builder, Name="fresh")["ImageId"]
-        ec2.terminate_instances(InstanceIds=[builder])
-        aging.set_image_dates(ACCOUNT, REGION, old, created=NOW - timedelta(days=400))
-        aging.set_image_dates(ACCOUNT, REGION, fresh, created=NOW - timedelta(days=3))
-        ids: dict[str, str] = {"old": old, "fresh": fresh}
-        for t in range(TEMPLATES):
-            first = {
-                "ImageId": old if t % 2 == 0 else fresh,
-                "InstanceType": "t3.small",
-                "UserData": b64(LEAKY_USER_DATA if t % 5 == 0 else CLEAN_USER_DATA),
-                **({"KeyName": "ops"} if t % 4 == 0 else {}),
-            }
-            second = {
-                "ImageId": fresh,
-                "InstanceType": "t3.small",
-                "UserData": b64(CLEAN_USER_DATA),
-            }
-            template = ec2.create_launch_template(
-                LaunchTemplateName=f"tpl-{t:03d}", LaunchTemplateData=first
-            )["LaunchTemplate"]["LaunchTemplateId"]
-            ec2.create_launch_template_version(LaunchTemplateId=template, LaunchTemplateData=second)
-            aging.repair_launch_template_user_data(ACCOUNT, REGION, template)
-            ec2.modify_launch_template(
-                LaunchTemplateId=template, DefaultVersion=str(_default_version(t))
-            )
-            ids[str(t)] = template
-        for g in range(GROUPS):
-            t, version, mixed = _plan(g)
-            spec = {"LaunchTemplateId": ids[str(t)], "Version": version}
-            placement: dict[str, object] = (
-                {
-                    "MixedInstancesPolicy": {
-                        "LaunchTemplate": {
-                            "LaunchTemplateSpecification": spec,
-                            "Overrides": [
-                                {"InstanceType": "t3.small"},
-                                {"InstanceType": "t3.medium"},
-                            ],
-                        }
-                    }
-                }
-                if mixed
-                else {"LaunchTemplate": spec}
-            )
-            autoscaling.create_auto_scaling_group(
-                AutoScalingGroupName=f"grp-{g:03d}",
-                MinSize=0,
-                MaxSize=2,
-                DesiredCapacity=0,
-                AvailabilityZones=[f"{REGION}a"],
-                **placement,  # type: ignore[arg-type]
-            )
-        yield ids
+        yield seed_template_fleet(
+            lambda service, _account, region: boto3.client(service, region_name=region),
+            accounts=(ACCOUNT,),
+            regions=(REGION,),
+            groups=GROUPS,
+            templates=TEMPLATES,
+            now=NOW,
+        )
 
 
 @pytest.fixture(scope="module")
-def snapshot(fleet: dict[str, str]) -> Snapshot:
+def snapshot(fleet: TemplateFleet) -> Snapshot:
     with mock_aws():
         settings = Settings(regions=[REGION], services=["ec2"])  # type: ignore[arg-type]
         sessions = AwsSessions(base=boto3.Session(region_name=REGION))
@@ -158,22 +97,23 @@ def unaccounted(snapshot: Snapshot) -> list[str]:
 
 
 def test_every_template_version_and_image_a_group_names_is_collected(
-    snapshot: Snapshot, fleet: dict[str, str]
+    snapshot: Snapshot, fleet: TemplateFleet
 ) -> None:
     """160 groups over 40 templates: nothing named is missing, and no gap excuses it."""
     assert snapshot.gaps == ()
     groups = [r for r in snapshot.resources if r.kind is Kind.ASG]
     templates = {r.id for r in snapshot.resources if r.kind is Kind.EC2_LAUNCH_TEMPLATE}
     assert len(groups) == GROUPS
-    assert templates == {fleet[str(t)] for t in range(TEMPLATES)}
+    assert templates == set(fleet.templates.values())
     assert unaccounted(snapshot) == []
     for group in groups:
-        t, version, _ = _plan(int(group.id.split("-")[1]))
-        assert group.attributes["ResolvedLaunchTemplateVersion"] == str(_resolved(t, version))
+        t, version, _ = group_plan(int(group.id.split("-")[1]), TEMPLATES)
+        expected = str(resolved_version(t, version))
+        assert group.attributes["ResolvedLaunchTemplateVersion"] == expected
 
 
 def test_verdicts_on_the_large_fleet_are_the_ones_it_was_built_with(
-    snapshot: Snapshot, fleet: dict[str, str]
+    snapshot: Snapshot, fleet: TemplateFleet
 ) -> None:
     """lt.ssh_keypair, lt.userdata_secrets and asg.ami_age: the missed violations of the
     bug report, per template and group, none unknown."""
@@ -186,19 +126,16 @@ def test_verdicts_on_the_large_fleet_are_the_ones_it_was_built_with(
         ),
     )
     evaluation = evaluate(snapshot, rules, (), FixedClock(NOW))
-    verdicts = {(f.rule_id, f.resource.id): f.status for f in evaluation.findings}
-    assert Status.UNKNOWN not in verdicts.values()
-    expected: dict[tuple[str, str], Status] = {}
-    for t in range(TEMPLATES):
-        if t % 4 == 0:
-            expected[("lt.ssh_keypair", fleet[str(t)])] = Status.FAIL
-        if t % 5 == 0:
-            expected[("lt.userdata_secrets", fleet[str(t)])] = Status.FAIL
-    for g in range(GROUPS):
-        t, version, _ = _plan(g)
-        if _resolved(t, version) == 1 and t % 2 == 0:
-            expected[("asg.ami_age", f"grp-{g:03d}")] = Status.FAIL
-    assert verdicts == expected
+    verdicts = {
+        (f.rule_id, f.resource.id if f.rule_id != "asg.ami_age" else _where(f)): f.status.value
+        for f in evaluation.findings
+    }
+    assert "unknown" not in verdicts.values()
+    assert verdicts == fleet.expected
+
+
+def _where(f: Any) -> str:
+    return f"{f.resource.account}/{f.resource.region}/{f.resource.id}"
 
 
 def test_a_response_that_leaves_ids_out_is_asked_again_then_a_gap() -> None:
