@@ -14,16 +14,13 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from auditor.aws import AwsSessions, client_config
 from auditor.collect.base import PreviousState
+from auditor.collect.completeness import unaccounted
 from auditor.collect.runner import collect
 from auditor.demo.fleet import account_session, role_arn
 from auditor.demo.server import DemoServer, demo_aws_env
@@ -32,7 +29,6 @@ from auditor.engine import evaluate, load_rules
 from auditor.engine.history import restrict
 from auditor.model import FixedClock
 from auditor.settings import RulesConfig, Settings
-from tests.collect.test_completeness import unaccounted
 
 ACCOUNTS = ("111111111111", "222222222222")
 REGIONS = ("us-east-1", "eu-west-1")
@@ -68,11 +64,12 @@ def main() -> int:
             regions=list(REGIONS),  # type: ignore[arg-type]
             services=["ec2"],  # type: ignore[list-item]
         )
-        with demo_aws_env(server.endpoint_url):
-            sessions = AwsSessions(config=client_config(settings.collect.max_attempts, read_timeout=900))
-            began = time.perf_counter()
-            snapshot = collect(settings, sessions, FixedClock(now), PreviousState())
-            took = time.perf_counter() - began
+        os.environ.update(demo_aws_env(server.endpoint_url))
+        config = client_config(settings.collect.max_attempts, read_timeout=900)
+        sessions = AwsSessions(config=config)
+        began = time.perf_counter()
+        snapshot = collect(settings, sessions, FixedClock(now), PreviousState())
+        took = time.perf_counter() - began
     all_rules = load_rules(RulesConfig())
     rules = restrict(all_rules, disabled=tuple(r.id for r in all_rules.rules if r.id not in RULES))
     evaluation = evaluate(snapshot, rules, (), FixedClock(now))
@@ -85,17 +82,25 @@ def main() -> int:
         ): f.status.value
         for f in evaluation.findings
     }
-    missing = unaccounted(snapshot)
+    missing = unaccounted(snapshot.resources, snapshot.gaps)
     templates_named = len(fleet.templates)
-    print(f"machine: {platform.machine()} {os.cpu_count()} cpus, python {platform.python_version()}")
-    print(f"fleet: {fleet.groups} groups over {templates_named} templates (2 versions each), "
-          f"{len(ACCOUNTS)} accounts x {len(REGIONS)} regions, seeded in {seeded:.1f}s")
-    print(f"collected {len(snapshot.resources)} resources in {took:.1f}s, "
-          f"{snapshot.total_api_calls} API calls, {len(snapshot.gaps)} gaps")
+    print(
+        f"machine: {platform.machine()} {os.cpu_count()} cpus, python {platform.python_version()}"
+    )
+    print(
+        f"fleet: {fleet.groups} groups over {templates_named} templates (2 versions each), "
+        f"{len(ACCOUNTS)} accounts x {len(REGIONS)} regions, seeded in {seeded:.1f}s"
+    )
+    print(
+        f"collected {len(snapshot.resources)} resources in {took:.1f}s, "
+        f"{snapshot.total_api_calls} API calls, {len(snapshot.gaps)} gaps"
+    )
     print(f"named but neither collected nor behind a gap: {len(missing)}")
-    print(f"verdicts as built: {verdicts == fleet.expected} "
-          f"({sum(1 for v in verdicts.values() if v == 'fail')} fail, "
-          f"{sum(1 for v in verdicts.values() if v == 'unknown')} unknown)")
+    print(
+        f"verdicts as built: {verdicts == fleet.expected} "
+        f"({sum(1 for v in verdicts.values() if v == 'fail')} fail, "
+        f"{sum(1 for v in verdicts.values() if v == 'unknown')} unknown)"
+    )
     return 0 if not missing and verdicts == fleet.expected and not snapshot.gaps else 1
 
 

@@ -12,6 +12,7 @@ templates were silently missing while coverage said complete.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -20,6 +21,8 @@ from moto import mock_aws
 
 from auditor.aws import AwsSessions
 from auditor.collect.base import PreviousState
+from auditor.collect.completeness import completeness_gaps
+from auditor.collect.completeness import unaccounted as named_but_missing
 from auditor.collect.runner import collect
 from auditor.demo.template_fleet import (
     TemplateFleet,
@@ -29,7 +32,7 @@ from auditor.demo.template_fleet import (
 )
 from auditor.engine import evaluate, load_rules
 from auditor.engine.history import restrict
-from auditor.model import FixedClock, Kind, Snapshot
+from auditor.model import FixedClock, Kind, Service, Snapshot
 from auditor.settings import RulesConfig, Settings
 from tests.conftest import NOW
 
@@ -106,6 +109,7 @@ def test_every_template_version_and_image_a_group_names_is_collected(
     assert len(groups) == GROUPS
     assert templates == set(fleet.templates.values())
     assert unaccounted(snapshot) == []
+    assert named_but_missing(snapshot.resources, snapshot.gaps) == []
     for group in groups:
         t, version, _ = group_plan(int(group.id.split("-")[1]), TEMPLATES)
         expected = str(resolved_version(t, version))
@@ -158,3 +162,19 @@ def test_a_response_that_leaves_ids_out_is_asked_again_then_a_gap() -> None:
 
     with pytest.raises(IncompleteResponse):
         describe_every_id(loses_one, ["a", "b", "c"], lambda x: x["Id"], "Op")
+
+
+def test_a_named_template_or_version_not_collected_is_a_resource_gap(snapshot: Snapshot) -> None:
+    """The collector's own check: drop a template (or one of its versions) from a unit's
+    resources and a NotCollected gap names it; a template AWS said is gone is no gap."""
+    groups = [r for r in snapshot.resources if r.kind is Kind.ASG]
+    template = next(r for r in snapshot.resources if r.kind is Kind.EC2_LAUNCH_TEMPLATE)
+    others = [r for r in snapshot.resources if r is not template]
+    (missed,) = completeness_gaps(others, (), Service.EC2)
+    assert (missed.resource_arn, missed.error_code) == (template.arn, "NotCollected")
+    assert missed.hides(Kind.EC2_LAUNCH_TEMPLATE, ACCOUNT, REGION, template.arn)
+    assert completeness_gaps(others, (), Service.EC2, gone={template.arn}) == ()
+    one_version = replace(template, attributes={**template.attributes, "Versions": {}})
+    gaps = completeness_gaps([*others, one_version], (), Service.EC2)
+    assert [g.resource_arn for g in gaps] == [template.arn]
+    assert len(groups) == GROUPS

@@ -207,9 +207,10 @@ class FaultProxy:
                 f"<Message>{message}</Message></Error><RequestId>fault</RequestId></ErrorResponse>"
             )
         else:
-            code = {"AccessDenied": "AccessDeniedException", "Throttling": "ThrottlingException"}.get(
-                code, code + "Exception" if code == "ServiceUnavailable" else code
-            )
+            code = {
+                "AccessDenied": "AccessDeniedException",
+                "Throttling": "ThrottlingException",
+            }.get(code, code + "Exception" if code == "ServiceUnavailable" else code)
             ctype = "application/x-amz-json-1.1"
             text = json.dumps({"__type": code, "message": message})
         data = text.encode()
