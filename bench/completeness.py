@@ -45,9 +45,8 @@ def main() -> int:
         sessions_by_account = {a: account_session(server.endpoint_url, a) for a in ACCOUNTS}
 
         def client_for(service: str, account: str, region: str) -> Any:
-            return sessions_by_account[account].client(
-                service, region_name=region, endpoint_url=server.endpoint_url
-            )
+            session: Any = sessions_by_account[account]
+            return session.client(service, region_name=region, endpoint_url=server.endpoint_url)
 
         began = time.perf_counter()
         fleet = seed_template_fleet(
@@ -60,9 +59,9 @@ def main() -> int:
         )
         seeded = time.perf_counter() - began
         settings = Settings(
-            accounts=[{"id": a, "role_arn": role_arn(a)} for a in ACCOUNTS],  # type: ignore[misc]
-            regions=list(REGIONS),  # type: ignore[arg-type]
-            services=["ec2"],  # type: ignore[list-item]
+            accounts=[{"id": a, "role_arn": role_arn(a)} for a in ACCOUNTS],
+            regions=list(REGIONS),
+            services=["ec2"],
         )
         os.environ.update(demo_aws_env(server.endpoint_url))
         config = client_config(settings.collect.max_attempts, read_timeout=900)
