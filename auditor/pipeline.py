@@ -156,7 +156,8 @@ def run_cycle(
             settings, sessions, clock, PreviousState.from_snapshot(previous), options.progress
         )
         # after collection, a crashing stage is a coverage gap with a fallback (stage_guard)
-        guard = StageGuard(settings.services)
+        declared = (Service.IAC,) if settings.iac.terraform_states else ()
+        guard = StageGuard((*settings.services, *declared))
         snapshot, evaluation, delta, now = _judge(
             guard, collected, previous, settings, checked, store, sessions, clock
         )
