@@ -141,6 +141,7 @@ class AwsSessions:
         self._lock = threading.Lock()
         self._assume_lock = threading.Lock()
         self._sessions: dict[str, boto3.Session] = {}
+        self._refused: dict[str, BaseException] = {}  # account -> why AssumeRole failed
         self._clients: dict[tuple[str, str, str], Any] = {}
         self.counter.attach(self.base)
         self._caller_account: str | None = None
@@ -156,7 +157,9 @@ class AwsSessions:
         return self._caller_account
 
     def session_for(self, target: Target) -> boto3.Session:
-        """The session for an account: assume-role once per instance (one cycle)."""
+        """The session for an account: assume-role once per instance (one cycle). A failed
+        AssumeRole is not tried again in the cycle: every unit of the account gets its
+        error at once, instead of each waiting out the same timeout in turn."""
         if target.role_arn is None:
             return self.base
         # one AssumeRole per account per cycle, even when its regions start at once
@@ -164,10 +167,20 @@ class AwsSessions:
             cached = self._sessions.get(target.account_id)
             if cached is not None:
                 return cached
+            refused = self._refused.get(target.account_id)
+            if refused is not None:
+                raise refused
             sts = self._make_client(self.base, "sts", self.default_region)
-            creds = sts.assume_role(RoleArn=target.role_arn, RoleSessionName=self._session_name)[
-                "Credentials"
-            ]
+            try:
+                creds = sts.assume_role(
+                    RoleArn=target.role_arn, RoleSessionName=self._session_name
+                )["Credentials"]
+            except botocore.exceptions.BotoCoreError as exc:
+                self._refused[target.account_id] = exc
+                raise
+            except botocore.exceptions.ClientError as exc:
+                self._refused[target.account_id] = exc
+                raise
             session = boto3.Session(
                 aws_access_key_id=creds["AccessKeyId"],
                 aws_secret_access_key=creds["SecretAccessKey"],
