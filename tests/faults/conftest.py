@@ -61,7 +61,7 @@ def moto_server() -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, **CREDENTIALS, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
     moto = Path(sys.executable).with_name("moto_server")
-    proc = subprocess.Popen(  # noqa: S603 - our own venv's moto_server
+    proc = subprocess.Popen(
         [str(moto), "-H", "127.0.0.1", "-p", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
