@@ -32,7 +32,7 @@ from auditor.demo.template_fleet import (
 )
 from auditor.engine import evaluate, load_rules
 from auditor.engine.history import restrict
-from auditor.model import FixedClock, Kind, Service, Snapshot
+from auditor.model import FixedClock, Kind, Service, Snapshot, Status
 from auditor.settings import RulesConfig, Settings
 from tests.conftest import NOW
 
@@ -178,3 +178,26 @@ def test_a_named_template_or_version_not_collected_is_a_resource_gap(snapshot: S
     gaps = completeness_gaps([*others, one_version], (), Service.EC2)
     assert [g.resource_arn for g in gaps] == [template.arn]
     assert len(groups) == GROUPS
+
+
+def test_a_template_not_collected_is_unknown_for_its_rules(snapshot: Snapshot) -> None:
+    """Fail closed: the template behind a NotCollected gap is judged unknown by every
+    launch-template rule (not absent from the report), and the groups using it too."""
+    template = next(r for r in snapshot.resources if r.kind is Kind.EC2_LAUNCH_TEMPLATE)
+    others = tuple(r for r in snapshot.resources if r is not template)
+    gaps = completeness_gaps(others, (), Service.EC2)
+    blind = replace(snapshot, resources=others, gaps=gaps)
+    all_rules = load_rules(RulesConfig())
+    evaluation = evaluate(blind, all_rules, (), FixedClock(NOW))
+    on_template = {
+        f.rule_id: f.status for f in evaluation.findings if f.resource.arn == template.arn
+    }
+    lt_rules = {r.id for r in all_rules.rules if Kind.EC2_LAUNCH_TEMPLATE in r.applies_to}
+    assert on_template == dict.fromkeys(lt_rules, Status.UNKNOWN)
+    users = {
+        r.arn
+        for r in others
+        if r.kind is Kind.ASG and r.attributes["LaunchTemplate"]["LaunchTemplateId"] == template.id
+    }
+    ami_age = {f.resource.arn: f.status for f in evaluation.findings if f.rule_id == "asg.ami_age"}
+    assert users and {ami_age.get(arn) for arn in users} == {Status.UNKNOWN}
