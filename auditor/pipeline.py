@@ -39,6 +39,7 @@ from auditor.model import (
     ActionRecord,
     Clock,
     Evaluation,
+    Finding,
     FindingDelta,
     OutboxMessage,
     RuleInfo,
@@ -83,6 +84,9 @@ class CycleOptions:
     # called before anything is written or any action is taken; raises to abandon the
     # cycle (the daemon's leadership check: a replica that lost its lease writes nothing)
     fence: Callable[[], None] | None = None
+    # a run narrowed to part of the estate (`auditor scan --region ...`): open findings it
+    # did not look at are carried over, never resolved
+    looked_at: Callable[[Finding], bool] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +163,7 @@ def run_cycle(
         declared = (Service.IAC,) if settings.iac.terraform_states else ()
         guard = StageGuard((*settings.services, *declared))
         snapshot, evaluation, delta, now = _judge(
-            guard, collected, previous, settings, checked, store, sessions, clock
+            guard, collected, previous, settings, checked, store, sessions, clock, options
         )
         infos = {r.id: rules.info(r.id) for r in rules.rules}
 
@@ -265,6 +269,7 @@ def _judge(
     store: Store,
     sessions: AwsSessions,
     clock: Clock,
+    options: CycleOptions,
 ) -> tuple[Snapshot, Evaluation, FindingDelta, datetime]:
     """Declared state, evaluation and the delta (and the time it was judged at), each
     failing closed (stage_guard)."""
@@ -290,7 +295,9 @@ def _judge(
     previous_open = store.open_findings()
     delta = guard.run(
         "delta",
-        lambda: compute_delta(previous_open, evaluation, now, gaps=snapshot.gaps),
+        lambda: compute_delta(
+            previous_open, evaluation, now, gaps=snapshot.gaps, covered=options.looked_at
+        ),
         lambda: carry_over(previous_open, guard.gaps),
         hides=True,
     )

@@ -12,7 +12,7 @@ observe. Carried-over findings appear in `still_open` but not in the evaluation.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -34,14 +34,23 @@ def compute_delta(
     now: datetime,
     *,
     gaps: Sequence[CollectionGap],
+    covered: Callable[[Finding], bool] | None = None,
 ) -> FindingDelta:
-    """`gaps` are the current cycle's collection gaps (the snapshot's)."""
+    """`gaps` are the current cycle's collection gaps (the snapshot's). `covered` (a run
+    narrowed to part of the estate) says whether the cycle looked at a finding at all:
+    one it did not look at is carried over the same way."""
     new: list[TrackedFinding] = []
     still_open: list[TrackedFinding] = []
     current: set[str] = set()
     for finding in evaluation.findings:
         current.add(finding.id)
         before = previous_open.get(finding.id)
+        ref = finding.resource
+        if before is not None and finding.status is Status.UNKNOWN and ref.id != "*":
+            hidden = hiding_gaps(gaps, ref.kind, ref.account, ref.region, ref.arn)
+            if hidden:  # unknown because of a gap: not an observation (scope placeholders are)
+                still_open.append(replace(before, finding=carried(before.finding, hidden)))
+                continue
         if before is None:
             new.append(TrackedFinding(finding, first_seen=now, last_seen=now, consecutive_cycles=1))
         else:
@@ -59,7 +68,7 @@ def compute_delta(
             continue
         ref = before.finding.resource
         hidden = hiding_gaps(gaps, ref.kind, ref.account, ref.region, ref.arn)
-        if hidden:
+        if hidden or (covered is not None and not covered(before.finding)):
             still_open.append(replace(before, finding=carried(before.finding, hidden)))
         else:
             resolved.append(replace(before, resolved_at=now))
@@ -92,12 +101,12 @@ def carried(old: Finding, hidden: Sequence[CollectionGap]) -> Finding:
             "previous": dict(old.evidence),
         }
     )
-    first = hidden[0]
+    why = f"{hidden[0].operation}: {hidden[0].error_code}" if hidden else "not in this run"
     return replace(
         old,
         status=Status.UNKNOWN,
         message=(
-            f"not re-evaluated this cycle ({first.operation}: {first.error_code}); "
+            f"not re-evaluated this cycle ({why}); "
             f"was {last['previous_status']}: {last['previous_message']}"
         ),
         evidence={
