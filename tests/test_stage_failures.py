@@ -37,9 +37,9 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
     write_private_key(key, generate_ed25519_pem())
     with mock_aws():
         ec2 = boto3.client("ec2", region_name=REGION)
-        ec2.create_key_pair(KeyName="ops")
+        ec2.create_key_pair(KeyName="stage-ops")
         image = ec2.register_image(Name="base", RootDeviceName="/dev/xvda")["ImageId"]
-        ec2.run_instances(ImageId=image, MinCount=2, MaxCount=2, KeyName="ops")
+        ec2.run_instances(ImageId=image, MinCount=2, MaxCount=2, KeyName="stage-ops")
         yield Settings(
             regions=[REGION],  # type: ignore[arg-type]
             services=["ec2"],  # type: ignore[arg-type]
