@@ -155,6 +155,7 @@ class Daemon:
         self.is_leader = False
         self.leader_since: datetime | None = None
         self.last_cycle_at: datetime | None = None
+        self.last_outcome = "no cycle run by this replica yet"  # said by /readyz
         self._stop = threading.Event()
         self._stopped = False
         self._missed = threading.Event()
@@ -251,14 +252,20 @@ class Daemon:
             self.metrics.cycles.labels(result="abandoned").inc()
             log.warning("cycle_abandoned", reason="leadership lost before commit")
             return None
-        except Exception:
+        except Exception as exc:
             self.metrics.cycles.labels(result="error").inc()
+            self.metrics.observe_failure(self.settings.services)
+            self.last_outcome = f"last cycle failed ({type(exc).__name__}); retrying on schedule"
             log.exception("cycle_failed")
             return None
         finally:
             self.metrics.cycle_in_progress.set(0)
             self._cycle_lock.release()
         self.metrics.observe_cycle(result)
+        gaps = len(result.snapshot.gaps)
+        self.last_outcome = (
+            "last cycle complete" if not gaps else f"last cycle incomplete: {gaps} gap(s)"
+        )
         self._refresh_last_cycle()
         return result
 
@@ -312,8 +319,11 @@ class Daemon:
         since = [t for t in (self.last_cycle_at, self.leader_since) if t is not None]
         age = (self.clock.now() - max(since)).total_seconds() if since else 0.0
         if age > 2 * self.interval:
-            return False, f"last cycle {age:.0f}s ago (limit {2 * self.interval:.0f}s)"
-        return True, "ok"
+            return (
+                False,
+                f"last cycle {age:.0f}s ago (limit {2 * self.interval:.0f}s); {self.last_outcome}",
+            )
+        return True, f"ok; {self.last_outcome}"
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:

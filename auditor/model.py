@@ -211,9 +211,27 @@ class ResourceRef:
         }
 
 
+ANY = "*"  # a gap's account or region that stands for every one of them
+
+
+class GapLevel(StrEnum):
+    """How much a gap hides, widest first. Derived from its scope fields, never stored."""
+
+    ORGANIZATION = "organization"  # the account list itself: every account (account "*")
+    ACCOUNT = "account"  # one account in every region (region "*")
+    SERVICE = "service"  # every kind of one service in one account and region
+    KIND = "kind"  # some kinds of one service in one account and region
+    RESOURCE = "resource"  # one resource (some of its attributes, or its related data)
+
+
 @dataclass(frozen=True, slots=True)
 class CollectionGap:
-    """Something a collector could not see. Every rule that needs it yields `unknown`."""
+    """Something a collector could not see. Every rule that needs it yields `unknown`.
+
+    Its scope is explicit: `account` ("*": every account, the organisation), `region`
+    ("*": every region), `service`, `kinds`, and `resource_arn` (only that resource).
+    `hides` is the one rule that decides what a gap hides.
+    """
 
     account: str
     region: str
@@ -224,13 +242,31 @@ class CollectionGap:
     message: str  # AWS's message, never containing secret values
     resource_arn: str | None = None  # set when only one resource's attribute is missing
 
+    @property
+    def level(self) -> GapLevel:
+        if self.resource_arn is not None:
+            return GapLevel.RESOURCE
+        if self.account == ANY:
+            return GapLevel.ORGANIZATION
+        if self.region == ANY:
+            return GapLevel.ACCOUNT
+        if set(self.kinds) >= {k for k, s in KIND_SERVICE.items() if s is self.service}:
+            return GapLevel.SERVICE
+        return GapLevel.KIND
+
+    def hides(self, kind: Kind | str, account: str, region: str, arn: str | None = None) -> bool:
+        """True when this gap means the cycle could not see (kind, account, region), or,
+        with `arn`, that one resource. A resource gap hides only its own resource; a
+        scope question (no `arn`) is answered by scope gaps only."""
+        if self.account not in (ANY, account) or self.region not in (ANY, region):
+            return False
+        if kind not in self.kinds:
+            return False
+        return self.resource_arn is None or self.resource_arn == arn
+
     def covers(self, kind: Kind, account: str, region: str) -> bool:
-        return (
-            self.resource_arn is None
-            and kind in self.kinds
-            and self.account in (account, "*")
-            and self.region in (region, "*")
-        )
+        """The whole (kind, account, region) listing is hidden (not just one resource)."""
+        return self.hides(kind, account, region)
 
     def to_json(self) -> dict[str, JSON]:
         return {
@@ -242,7 +278,15 @@ class CollectionGap:
             "error_code": self.error_code,
             "message": self.message,
             "resource_arn": self.resource_arn,
+            "level": self.level.value,
         }
+
+
+def hiding_gaps(
+    gaps: Iterable[CollectionGap], kind: Kind | str, account: str, region: str, arn: str
+) -> tuple[CollectionGap, ...]:
+    """The gaps that hide a resource (or a scope placeholder `arn`) from a cycle."""
+    return tuple(g for g in gaps if g.hides(kind, account, region, arn))
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,13 +20,14 @@ from typing import Any
 
 import structlog
 
-from auditor.aws import AwsSessions, client_config
+from auditor.aws import AwsSessions
 from auditor.collect.base import PreviousState
-from auditor.collect.runner import ProgressCallback, collect
+from auditor.collect.runner import ProgressCallback, collect, collect_client_config
 from auditor.engine import (
     Exemption,
     RuleSet,
     TagPolicy,
+    carry_over,
     check_exemptions,
     compute_delta,
     evaluate,
@@ -49,7 +50,9 @@ from auditor.model import (
     Evaluation,
     Finding,
     FindingDelta,
+    OutboxMessage,
     RuleInfo,
+    Service,
     Severity,
     Snapshot,
     SnapshotView,
@@ -77,6 +80,7 @@ from auditor.report.publish import kms_factory, publish_report
 from auditor.report.signing import Signer, signer_from_settings
 from auditor.report.storage import check_report_dir
 from auditor.settings import Settings
+from auditor.stage_guard import StageGuard
 from auditor.store import CycleRecord, Store
 
 log = structlog.get_logger("auditor.cycle")
@@ -158,7 +162,7 @@ class CycleResult:
         return ExitCode.OK
 
 
-def run_cycle(  # noqa: PLR0915 - the pipeline refactor (another issue) splits it
+def run_cycle(
     settings: Settings,
     *,
     clock: Clock | None = None,
@@ -170,7 +174,7 @@ def run_cycle(  # noqa: PLR0915 - the pipeline refactor (another issue) splits i
     clock = clock or SystemClock()
     options = options or CycleOptions()
     began = time.perf_counter()
-    sessions = sessions or AwsSessions(config=client_config(settings.collect.max_attempts))
+    sessions = sessions or AwsSessions(config=collect_client_config(settings))
     checked = preflight(settings, sessions, write_report=options.write_report, clock=clock)
     rules, exemptions, signer = checked.rules, checked.exemptions, checked.signer
     fence = options.fence or (lambda: None)
@@ -179,25 +183,47 @@ def run_cycle(  # noqa: PLR0915 - the pipeline refactor (another issue) splits i
     try:
         exemptions += from_requests(store.approved_exemption_requests(clock.now().date()))
         previous = store.latest_snapshot()
-        snapshot = collect(
+        collected = collect(
             settings, sessions, clock, PreviousState.from_snapshot(previous), options.progress
         )
-        snapshot = with_declared_state(snapshot, settings, rules, sessions, clock)
-        versions = store.baselines(baseline_arns(snapshot, baseline_kinds(rules)))
-        history = build_history(versions, previous)
-        evaluation = evaluate(
-            snapshot, rules, exemptions, clock, history=history, tag_policy=tag_policy(settings)
+        # after collection, a crashing stage is a coverage gap with a fallback (stage_guard)
+        declared = (Service.IAC,) if settings.iac.terraform_states else ()
+        guard = StageGuard((*settings.services, *declared))
+        snapshot, evaluation, delta, now = _judge(
+            guard,
+            collected,
+            previous,
+            settings,
+            checked,
+            exemptions,
+            store,
+            sessions,
+            clock,
+            options,
         )
-        now = clock.now()
-        delta = compute_delta(store.open_findings(), evaluation, now, covered=options.looked_at)
         infos = {r.id: rules.info(r.id) for r in rules.rules}
 
         decided = Plan(cycle_id=snapshot.id, mode="off")
         if options.remediate and settings.remediation.mode != "off":
-            decided = _plan(settings, snapshot, delta, infos, store, now)
+            decided = guard.run(
+                "remediation",
+                lambda: _plan(settings, snapshot, delta, infos, store, now),
+                lambda: Plan(cycle_id=snapshot.id, mode="off"),
+                hides=False,
+            )
         enforcing = settings.remediation.mode == "enforce" and bool(decided.planned)
         # dry-run: the executor only stamps the records (it makes no call)
-        actions = decided.records if enforcing else _execute(settings, decided, sessions, clock)
+        actions: tuple[ActionRecord, ...] = (
+            decided.records
+            if enforcing
+            else guard.run(
+                "remediation",
+                lambda: _execute(settings, decided, sessions, clock),
+                tuple,
+                hides=False,
+            )
+        )
+        snapshot = guard.seal(snapshot)
 
         report_id = new_report_id(now)
         report_url = _report_url(settings, report_id)
@@ -205,13 +231,26 @@ def run_cycle(  # noqa: PLR0915 - the pipeline refactor (another issue) splits i
             options.transport is not None or bool(active_destinations(settings.slack))
         )
         gap_alerts = _coverage_alert_times(store) if alerting else {}
-        messages = (
-            plan_messages(
-                delta, snapshot.gaps, actions, infos, settings.slack, report_url, now, gap_alerts
+        messages: tuple[OutboxMessage, ...] = (
+            guard.run(
+                "alerts",
+                lambda: plan_messages(
+                    delta,
+                    snapshot.gaps,
+                    actions,
+                    infos,
+                    settings.slack,
+                    report_url,
+                    now,
+                    gap_alerts,
+                ),
+                _nothing,
+                hides=False,
             )
             if alerting
             else ()
         )
+        snapshot = guard.seal(snapshot)
         # One transaction: snapshot, findings lifecycle, the remediation plan, the alerts.
         fence()
         store.commit_cycle(
@@ -273,6 +312,57 @@ def run_cycle(  # noqa: PLR0915 - the pipeline refactor (another issue) splits i
     finally:
         if own_store:
             store.close()
+
+
+def _judge(
+    guard: StageGuard,
+    collected: Snapshot,
+    previous: Snapshot | None,
+    settings: Settings,
+    checked: Preflight,
+    exemptions: tuple[Exemption, ...],
+    store: Store,
+    sessions: AwsSessions,
+    clock: Clock,
+    options: CycleOptions,
+) -> tuple[Snapshot, Evaluation, FindingDelta, datetime]:
+    """Declared state, evaluation and the delta (and the time it was judged at), each
+    failing closed (stage_guard)."""
+    rules = checked.rules
+    snapshot = guard.run(
+        "iac",
+        lambda: with_declared_state(collected, settings, rules, sessions, clock),
+        lambda: collected,
+        hides=True,
+        services=(Service.IAC,),
+    )
+
+    def judge() -> Evaluation:
+        versions = store.baselines(baseline_arns(snapshot, baseline_kinds(rules)))
+        history = build_history(versions, previous)
+        return evaluate(
+            snapshot, rules, exemptions, clock, history=history, tag_policy=tag_policy(settings)
+        )
+
+    evaluation = guard.run(
+        "evaluate", judge, lambda: Evaluation(snapshot.id, clock.now(), (), ()), hides=True
+    )
+    snapshot = guard.seal(snapshot)
+    now = clock.now()
+    previous_open = store.open_findings()
+    delta = guard.run(
+        "delta",
+        lambda: compute_delta(
+            previous_open, evaluation, now, gaps=snapshot.gaps, covered=options.looked_at
+        ),
+        lambda: carry_over(previous_open, guard.gaps),
+        hides=True,
+    )
+    return guard.seal(snapshot), evaluation, delta, now
+
+
+def _nothing() -> tuple[Any, ...]:
+    return ()
 
 
 def cycle_rules(rules: RuleSet, settings: Settings) -> RuleSet:

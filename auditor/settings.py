@@ -267,8 +267,16 @@ class MetricsConfig(ListenConfig):
 
 
 class CollectConfig(_Section):
+    """How collection calls AWS, and when it stops waiting: per call (connect/read
+    timeouts, retries), per (account, region, service) unit, and for the whole cycle.
+    What is not done by its deadline is a collection gap; the cycle still ends."""
+
     concurrency: int = Field(default=8, ge=1, le=64)
     max_attempts: int = Field(default=8, ge=1, le=20)
+    connect_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    read_timeout_seconds: float = Field(default=60.0, gt=0, le=900)
+    unit_deadline_seconds: float = Field(default=900.0, gt=0, le=86400)
+    cycle_deadline_seconds: float = Field(default=1800.0, gt=0, le=86400)
 
 
 class Settings(BaseSettings):

@@ -13,11 +13,12 @@ from typing import Any
 
 from auditor.collect.autoscaling import group_resources, list_groups, template_refs
 from auditor.collect.base import CollectResult, UnitContext
+from auditor.collect.completeness import completeness_gaps
 from auditor.collect.ec2_images import collect_images
 from auditor.collect.ec2_instances import collect_instances
 from auditor.collect.ec2_launch_templates import collect_launch_templates
 from auditor.collect.ec2_security_groups import collect_security_groups
-from auditor.model import Resource
+from auditor.model import Resource, Service
 
 
 def _instance_template_refs(instances: Iterable[Resource]) -> Iterable[tuple[str, str]]:
@@ -66,7 +67,7 @@ def collect_ec2(ctx: UnitContext) -> CollectResult:
     images = collect_images(ctx, ec2, _instance_images(instances.resources) | templates.image_ids)
     attachments = _merge(_instance_groups(instances.resources), templates.security_groups)
     security_groups = collect_security_groups(ctx, ec2, attachments)
-    return (
+    result = (
         instances
         + CollectResult(gaps=tuple(group_gaps))
         + asgs
@@ -74,3 +75,5 @@ def collect_ec2(ctx: UnitContext) -> CollectResult:
         + images
         + security_groups
     )
+    missed = completeness_gaps(result.resources, result.gaps, Service.EC2, templates.gone)
+    return result + CollectResult(gaps=missed)

@@ -21,6 +21,7 @@ from auditor.collect.base import (
     paginate,
     pick,
 )
+from auditor.collect.completeness import completeness_gaps
 from auditor.collect.ecs_task_definitions import collect_task_definitions
 from auditor.model import JSON, Kind, Resource, Service
 
@@ -216,7 +217,10 @@ def collect_ecs(ctx: UnitContext) -> CollectResult:
         used |= _collect_services(unit, cluster_arn)
         used |= _collect_tasks(unit, cluster_arn)
     definitions = collect_task_definitions(ctx, unit.client, used, unit.now)
-    return unit.result() + definitions
+    result = unit.result() + definitions
+    return result + CollectResult(
+        gaps=completeness_gaps(result.resources, result.gaps, Service.ECS)
+    )
 
 
 def _digest_ref(image: str, digest: str) -> str:

@@ -183,6 +183,7 @@ def _evaluate(
         for kind in rule.applies_to:
             counts.evaluated[i] += per_kind.get(kind, 0)
     findings.extend(_gap_findings(snapshot.gaps, rules, position, counts))
+    findings.extend(_absent_findings(snapshot, rules, position, counts))
     stats = tuple(
         RuleStats(
             rule_id=rule.id,
@@ -274,4 +275,50 @@ def _gap_findings(
                 evidence={"gaps": [g.to_json() for g in found]},
             )
         )
+    return out
+
+
+def _absent_findings(
+    snapshot: Snapshot, rules: RuleSet, position: dict[str, int], counts: _Counts
+) -> list[Finding]:
+    """One unknown finding per rule for a resource a gap names that is not in the snapshot
+    (e.g. a template a group names that could not be collected): its rules cannot pass."""
+    named = [g for g in snapshot.gaps if g.resource_arn is not None]
+    if not named:
+        return []
+    present = {r.arn for r in snapshot.resources}
+    out: list[Finding] = []
+    seen: set[tuple[str, str]] = set()
+    for gap in named:
+        arn = str(gap.resource_arn)
+        if arn in present:
+            continue
+        for kind in gap.kinds:
+            ref = ResourceRef(
+                arn=arn,
+                id=arn.rsplit("/", 1)[-1],
+                kind=kind,
+                account=gap.account,
+                region=gap.region,
+            )
+            for rule in rules.by_kind.get(kind, ()):
+                if (rule.id, arn) in seen:
+                    continue
+                seen.add((rule.id, arn))
+                i = position[rule.id]
+                counts.evaluated[i] += 1
+                counts.unknown[i] += 1
+                out.append(
+                    Finding(
+                        rule_id=rule.id,
+                        severity=rule.severity,
+                        status=Status.UNKNOWN,
+                        resource=ref,
+                        message=(
+                            f"{kind.value} {ref.id} could not be collected "
+                            f"({gap.operation}: {gap.error_code}): not known to pass"
+                        ),
+                        evidence={"gaps": [gap.to_json()]},
+                    )
+                )
     return out

@@ -144,10 +144,11 @@ def gap_line(gap: CollectionGap) -> str:
     """One gap as a sentence: "eu-west-1 in account 222… could not be read (AccessDenied on
     ecs:ListClusters); affects ecs.cluster"."""
     region = "every region" if gap.region == "*" else gap.region
+    account = "every account" if gap.account == "*" else f"account {gap.account}"
     what = (
-        f"{gap.resource_arn} ({region}, account {gap.account})"
+        f"{gap.resource_arn} ({region}, {account})"
         if gap.resource_arn
-        else (f"{region} in account {gap.account}")
+        else (f"{region} in {account}")
     )
     kinds = ", ".join(k.value for k in gap.kinds) or gap.service.value
     return f"{what} could not be read ({gap.error_code} on {gap.operation}); affects {kinds}"
