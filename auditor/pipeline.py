@@ -33,6 +33,7 @@ from auditor.engine import (
 )
 from auditor.engine.history import baseline_arns, baseline_kinds, build_history, restrict
 from auditor.errors import ExitCode
+from auditor.events.enrich import attributed, with_access
 from auditor.iac.load import with_declared_state
 from auditor.model import (
     ActionRecord,
@@ -153,10 +154,12 @@ def run_cycle(
         )
         snapshot = with_declared_state(snapshot, settings, rules, sessions, clock)
         versions = store.baselines(baseline_arns(snapshot, baseline_kinds(rules)))
-        history = build_history(versions, previous)
+        history = with_access(build_history(versions, previous), settings, store)
         evaluation = evaluate(snapshot, rules, exemptions, clock, history=history)
         now = clock.now()
-        delta = compute_delta(store.open_findings(), evaluation, now)
+        open_before = store.open_findings()
+        evaluation = attributed(evaluation, settings, store, open_before)
+        delta = compute_delta(open_before, evaluation, now)
         infos = {r.id: rules.info(r.id) for r in rules.rules}
 
         decided = Plan(cycle_id=snapshot.id, mode="off")
@@ -233,6 +236,9 @@ def cycle_rules(rules: RuleSet, settings: Settings) -> RuleSet:
     """The rules this configuration can judge: without a Terraform state there is nothing
     to compare with, so the iac.* rules do not run (they would call everything unmanaged);
     `iac.cloudformation_managed: false` stops counting CloudFormation stacks as managed."""
+    if not settings.events.enabled:
+        # the access.* rules read the feed's shells: without a feed nothing could be seen
+        rules = restrict(rules, disabled=("access.*",))
     if not settings.iac.terraform_states:
         return restrict(rules, disabled=("iac.*",))
     unmanaged = rules.get(IAC_UNMANAGED_RULE)
@@ -321,10 +327,10 @@ def report_input(
         snapshot = store.load_snapshot(cycles[0].id)
         previous = store.load_snapshot(cycles[1].id) if len(cycles) > 1 else None
         versions = store.baselines(baseline_arns(snapshot, baseline_kinds(rules)))
-        evaluation = evaluate(
-            snapshot, rules, exemptions, clock, history=build_history(versions, previous)
-        )
+        history = with_access(build_history(versions, previous), settings, store)
+        evaluation = evaluate(snapshot, rules, exemptions, clock, history=history)
         stored = store.open_findings()
+        evaluation = attributed(evaluation, settings, store, stored)
         now = clock.now()
         tracked = [
             replace(stored[f.id], finding=f) if f.id in stored else TrackedFinding(f, now, now, 1)

@@ -168,7 +168,7 @@ def _evaluate(
                 unknown[i] += 1
                 findings.append(_finding(rule, ref, Status.UNKNOWN, result))
                 continue
-            exemption = index.find(rule.id, ref)
+            exemption = index.find(rule.id, ref, _principals(result))
             if exemption is None:
                 failed[i] += 1
                 findings.append(_finding(rule, ref, Status.FAIL, result))
@@ -193,6 +193,14 @@ def _evaluate(
     return Evaluation(
         snapshot_id=snapshot.id, evaluated_at=now, findings=tuple(findings), stats=stats
     )
+
+
+def _principals(result: CheckResult) -> tuple[str, ...]:
+    """The callers a finding is about (access.* rules), for exemptions by principal."""
+    value = result.evidence.get("principals")
+    if isinstance(value, list):
+        return tuple(str(p) for p in value)
+    return ()
 
 
 def _finding(

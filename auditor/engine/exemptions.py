@@ -40,12 +40,19 @@ class Exemption:
     resource: str = "*"  # ARN glob
     account: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    principal: str | None = None  # caller ARN glob: every principal of the finding must match
 
     def expired(self, now: datetime) -> bool:
         return now.date() > self.expires
 
-    def matches(self, rule_id: str, resource: ResourceRef) -> bool:
+    def matches(
+        self, rule_id: str, resource: ResourceRef, principals: Sequence[str] = ()
+    ) -> bool:
         if not fnmatch.fnmatchcase(rule_id, self.rule):
+            return False
+        if self.principal is not None and not (
+            principals and all(fnmatch.fnmatchcase(p, self.principal) for p in principals)
+        ):
             return False
         if self.account is not None and self.account != resource.account:
             return False
@@ -68,6 +75,7 @@ def _from_config(entry: ExemptionConfig, source: str) -> Exemption:
         resource=entry.resource,
         account=entry.account,
         tags=dict(entry.tags),
+        principal=entry.principal,
     )
 
 
@@ -155,9 +163,11 @@ class ExemptionIndex:
         self.now = now
         self.active = tuple(e for e in exemptions if not e.expired(now))
 
-    def find(self, rule_id: str, resource: ResourceRef) -> Exemption | None:
+    def find(
+        self, rule_id: str, resource: ResourceRef, principals: Sequence[str] = ()
+    ) -> Exemption | None:
         for exemption in self.active:
-            if exemption.matches(rule_id, resource):
+            if exemption.matches(rule_id, resource, principals):
                 return exemption
         if TAG_RULES in resource.tags:
             return tag_exemption(rule_id, resource, self.now)

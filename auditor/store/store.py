@@ -12,8 +12,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from auditor.model import ActionRecord, Snapshot, TrackedFinding
-from auditor.store import actions, findings, leases, retention, snapshot_reads
+from auditor.model import AccessRecord, ActionRecord, Attribution, Snapshot, TrackedFinding
+from auditor.store import actions, events, findings, leases, retention, snapshot_reads
 from auditor.store.engine import WRITE, StoreError, make_engine, migrate, safe_url
 from auditor.store.outbox import SqlOutbox, insert_messages
 from auditor.store.records import (
@@ -80,6 +80,7 @@ class Store:
             findings.write_findings(conn, snapshot.id, at, record.tracked)
             actions.write_actions(conn, record.actions)
             insert_messages(conn, record.outbox)
+            events.write_events(conn, snapshot.id, record.events)
 
     def record_actions(self, records: Sequence[ActionRecord]) -> None:
         """Upsert action records (by id) in their own transaction: what enforcement did,
@@ -122,6 +123,21 @@ class Store:
     def actions_since(self, since: datetime) -> list[ActionRecord]:
         with self._read() as conn:
             return actions.actions_since(conn, since)
+
+    def handled_events(self, event_ids: Iterable[str]) -> set[str]:
+        """The ids of feed events a committed cycle already used."""
+        with self._read() as conn:
+            return events.handled(conn, event_ids)
+
+    def attributions(self, arns: Iterable[str]) -> dict[str, Attribution]:
+        """The latest recorded call that changed each resource (by event time)."""
+        with self._read() as conn:
+            return events.attributions(conn, arns)
+
+    def access_records(self) -> dict[str, tuple[AccessRecord, ...]]:
+        """Shells opened on resources, by target ARN, oldest first."""
+        with self._read() as conn:
+            return events.access_records(conn)
 
     def outbox(self) -> SqlOutbox:
         return SqlOutbox(self._engine)
