@@ -155,10 +155,14 @@ def run_cycle(
         snapshot = with_declared_state(snapshot, settings, rules, sessions, clock)
         versions = store.baselines(baseline_arns(snapshot, baseline_kinds(rules)))
         history = with_access(build_history(versions, previous), settings, store)
-        evaluation = evaluate(snapshot, rules, exemptions, clock, history=history)
-        now = clock.now()
         open_before = store.open_findings()
-        evaluation = attributed(evaluation, settings, store, open_before)
+        evaluation = attributed(
+            evaluate(snapshot, rules, exemptions, clock, history=history),
+            settings,
+            store,
+            open_before,
+        )
+        now = clock.now()
         delta = compute_delta(open_before, evaluation, now)
         infos = {r.id: rules.info(r.id) for r in rules.rules}
 

@@ -31,9 +31,7 @@ def changed_by(attribution: Attribution) -> dict[str, JSON]:
     return {"actor": attribution.actor, **attribution.to_json()}
 
 
-def _caused(
-    finding: Finding, attribution: Attribution, before: TrackedFinding | None
-) -> bool:
+def _caused(finding: Finding, attribution: Attribution, before: TrackedFinding | None) -> bool:
     return before is None or before.first_seen >= attribution.event_time
 
 

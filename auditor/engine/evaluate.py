@@ -13,7 +13,7 @@ Unknown is never counted as passing. Exemptions only turn `fail` into `exempt`.
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from auditor.checks.result import PASS, CheckResult, Outcome
@@ -97,15 +97,18 @@ def evaluate(
     clock: Clock,
     *,
     history: History | None = None,
+    only: Collection[str] | None = None,
 ) -> Evaluation:
     """Findings and per-rule counts. `history` (baselines, previous cycle) feeds the drift
-    rules; without it they see every resource for the first time and report no drift."""
+    rules; without it they see every resource for the first time and report no drift.
+    `only` (ARNs) judges just those resources, with the whole snapshot still visible to the
+    checks (a micro-cycle); the snapshot's gaps are then not turned into findings."""
     # Evaluation allocates many small acyclic objects (findings, evidence); with a large
     # snapshot alive, the cyclic GC would rescan it over and over. Nothing here makes cycles.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _evaluate(snapshot, rules, exemptions, clock, history)
+        return _evaluate(snapshot, rules, exemptions, clock, history, only)
     finally:
         if was_enabled:
             gc.enable()
@@ -117,6 +120,7 @@ def _evaluate(
     exemptions: Sequence[Exemption],
     clock: Clock,
     history: History | None,
+    only: Collection[str] | None = None,
 ) -> Evaluation:
     now = clock.now()
     view = _LazyView(snapshot, history)
@@ -136,7 +140,10 @@ def _evaluate(
     resource_gaps = {g.resource_arn: g for g in snapshot.gaps if g.resource_arn is not None}
     per_kind: dict[Kind, int] = {}
 
-    for resource in snapshot.resources:
+    judged = (
+        snapshot.resources if only is None else [r for r in snapshot.resources if r.arn in only]
+    )
+    for resource in judged:
         plan = plans.get(resource.kind)
         if plan is None:
             continue
@@ -179,7 +186,7 @@ def _evaluate(
     for i, rule in enumerate(rules.rules):
         for kind in rule.applies_to:
             counts.evaluated[i] += per_kind.get(kind, 0)
-    findings.extend(_gap_findings(snapshot.gaps, rules, position, counts))
+    findings.extend(_gap_findings(snapshot.gaps, rules, position, counts) if only is None else ())
     stats = tuple(
         RuleStats(
             rule_id=rule.id,

@@ -45,9 +45,7 @@ class Exemption:
     def expired(self, now: datetime) -> bool:
         return now.date() > self.expires
 
-    def matches(
-        self, rule_id: str, resource: ResourceRef, principals: Sequence[str] = ()
-    ) -> bool:
+    def matches(self, rule_id: str, resource: ResourceRef, principals: Sequence[str] = ()) -> bool:
         if not fnmatch.fnmatchcase(rule_id, self.rule):
             return False
         if self.principal is not None and not (

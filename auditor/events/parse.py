@@ -152,7 +152,7 @@ def _cloudtrail(
     if kind is not None and not failed:
         session = _session_id(name, req, resp, detail)
         access = tuple(
-            AccessRecord(kind, _arn(t), session, who) for t in targets if _arn(t) is not None
+            AccessRecord(kind, t.arn, session, who) for t in targets if t.arn is not None
         )
     return ParsedEvent(
         event_id, CLOUDTRAIL, name, account, region, targets, who, access, failed_call=failed
@@ -173,7 +173,9 @@ Targets = Iterator[EventTarget]
 CallParser = Callable[[Mapping[str, Any], Mapping[str, Any], str, str], Targets]
 
 
-def _instances(req: Mapping[str, Any], resp: Mapping[str, Any], account: str, region: str) -> Targets:
+def _instances(
+    req: Mapping[str, Any], resp: Mapping[str, Any], account: str, region: str
+) -> Targets:
     ids: set[str] = set()
     for source in (req, resp):
         for key in ("instanceId", "InstanceId", "target"):
@@ -241,11 +243,15 @@ def _cluster_name(value: Any) -> str:
     return str(value or "default").rsplit("/", 1)[-1]
 
 
-def _services(req: Mapping[str, Any], resp: Mapping[str, Any], account: str, region: str) -> Targets:
+def _services(
+    req: Mapping[str, Any], resp: Mapping[str, Any], account: str, region: str
+) -> Targets:
     service = _map(resp.get("service"))
     arn = _str(service.get("serviceArn"))
     cluster = _cluster_name(service.get("clusterArn") or req.get("cluster"))
-    name = _str(service.get("serviceName")) or _str(req.get("service")) or _str(req.get("serviceName"))
+    name = (
+        _str(service.get("serviceName")) or _str(req.get("service")) or _str(req.get("serviceName"))
+    )
     if name is None:
         return
     name = name.rsplit("/", 1)[-1]
@@ -272,7 +278,9 @@ def _tasks(req: Mapping[str, Any], resp: Mapping[str, Any], account: str, region
         return
     task_id = task.rsplit("/", 1)[-1]
     arn = arn or (
-        task if task.startswith("arn:") else f"arn:aws:ecs:{region}:{account}:task/{cluster}/{task_id}"
+        task
+        if task.startswith("arn:")
+        else f"arn:aws:ecs:{region}:{account}:task/{cluster}/{task_id}"
     )
     yield EventTarget(Kind.ECS_TASK, account, region, f"{cluster}/{task_id}", arn)
 
@@ -381,18 +389,20 @@ def _service_targets(
     elif detail_type == TASK_STATE:
         arn = _str(detail.get("taskArn"))
         if arn:
-            yield from _tasks({}, {"taskArn": arn, "clusterArn": detail.get("clusterArn")}, account, region)
+            yield from _tasks(
+                {}, {"taskArn": arn, "clusterArn": detail.get("clusterArn")}, account, region
+            )
         group = _str(detail.get("group")) or ""
         if group.startswith("service:"):
             cluster = _cluster_name(detail.get("clusterArn"))
-            yield from _services({"service": group.removeprefix("service:"), "cluster": cluster}, {}, account, region)
+            yield from _services(
+                {"service": group.removeprefix("service:"), "cluster": cluster}, {}, account, region
+            )
     elif detail_type in ASG_EVENTS:
-        yield from _groups({"autoScalingGroupName": detail.get("AutoScalingGroupName")}, {}, account, region)
+        yield from _groups(
+            {"autoScalingGroupName": detail.get("AutoScalingGroupName")}, {}, account, region
+        )
         yield from _instances({"instanceId": detail.get("EC2InstanceId")}, {}, account, region)
-
-
-def _arn(target: EventTarget) -> str | None:
-    return target.arn
 
 
 def _map(value: Any) -> Mapping[str, Any]:
