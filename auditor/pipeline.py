@@ -80,6 +80,8 @@ class CycleOptions:
     # called before anything is written or any action is taken; raises to abandon the
     # cycle (the daemon's leadership check: a replica that lost its lease writes nothing)
     fence: Callable[[], None] | None = None
+    # the event feed's state for the report's coverage.events (the daemon sets it)
+    events_coverage: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +213,15 @@ def run_cycle(
         report_dir = None
         if signer is not None:
             data = build_report_input(
-                settings, snapshot, evaluation, delta, rules, exemptions, actions, clock
+                settings,
+                snapshot,
+                evaluation,
+                delta,
+                rules,
+                exemptions,
+                actions,
+                clock,
+                events=options.events_coverage,
             )
             report_dir = publish_report(
                 data, settings, sessions, clock, signer=signer, report_id=report_id
@@ -360,11 +370,15 @@ def report_input(
 
 
 def publish_latest(
-    settings: Settings, store: Store, clock: Clock, sessions: AwsSessions | None = None
+    settings: Settings,
+    store: Store,
+    clock: Clock,
+    sessions: AwsSessions | None = None,
+    events_coverage: Mapping[str, Any] | None = None,
 ) -> Path:
     """Sign and publish a report of the latest cycle now (the report schedule)."""
     sessions = sessions or AwsSessions()
-    data = report_input(settings, clock=clock, store=store)
+    data = replace(report_input(settings, clock=clock, store=store), events=events_coverage)
     return publish_report(data, settings, sessions, clock).bundle.path
 
 

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from auditor.model import (
+    JSON,
     ActionRecord,
     CollectionGap,
     Evaluation,
@@ -91,6 +92,8 @@ class ReportInput:
     # account -> number of (rule, resource) checks made there; see evaluated_by_account()
     evaluated_by_account: Mapping[str, int] = field(default_factory=dict)
     since: datetime | None = None  # set for an on-demand `auditor report --since DATE`
+    # the event feed's state when the report was made (coverage.events); None: no feed
+    events: Mapping[str, JSON] | None = None
 
 
 @dataclass(frozen=True, slots=True)
