@@ -1,0 +1,67 @@
+"""The feed going away: /readyz and metrics say so, the full schedule is back in force, and
+the report's coverage states it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from auditor.daemon import Daemon
+from auditor.events.loop import FeedLoop
+from auditor.report.signing import generate_ed25519_pem, write_private_key
+from tests.events.conftest import World
+
+pytestmark = pytest.mark.slow
+
+
+def test_feed_going_away_falls_back_to_the_schedule(world: World, tmp_path: Path) -> None:
+    key = tmp_path / "signing.key"
+    write_private_key(key, generate_ed25519_pem())
+    s = world.settings
+    settings = s.model_copy(
+        update={
+            "events": s.events.model_copy(update={"healthy_scan": "every 6h"}),
+            "schedule": s.schedule.model_copy(update={"scan": "every 15m"}),
+            "signing": s.signing.model_copy(update={"key_file": key}),
+            "reports": s.reports.model_copy(update={"dir": tmp_path / "reports"}),
+            "metrics": s.metrics.model_copy(update={"listen": "127.0.0.1:0"}),
+        }
+    )
+    world.cycler.settings = settings
+    daemon = Daemon(settings, store=world.store)
+    loop = FeedLoop(
+        world.feed,
+        world.cycler,
+        lambda: world.store,
+        work_lock=daemon._work_lock,
+        leading=lambda: True,
+        metrics=daemon.metrics,
+    )
+    daemon.attach_feed(loop)
+    daemon._set_leader(True)
+
+    loop.step()  # an empty queue read: healthy
+    healthy = daemon.cycle()
+    assert healthy is not None and healthy.report_dir is not None
+    assert daemon.cycle() is None  # reconciliation runs on healthy_scan while the feed is healthy
+    assert daemon.ready() == (True, "ok")
+    report = json.loads((healthy.report_dir / "report.json").read_text())
+    assert report["coverage"]["events"]["healthy"] is True
+
+    world.client("sqs").delete_queue(QueueUrl=settings.events.queue_url)
+    loop.step()
+
+    ready, why = daemon.ready()
+    assert not ready
+    assert why.startswith("event feed unhealthy: queue unreachable")
+    assert "full schedule (every 15m)" in why
+    assert daemon.metrics.feed_healthy._value.get() == 0
+    fallback = daemon.cycle()  # the full schedule is in force again
+    assert fallback is not None and fallback.report_dir is not None
+    coverage = json.loads((fallback.report_dir / "report.json").read_text())["coverage"]
+    assert coverage["events"]["healthy"] is False
+    assert "UNHEALTHY" in coverage["statement"]
+    assert coverage["events"]["unhealthy_since"]
+    daemon.health.stop()
