@@ -45,6 +45,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from auditor.aws import AwsSessions, Target, client_config
 from auditor.events.feed import EventFeed
+from auditor.events.lookup import RateLimiter, fill_in
 from auditor.events.loop import FeedLoop
 from auditor.events.microcycle import MicroCycler
 from auditor.health import HealthServer
@@ -155,6 +156,7 @@ class Daemon:
         # micro-cycles and full cycles never overlap (a micro-cycle merges into the latest)
         self._work_lock = threading.Lock()
         self.feed: FeedLoop | None = None
+        self._lookup: Callable[[], int] | None = None
         self.last_full_cycle_at: datetime | None = None
         self.healthy_interval = (
             interval_seconds(settings.events.healthy_scan) if settings.events.healthy_scan else None
@@ -277,9 +279,20 @@ class Daemon:
         return result
 
     # -- event feed -------------------------------------------------------------------------
-    def attach_feed(self, feed: FeedLoop) -> None:
-        """Read the event feed (events.queue_url) with micro-cycles while leading."""
+    def attach_feed(self, feed: FeedLoop, lookup: Callable[[], int] | None = None) -> None:
+        """Read the event feed (events.queue_url) with micro-cycles while leading; `lookup`
+        (events.lookup) fills in actors from CloudTrail on its own job, never in a cycle."""
         self.feed = feed
+        self._lookup = lookup
+
+    def lookup(self) -> None:
+        """Attribution look-ups for drift the feed did not report (leader only)."""
+        if self._stop.is_set() or not self.is_leader or self._lookup is None:
+            return
+        try:
+            self._lookup()
+        except Exception:
+            log.exception("lookup_failed")
 
     def events_coverage(self) -> dict[str, Any] | None:
         """The feed's state for the report's coverage (None without a feed)."""
@@ -384,6 +397,10 @@ class Daemon:
         self.scheduler.start()
         if self.feed is not None:
             self.feed.start()
+        if self._lookup is not None:
+            self.scheduler.add_job(
+                self.lookup, IntervalTrigger(minutes=5, timezone=UTC), id="lookup"
+            )
         log.info(
             "daemon_started",
             holder=self.holder,
@@ -466,8 +483,17 @@ def _exit_now() -> None:
 def run(settings: Settings) -> int:
     daemon = Daemon(settings)
     if settings.events.enabled:
-        daemon.attach_feed(feed_loop(settings, daemon))
+        daemon.attach_feed(feed_loop(settings, daemon), lookup_job(settings, daemon))
     return daemon.serve_forever()
+
+
+def lookup_job(settings: Settings, daemon: Daemon) -> Callable[[], int] | None:
+    """CloudTrail LookupEvents fallback (events.lookup.enabled), paced per account/region."""
+    if not settings.events.lookup.enabled:
+        return None
+    sessions = AwsSessions(config=client_config(settings.collect.max_attempts))
+    limiter = RateLimiter(settings.events.lookup.rate_per_second)
+    return lambda: fill_in(settings, daemon.store, sessions, daemon.clock, limiter)
 
 
 def feed_loop(settings: Settings, daemon: Daemon) -> FeedLoop:

@@ -95,7 +95,7 @@ _OWN_LINE = frozenset({"changed_by", "sessions", "principals"})
 
 
 def changed_by_line(finding: Finding) -> str | None:
-    """"changed by alice@example.com via ModifyInstanceAttribute (2026-12-04T10:00:00+00:00,
+    """ "changed by alice@example.com via ModifyInstanceAttribute (2026-12-04T10:00:00+00:00,
     203.0.113.7)": who caused the finding, from the event feed or CloudTrail."""
     who = finding.evidence.get("changed_by")
     if not isinstance(who, dict):
@@ -104,9 +104,8 @@ def changed_by_line(finding: Finding) -> str | None:
     if actor == "unknown" or not who.get("event_name"):
         return "changed by an unknown actor (no CloudTrail event received)"
     where = ", ".join(str(who[k]) for k in ("event_time", "source_ip") if who.get(k))
-    return (
-        f"changed by *{escape(clip(actor, 200))}* via {code(str(who['event_name']), 100)}"
-        + (f" ({escape(where)})" if where else "")
+    return f"changed by *{escape(clip(actor, 200))}* via {code(str(who['event_name']), 100)}" + (
+        f" ({escape(where)})" if where else ""
     )
 
 

@@ -17,7 +17,7 @@ EVENTS = table(EventRow)
 RESOURCES = table(EventResourceRow)
 
 
-def write_events(conn: sa.Connection, cycle_id: str, records: Sequence[EventRecord]) -> None:
+def write_events(conn: sa.Connection, cycle_id: str | None, records: Sequence[EventRecord]) -> None:
     """Insert events not stored yet (an id already stored is a redelivery: ignored)."""
     unique = list({r.event_id: r for r in records}.values())
     if not unique:

@@ -19,6 +19,7 @@ from auditor.store.outbox import SqlOutbox, insert_messages
 from auditor.store.records import (
     CycleRecord,
     CycleSummary,
+    EventRecord,
     FindingEvent,
     PruneResult,
     ResourceVersion,
@@ -128,6 +129,11 @@ class Store:
         """The ids of feed events a committed cycle already used."""
         with self._read() as conn:
             return events.handled(conn, event_ids)
+
+    def record_events(self, records: Sequence[EventRecord]) -> None:
+        """Store events outside a cycle (attribution found by CloudTrail LookupEvents)."""
+        with self._write() as conn:
+            events.write_events(conn, None, records)
 
     def attributions(self, arns: Iterable[str]) -> dict[str, Attribution]:
         """The latest recorded call that changed each resource (by event time)."""
