@@ -65,3 +65,30 @@ def test_feed_going_away_falls_back_to_the_schedule(world: World, tmp_path: Path
     assert "UNHEALTHY" in coverage["statement"]
     assert coverage["events"]["unhealthy_since"]
     daemon.health.stop()
+
+
+def test_the_feed_thread_runs_micro_cycles_while_leading(world: World) -> None:
+    """The daemon's feed thread: an event put on the bus is audited without anyone polling."""
+    import threading
+
+    from auditor.metrics import Metrics
+    from tests.daemon.processes import wait_for
+    from tests.events import cloudtrail as ct
+
+    leading = threading.Event()
+    loop = FeedLoop(
+        world.feed,
+        world.cycler,
+        lambda: world.store,
+        work_lock=threading.Lock(),
+        leading=leading.is_set,
+        metrics=Metrics(),
+    )
+    loop.start()
+    try:
+        world.put(ct.start_session(world.ids["pet"], event_id="ev-thread"))
+        leading.set()
+        wait_for("the access finding", lambda: world.open("access.ssm_session"), timeout=60)
+    finally:
+        assert loop.stop(timeout=30)
+    assert loop.metrics.micro_cycles._value.get() == 1
