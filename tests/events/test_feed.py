@@ -211,3 +211,41 @@ def json_dumps(value: object) -> str:
     import json
 
     return json.dumps(value)
+
+
+def test_phoenix_after_access_is_planned_under_the_same_limits(make_world) -> None:  # type: ignore[no-untyped-def]
+    """access.* opted in to remediation: the micro-cycle plans the replacement of the touched
+    group member (dry-run: recorded, no mutating call); a pet is never replaced."""
+    world = make_world()
+    world.settings = world.settings.model_copy(
+        update={
+            "remediation": world.settings.remediation.model_copy(
+                update={
+                    "rules": ("access.ssm_session",),
+                    "min_consecutive_cycles": 1,
+                    "max_percent_per_group": 100,
+                }
+            )
+        }
+    )
+    world.cycler.settings = world.settings
+    member, pet = _instance_in_group(world), world.ids["pet"]
+    world.put(ct.start_session(member))
+    world.put(ct.start_session(pet))
+
+    result = world.poll()
+
+    assert result.micro is not None and result.micro.cycle is not None
+    access = {
+        t.id for t in result.micro.cycle.delta.new if t.finding.rule_id == "access.ssm_session"
+    }
+    actions = sorted(
+        (a.target_kind, a.action, a.status.value, a.mode)
+        for a in result.micro.cycle.actions
+        if access.intersection(a.finding_ids)
+    )
+    assert actions == [
+        ("autoscaling.group", "start_instance_refresh", "planned", "dry-run"),
+        ("ec2.instance", "none", "not_applicable", "dry-run"),
+    ]
+    world.store.close()
