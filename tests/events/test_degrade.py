@@ -44,7 +44,8 @@ def test_feed_going_away_falls_back_to_the_schedule(world: World, tmp_path: Path
 
     loop.step()  # an empty queue read: healthy
     healthy = daemon.cycle()
-    assert healthy is not None and healthy.report_dir is not None
+    assert healthy is not None
+    assert healthy.report_dir is not None
     assert daemon.cycle() is None  # reconciliation runs on healthy_scan while the feed is healthy
     assert daemon.ready() == (True, "ok")
     report = json.loads((healthy.report_dir / "report.json").read_text())
@@ -59,7 +60,8 @@ def test_feed_going_away_falls_back_to_the_schedule(world: World, tmp_path: Path
     assert "full schedule (every 15m)" in why
     assert daemon.metrics.feed_healthy._value.get() == 0
     fallback = daemon.cycle()  # the full schedule is in force again
-    assert fallback is not None and fallback.report_dir is not None
+    assert fallback is not None
+    assert fallback.report_dir is not None
     coverage = json.loads((fallback.report_dir / "report.json").read_text())["coverage"]
     assert coverage["events"]["healthy"] is False
     assert "UNHEALTHY" in coverage["statement"]

@@ -85,7 +85,12 @@ def test_ssh_opened_to_the_world_on_a_group_in_use(world: World) -> None:
     world.client("ec2").authorize_security_group_ingress(
         GroupId=sg,
         IpPermissions=[
-            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+            }
         ],
     )
     world.put(ct.authorize_ssh(sg, event_id="ev-sg"))
@@ -185,7 +190,8 @@ def test_a_micro_cycle_resolves_only_what_it_looked_at(world: World) -> None:
 
     result = world.poll()
 
-    assert result.micro is not None and result.micro.cycle is not None
+    assert result.micro is not None
+    assert result.micro.cycle is not None
     resolved = result.micro.cycle.delta.resolved
     after = {t.id for t in world.store.open_findings().values()}
     assert resolved == ()
@@ -235,7 +241,8 @@ def test_phoenix_after_access_is_planned_under_the_same_limits(make_world) -> No
 
     result = world.poll()
 
-    assert result.micro is not None and result.micro.cycle is not None
+    assert result.micro is not None
+    assert result.micro.cycle is not None
     access = {
         t.id for t in result.micro.cycle.delta.new if t.finding.rule_id == "access.ssm_session"
     }

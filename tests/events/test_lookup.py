@@ -43,7 +43,8 @@ class FakeCloudTrail:
         self.calls.append(kw)
         if self.fail:
             raise botocore.exceptions.ClientError(
-                {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "LookupEvents"
+                {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}},
+                "LookupEvents",
             )
         return {"Events": [{"CloudTrailEvent": json.dumps(e)} for e in self.events]}
 
@@ -96,7 +97,9 @@ def test_fill_in_never_raises_on_a_throttled_lookup(tmp_path: Path) -> None:
     settings = Settings(events={"queue_url": "https://sqs.us-east-1.amazonaws.com/1/q"})
     limiter = RateLimiter(2.0, sleep=lambda s: None)
 
-    found = fill_in(settings, store, FakeSessions(FakeCloudTrail([], fail=True)), FixedClock(T0), limiter)  # type: ignore[arg-type]
+    found = fill_in(
+        settings, store, FakeSessions(FakeCloudTrail([], fail=True)), FixedClock(T0), limiter
+    )  # type: ignore[arg-type]
 
     assert (found, store.attributions([arn])) == (0, {})
     store.close()
