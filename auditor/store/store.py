@@ -6,7 +6,7 @@ the previous state intact, so the latest snapshot is always a completely committ
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -103,9 +103,10 @@ class Store:
         with self._read() as conn:
             return snapshot_reads.list_cycles(conn, limit)
 
-    def open_findings(self) -> dict[str, TrackedFinding]:
+    def open_findings(self, ids: Collection[str] | None = None) -> dict[str, TrackedFinding]:
+        """Every open finding, or only the open ones among `ids` (a micro-cycle's scope)."""
         with self._read() as conn:
-            return findings.open_findings(conn)
+            return findings.open_findings(conn, ids)
 
     def finding_history(self, finding_id: str) -> list[FindingEvent]:
         with self._read() as conn:
