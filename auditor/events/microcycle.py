@@ -144,7 +144,9 @@ class MicroCycler:
             for k, v in self.sessions.counter.calls.items()
             if v - calls_before.get(k, 0)
         }
-        result = self._commit(store, base, rec, used, calls, began) if used else None
+        # nothing audited here (no target in scope): no cycle to commit, nothing to remember
+        relevant = bool(rec.scope or rec.units)
+        result = self._commit(store, base, rec, used, calls, began) if used and relevant else None
         return MicroResult(
             done=tuple(seen) + tuple(r.event.event_id for r in used),
             retry=tuple(r.event.event_id for r in retry),

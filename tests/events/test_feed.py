@@ -256,3 +256,21 @@ def test_phoenix_after_access_is_planned_under_the_same_limits(make_world) -> No
         ("ec2.instance", "none", "not_applicable", "dry-run"),
     ]
     world.store.close()
+
+
+def test_an_event_about_nothing_audited_commits_no_cycle(world: World) -> None:
+    """A refused call, or a resource outside the configured scope: deleted, no cycle row."""
+    refused = ct.modify_instance_type(world.ids["pet"], "t3.large")
+    refused["errorCode"] = "Client.UnauthorizedOperation"
+    world.put(refused)
+    elsewhere = ct.modify_instance_type("i-0fffffffffffffff0", "t3.large")
+    elsewhere["awsRegion"] = "ap-south-1"
+    world.send(ct.body(elsewhere).replace('"region": "us-east-1"', '"region": "ap-south-1"'))
+    cycles = len(world.store.list_cycles())
+
+    result = world.poll()
+
+    assert (result.received, result.deleted) == (2, 2)
+    assert result.micro is not None
+    assert result.micro.cycle is None
+    assert len(world.store.list_cycles()) == cycles
