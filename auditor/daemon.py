@@ -500,7 +500,8 @@ def feed_loop(settings: Settings, daemon: Daemon) -> FeedLoop:
     """The event feed of `events:` wired to the daemon's store, lock, leadership, metrics."""
     sessions = AwsSessions(config=client_config(settings.collect.max_attempts))
     region = settings.events.queue_region or sessions.default_region
-    sqs = sessions.client(Target(sessions.caller_account()), "sqs", region)
+    # the daemon's own credentials (no role): no AWS call at start, the feed reports errors
+    sqs = sessions.client(Target("self"), "sqs", region)
     cycler = MicroCycler(settings, sessions=sessions, clock=daemon.clock)
     return FeedLoop(
         EventFeed(settings.events, sqs, daemon.clock),
