@@ -67,7 +67,7 @@ class MicroResult:
     done: tuple[str, ...]  # event ids whose messages may be deleted (committed, or redelivered)
     retry: tuple[str, ...]  # event ids left on the queue: a target could not be re-described
     cycle: CycleResult | None = None
-    duplicates: int = 0
+    duplicates: int = 0  # events already handled by an earlier cycle
 
 
 class MicroCycler:
@@ -124,7 +124,9 @@ class MicroCycler:
         unique = {r.event.event_id: r for r in batch}
         seen = store.handled_events(unique)
         fresh = [r for r in unique.values() if r.event.event_id not in seen]
-        duplicates = len(batch) - len(fresh)
+        duplicates = len(
+            seen
+        )  # handled before (a redelivery); the feed counts repeats within a batch
         if not fresh:
             return MicroResult(done=tuple(unique), retry=(), duplicates=duplicates)
         base = self._latest(store)
