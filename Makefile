@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/collect.py
 	$(BIN)/python bench/evaluate.py
 	$(BIN)/python bench/report.py
+	$(BIN)/python bench/events.py
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache
