@@ -121,14 +121,17 @@ class Metrics:
             buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
             registry=r,
         )
+        # labelled by queue so that a daemon without a feed exports no sample at all
         self.feed_healthy = Gauge(
             "auditor_event_feed_healthy",
             "1 while the event feed is read and current; 0 = falling back to the full schedule",
+            ["queue"],
             registry=r,
         )
         self.feed_lag = Gauge(
             "auditor_event_feed_lag_seconds",
             "Age of the oldest message of the last batch received",
+            ["queue"],
             registry=r,
         )
 

@@ -66,8 +66,9 @@ class FeedLoop:
 
     def observe(self, result: PollResult | None) -> None:
         health = self.feed.health()
-        self.metrics.feed_healthy.set(1 if health.healthy else 0)
-        self.metrics.feed_lag.set(health.lag_seconds)
+        queue = self.feed.queue_url.rsplit("/", 1)[-1]
+        self.metrics.feed_healthy.labels(queue=queue).set(1 if health.healthy else 0)
+        self.metrics.feed_lag.labels(queue=queue).set(health.lag_seconds)
         if result is None:
             return
         m = self.metrics.events

@@ -58,7 +58,7 @@ def test_feed_going_away_falls_back_to_the_schedule(world: World, tmp_path: Path
     assert not ready
     assert why.startswith("event feed unhealthy: queue unreachable")
     assert "full schedule (every 15m)" in why
-    assert daemon.metrics.feed_healthy._value.get() == 0
+    assert daemon.metrics.feed_healthy.labels(queue="auditor-events")._value.get() == 0
     fallback = daemon.cycle()  # the full schedule is in force again
     assert fallback is not None
     assert fallback.report_dir is not None

@@ -44,7 +44,7 @@ def test_auditor_run_reads_the_feed(make_world: Callable[..., World], tmp_path: 
             "a micro-cycle", lambda: (daemon.metric("auditor_micro_cycles_total") or 0) >= 1, 90
         )
         assert len(world.open("access.ssm_session")) == 1
-        assert daemon.metric("auditor_event_feed_healthy") == 1
+        assert daemon.metric("auditor_event_feed_healthy", {"queue": "auditor-events"}) == 1
         assert (200, "ok\n") == daemon.get("/readyz")
         daemon.signal(signal.SIGTERM)
         assert daemon.wait(60) == 0

@@ -1,5 +1,5 @@
 # In each member account (organisation mode): forward the events auditor needs to the audit
-# account's default bus (../events output event_bus_arn). CloudTrail must record management
+# account's default bus (../event-feed output event_bus_arn). CloudTrail must record management
 # events in the member account (an organisation trail does).
 
 terraform {
@@ -10,12 +10,12 @@ terraform {
 }
 
 variable "central_bus_arn" {
-  description = "The audit account's default event bus (output event_bus_arn of ../events)."
+  description = "The audit account's default event bus (output event_bus_arn of ../event-feed)."
   type        = string
 }
 
 variable "event_patterns" {
-  description = "output event_patterns of ../events: the same patterns, one home."
+  description = "output event_patterns of ../event-feed: the same patterns, one home."
   type        = map(any)
 }
 

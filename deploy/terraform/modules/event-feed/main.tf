@@ -1,10 +1,9 @@
 # The event feed (docs/events.md): an SQS queue and its dead-letter queue, the EventBridge
-# rules that route CloudTrail management events and service events to it, the queue
-# policy, and the permissions the auditor daemon needs to read it.
-#
-# Apply once, in the account that runs auditor (the "audit" account). For an organisation,
-# set organization_id: member accounts may then forward their events to this account's
-# default bus (apply ../events-member in each of them).
+# rules that route CloudTrail management events and service events to it, and the queue
+# policy. In the account that runs auditor; the daemon's permissions are the event-reader
+# policy of ../auditor-home (pass it queue_arn and dead_letter_arn). For an organisation, set
+# organization_id: member accounts may then forward their events to this account's default
+# bus (../event-forwarder in each of them).
 
 terraform {
   required_version = ">= 1.5"
@@ -17,11 +16,6 @@ variable "name" {
   description = "Name of the queue (and prefix of the rules). events.queue_url points at it."
   type        = string
   default     = "auditor-events"
-}
-
-variable "consumer_role_name" {
-  description = "The IAM role auditor runs as (e.g. its IRSA role): gets sqs and cloudtrail:LookupEvents."
-  type        = string
 }
 
 variable "organization_id" {
@@ -209,37 +203,6 @@ resource "aws_cloudwatch_event_bus_policy" "organization" {
   policy = data.aws_iam_policy_document.bus[0].json
 }
 
-# What the daemon needs: read and delete from the queue, park poison messages, and the
-# optional CloudTrail LookupEvents fallback (events.lookup).
-data "aws_iam_policy_document" "consumer" {
-  statement {
-    sid = "ReadTheFeed"
-    actions = [
-      "sqs:ReceiveMessage",
-      "sqs:DeleteMessage",
-      "sqs:ChangeMessageVisibility",
-      "sqs:GetQueueAttributes",
-    ]
-    resources = [aws_sqs_queue.events.arn]
-  }
-  statement {
-    sid       = "DeadLetterPoison"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.dead_letter.arn]
-  }
-  statement {
-    sid       = "AttributionFallback"
-    actions   = ["cloudtrail:LookupEvents"]
-    resources = ["*"]
-  }
-}
-
-resource "aws_iam_role_policy" "consumer" {
-  name   = "auditor-events"
-  role   = var.consumer_role_name
-  policy = data.aws_iam_policy_document.consumer.json
-}
-
 output "queue_url" {
   description = "events.queue_url"
   value       = aws_sqs_queue.events.id
@@ -250,12 +213,22 @@ output "dead_letter_url" {
   value       = aws_sqs_queue.dead_letter.id
 }
 
+output "queue_arn" {
+  description = "../auditor-home event_queue_arn"
+  value       = aws_sqs_queue.events.arn
+}
+
+output "dead_letter_arn" {
+  description = "../auditor-home event_dead_letter_arn"
+  value       = aws_sqs_queue.dead_letter.arn
+}
+
 output "event_bus_arn" {
-  description = "The bus member accounts forward to (../events-member central_bus_arn)."
+  description = "The bus member accounts forward to (../event-forwarder central_bus_arn)."
   value       = "arn:aws:events:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:event-bus/default"
 }
 
 output "event_patterns" {
-  description = "The patterns, for ../events-member."
+  description = "The patterns, for ../event-forwarder."
   value       = { cloudtrail = local.cloudtrail_pattern, service = local.service_pattern }
 }
