@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +30,9 @@ def moto_endpoint() -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
+    # moto's backends are per process: start from nothing whatever ran before in this worker
+    reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310
+    urllib.request.urlopen(reset, timeout=30).read()  # noqa: S310 - our own local server
     ec2 = boto3.client(
         "ec2",
         region_name=REGION,
