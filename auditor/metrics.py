@@ -119,6 +119,35 @@ class Metrics:
         self.leader = Gauge(
             "auditor_leader", "1 when this replica holds the scheduler lease", registry=r
         )
+        self.events = Counter(
+            "auditor_events",
+            "Feed events received, by result: handled, duplicate, retry (left on the queue), "
+            "poison (dead-lettered)",
+            ["result"],
+            registry=r,
+        )
+        self.micro_cycles = Counter(
+            "auditor_micro_cycles", "Micro-cycles committed (event-driven)", registry=r
+        )
+        self.event_latency = Histogram(
+            "auditor_event_to_finding_seconds",
+            "Queue receive to committed findings and queued alerts, per micro-cycle",
+            buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+            registry=r,
+        )
+        # labelled by queue so that a daemon without a feed exports no sample at all
+        self.feed_healthy = Gauge(
+            "auditor_event_feed_healthy",
+            "1 while the event feed is read and current; 0 = falling back to the full schedule",
+            ["queue"],
+            registry=r,
+        )
+        self.feed_lag = Gauge(
+            "auditor_event_feed_lag_seconds",
+            "Age of the oldest message of the last batch received",
+            ["queue"],
+            registry=r,
+        )
 
     def observe_failure(self, services: Iterable[Service]) -> None:
         """A cycle that raised: nothing was read as far as anyone can tell, so every service

@@ -333,17 +333,75 @@ class Baseline:
     snapshot_id: str  # the snapshot (cycle) that first saw it
 
 
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """Who made a call, as CloudTrail recorded it. Never holds a credential or token."""
+
+    event_id: str  # the CloudTrail eventID (or the EventBridge event id of a service event)
+    event_name: str  # "ModifyInstanceAttribute", "StartSession", ...
+    event_source: str  # "ec2.amazonaws.com", ...
+    event_time: datetime
+    principal_arn: str | None = None  # userIdentity.arn
+    principal_type: str | None = None  # userIdentity.type
+    session_issuer: str | None = None  # sessionContext.sessionIssuer.arn (the role)
+    sso_user: str | None = None  # the Identity Center user, from the role session name
+    source_ip: str | None = None
+    user_agent: str | None = None
+    origin: str = "event"  # "event" (received on the feed) or "lookup" (CloudTrail LookupEvents)
+
+    @property
+    def actor(self) -> str:
+        """The most human name available for who did it."""
+        return self.sso_user or self.principal_arn or self.session_issuer or "unknown"
+
+    def to_json(self) -> dict[str, JSON]:
+        return {
+            "event_id": self.event_id,
+            "event_name": self.event_name,
+            "event_source": self.event_source,
+            "event_time": iso(self.event_time),
+            "principal_arn": self.principal_arn,
+            "principal_type": self.principal_type,
+            "session_issuer": self.session_issuer,
+            "sso_user": self.sso_user,
+            "source_ip": self.source_ip,
+            "user_agent": self.user_agent,
+            "origin": self.origin,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRecord:
+    """A shell opened on a running thing (SSM session, EC2 Instance Connect, ECS Exec)."""
+
+    kind: str  # "ssm_session", "instance_connect", "ecs_exec"
+    target_arn: str
+    session_id: str | None
+    attribution: Attribution
+
+    def to_json(self) -> dict[str, JSON]:
+        return {
+            "kind": self.kind,
+            "target_arn": self.target_arn,
+            "session_id": self.session_id,
+            **self.attribution.to_json(),
+        }
+
+
 @dataclass(frozen=True)
 class History:
     """What earlier cycles saw, as drift rules need it: pure data, built before evaluation.
 
     `baselines` holds the first observed version of the resources drift rules watch (a
     resource with none is seen for the first time: it has no drift); `previous` is the
-    previous cycle's snapshot, if any.
+    previous cycle's snapshot, if any. `access` holds the shells opened on resources (by
+    target ARN) as the event feed recorded them; None when no feed was read (the access
+    rules are then unknown, never passing).
     """
 
     baselines: Mapping[str, Baseline] = field(default_factory=dict)
     previous: Snapshot | None = None
+    access: Mapping[str, tuple[AccessRecord, ...]] | None = None
     _previous_by_arn: dict[str, Resource] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -398,6 +456,12 @@ class SnapshotView:
     def previous(self, arn: str) -> Resource | None:
         """The resource as the previous cycle saw it, or None."""
         return self.history.previous_resource(arn) if self.history is not None else None
+
+    def access(self, arn: str) -> tuple[AccessRecord, ...] | None:
+        """Shells opened on the resource, oldest first; None when no event feed was read."""
+        if self.history is None or self.history.access is None:
+            return None
+        return self.history.access.get(arn, ())
 
     def memo(self, key: str, build: Callable[[SnapshotView], T]) -> T:
         """`build(self)` once per view (per evaluation), cached under `key`."""

@@ -43,6 +43,7 @@ from auditor.engine.history import (
     with_secret_allowlist,
 )
 from auditor.errors import ExitCode
+from auditor.events.enrich import attributed, with_access
 from auditor.iac.load import with_declared_state
 from auditor.model import (
     ActionRecord,
@@ -105,6 +106,8 @@ class CycleOptions:
     # a run narrowed to part of the estate (`auditor scan --region ...`): open findings it
     # did not look at are carried over, never resolved
     looked_at: Callable[[Finding], bool] | None = None
+    # the event feed's state for the report's coverage.events (the daemon sets it)
+    events_coverage: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,7 +290,15 @@ def run_cycle(
         if signer is not None:
             data = with_audit_log(
                 build_report_input(
-                    settings, snapshot, evaluation, delta, rules, exemptions, actions, clock
+                    settings,
+                    snapshot,
+                    evaluation,
+                    delta,
+                    rules,
+                    exemptions,
+                    actions,
+                    clock,
+                    events=options.events_coverage,
                 ),
                 store.audit_since,
             )
@@ -337,19 +348,21 @@ def _judge(
         services=(Service.IAC,),
     )
 
+    previous_open = store.open_findings()
+
     def judge() -> Evaluation:
         versions = store.baselines(baseline_arns(snapshot, baseline_kinds(rules)))
-        history = build_history(versions, previous)
-        return evaluate(
+        history = with_access(build_history(versions, previous), settings, store)
+        found = evaluate(
             snapshot, rules, exemptions, clock, history=history, tag_policy=tag_policy(settings)
         )
+        return attributed(found, settings, store, previous_open)
 
     evaluation = guard.run(
         "evaluate", judge, lambda: Evaluation(snapshot.id, clock.now(), (), ()), hides=True
     )
     snapshot = guard.seal(snapshot)
     now = clock.now()
-    previous_open = store.open_findings()
     delta = guard.run(
         "delta",
         lambda: compute_delta(
@@ -371,6 +384,9 @@ def cycle_rules(rules: RuleSet, settings: Settings) -> RuleSet:
     would call everything unmanaged);
     `iac.cloudformation_managed: false` stops counting CloudFormation stacks as managed."""
     rules = with_secret_allowlist(rules, settings.secrets)
+    if not settings.events.enabled:
+        # the access.* rules read the feed's shells: without a feed nothing could be seen
+        rules = restrict(rules, disabled=("access.*",))
     if not settings.iac.terraform_states:
         return restrict(rules, disabled=("iac.*",))
     unmanaged = rules.get(IAC_UNMANAGED_RULE)
@@ -481,15 +497,12 @@ def report_input(
         snapshot = store.load_snapshot(cycles[0].id)
         previous = store.load_snapshot(cycles[1].id) if len(cycles) > 1 else None
         versions = store.baselines(baseline_arns(snapshot, baseline_kinds(rules)))
+        history = with_access(build_history(versions, previous), settings, store)
         evaluation = evaluate(
-            snapshot,
-            rules,
-            exemptions,
-            clock,
-            history=build_history(versions, previous),
-            tag_policy=tag_policy(settings),
+            snapshot, rules, exemptions, clock, history=history, tag_policy=tag_policy(settings)
         )
         stored = store.open_findings()
+        evaluation = attributed(evaluation, settings, store, stored)
         now = clock.now()
         tracked = [
             replace(stored[f.id], finding=f) if f.id in stored else TrackedFinding(f, now, now, 1)
@@ -515,11 +528,15 @@ def report_input(
 
 
 def publish_latest(
-    settings: Settings, store: Store, clock: Clock, sessions: AwsSessions | None = None
+    settings: Settings,
+    store: Store,
+    clock: Clock,
+    sessions: AwsSessions | None = None,
+    events_coverage: Mapping[str, Any] | None = None,
 ) -> Path:
     """Sign and publish a report of the latest cycle now (the report schedule)."""
     sessions = sessions or AwsSessions()
-    data = report_input(settings, clock=clock, store=store)
+    data = replace(report_input(settings, clock=clock, store=store), events=events_coverage)
     return publish_report(data, settings, sessions, clock).bundle.path
 
 

@@ -105,6 +105,8 @@ class ExemptionConfig(_Section):
     resource: str = "*"  # ARN glob
     account: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+    # principal ARN glob (access.* rules): applies only when every session's caller matches
+    principal: str | None = None
     reason: str = Field(min_length=1)
     owner: str = Field(min_length=1)
     expires: date
@@ -279,6 +281,52 @@ class CollectConfig(_Section):
     cycle_deadline_seconds: float = Field(default=1800.0, gt=0, le=86400)
 
 
+class LookupConfig(_Section):
+    """CloudTrail LookupEvents fills in the actor of drift nobody reported on the feed."""
+
+    enabled: bool = False
+    max_per_cycle: int = Field(default=20, ge=0, le=1000)
+    # LookupEvents allows 2 requests per second per account and region
+    rate_per_second: float = Field(default=2.0, gt=0, le=2.0)
+    lookback_hours: int = Field(default=24, ge=1, le=2160)
+
+
+class EventsConfig(_Section):
+    """The event feed (EventBridge -> SQS): micro-cycles within seconds of a change."""
+
+    queue_url: str | None = None
+    region: str | None = None  # the queue's region (default: from the URL)
+    # poison messages are sent here and deleted; without it the queue's redrive policy
+    # moves them after maxReceiveCount receives
+    dead_letter_url: str | None = None
+    batch_size: int = Field(default=10, ge=1, le=10)
+    wait_seconds: int = Field(default=20, ge=0, le=20)
+    visibility_timeout_seconds: int = Field(default=300, ge=1, le=43200)
+    max_lag_seconds: int = Field(default=300, ge=1)  # older waiting events: feed unhealthy
+    # the full cycle's schedule while the feed is healthy (reconciliation), e.g. "every 6h"
+    healthy_scan: str | None = None
+    lookup: LookupConfig = LookupConfig()
+
+    @field_validator("healthy_scan")
+    @classmethod
+    def _healthy_scan(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"every\s+\d+\s*[smhd]", value.strip()):
+            raise ValueError("expected 'every <N><s|m|h|d>'")
+        return value.strip() if value else value
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.queue_url)
+
+    @property
+    def queue_region(self) -> str | None:
+        """The region of the queue: configured, or read from its URL."""
+        if self.region:
+            return self.region
+        m = re.match(r"^https://sqs\.([a-z0-9-]+)\.amazonaws\.com/", self.queue_url or "")
+        return m.group(1) if m else None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -310,12 +358,11 @@ class Settings(BaseSettings):
     api: ApiConfig = ApiConfig()
     metrics: MetricsConfig = MetricsConfig()
     collect: CollectConfig = CollectConfig()
+    events: EventsConfig = EventsConfig()
     # where the config came from, for messages; not a config key
     source: str = Field(default="<defaults>", exclude=True)
     # "file:line" or "environment VAR" of each key that was set, for messages
-    locations: Mapping[tuple[Any, ...], str] = Field(
-        default_factory=dict, exclude=True, repr=False
-    )
+    locations: Mapping[tuple[Any, ...], str] = Field(default_factory=dict, exclude=True, repr=False)
 
     @field_validator("regions", mode="before")
     @classmethod

@@ -8,7 +8,7 @@ stopped, and starting moves LaunchTime), so a value read in an earlier cycle for
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -53,14 +53,18 @@ def instance_arn(ctx: UnitContext, instance_id: str) -> str:
 
 
 def list_instances(
-    ctx: UnitContext, ec2: Any
+    ctx: UnitContext, ec2: Any, instance_ids: Sequence[str] | None = None
 ) -> tuple[list[Mapping[str, Any]], list[CollectionGap]]:
-    """Every live instance (raw API shape); what was read before an error is kept."""
+    """Every live instance, or the live ones of `instance_ids` (raw API shape); what was
+    read before an error is kept."""
     found: list[Mapping[str, Any]] = []
+    filters = [{"Name": "instance-state-name", "Values": list(LIVE_STATES)}]
+    if instance_ids is not None:
+        # a filter, not InstanceIds: an id that no longer exists is simply not returned
+        filters.append({"Name": "instance-id", "Values": list(instance_ids)})
     try:
         pages = ec2.get_paginator("describe_instances").paginate(
-            Filters=[{"Name": "instance-state-name", "Values": list(LIVE_STATES)}],
-            MaxResults=INSTANCE_PAGE_SIZE,
+            Filters=filters, MaxResults=INSTANCE_PAGE_SIZE
         )
         for page in pages:
             for reservation in page.get("Reservations", []):
@@ -156,9 +160,12 @@ def _cached_user_data(ctx: UnitContext, attrs: Mapping[str, JSON]) -> JSON | Non
     return ctx.previous.user_data.get((str(attrs["InstanceId"]), str(attrs.get("LaunchTime"))))
 
 
-def collect_instances(ctx: UnitContext, ec2: Any) -> CollectResult:
-    """ec2.instance resources with redacted user data, and the gaps met on the way."""
-    raw, gaps = list_instances(ctx, ec2)
+def collect_instances(
+    ctx: UnitContext, ec2: Any, instance_ids: Sequence[str] | None = None
+) -> CollectResult:
+    """ec2.instance resources with redacted user data, and the gaps met on the way (only
+    the live ones of `instance_ids` when given: a micro-cycle)."""
+    raw, gaps = list_instances(ctx, ec2, instance_ids)
     observed = ctx.clock.now()
     prepared = [(inst, instance_attributes(inst)) for inst in raw]
     user_data: dict[str, _UserData] = {}

@@ -13,7 +13,7 @@ Unknown is never counted as passing. Exemptions only turn `fail` into `exempt`.
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from auditor.checks.result import PASS, CheckResult, Outcome
@@ -98,16 +98,19 @@ def evaluate(
     *,
     history: History | None = None,
     tag_policy: TagPolicy | None = None,
+    only: Collection[str] | None = None,
 ) -> Evaluation:
     """Findings and per-rule counts. `history` (baselines, previous cycle) feeds the drift
     rules; without it they see every resource for the first time and report no drift.
-    `tag_policy` says which rules resource tags may exempt (None: no tag exemptions)."""
+    `tag_policy` says which rules resource tags may exempt (None: no tag exemptions).
+    `only` (ARNs) judges just those resources, with the whole snapshot still visible to the
+    checks (a micro-cycle); the snapshot's gaps are then not turned into findings."""
     # Evaluation allocates many small acyclic objects (findings, evidence); with a large
     # snapshot alive, the cyclic GC would rescan it over and over. Nothing here makes cycles.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _evaluate(snapshot, rules, exemptions, clock, history, tag_policy)
+        return _evaluate(snapshot, rules, exemptions, clock, history, tag_policy, only)
     finally:
         if was_enabled:
             gc.enable()
@@ -120,6 +123,7 @@ def _evaluate(
     clock: Clock,
     history: History | None,
     tag_policy: TagPolicy | None = None,
+    only: Collection[str] | None = None,
 ) -> Evaluation:
     now = clock.now()
     view = _LazyView(snapshot, history)
@@ -139,7 +143,10 @@ def _evaluate(
     resource_gaps = {g.resource_arn: g for g in snapshot.gaps if g.resource_arn is not None}
     per_kind: dict[Kind, int] = {}
 
-    for resource in snapshot.resources:
+    judged = (
+        snapshot.resources if only is None else [r for r in snapshot.resources if r.arn in only]
+    )
+    for resource in judged:
         plan = plans.get(resource.kind)
         if plan is None:
             continue
@@ -171,7 +178,7 @@ def _evaluate(
                 unknown[i] += 1
                 findings.append(_finding(rule, ref, Status.UNKNOWN, result))
                 continue
-            exemption = index.find(rule.id, ref, rule.severity)
+            exemption = index.find(rule.id, ref, rule.severity, _principals(result))
             if exemption is None:
                 failed[i] += 1
                 findings.append(_finding(rule, ref, Status.FAIL, result))
@@ -182,8 +189,9 @@ def _evaluate(
     for i, rule in enumerate(rules.rules):
         for kind in rule.applies_to:
             counts.evaluated[i] += per_kind.get(kind, 0)
-    findings.extend(_gap_findings(snapshot.gaps, rules, position, counts))
-    findings.extend(_absent_findings(snapshot, rules, position, counts))
+    if only is None:
+        findings.extend(_gap_findings(snapshot.gaps, rules, position, counts))
+        findings.extend(_absent_findings(snapshot, rules, position, counts))
     stats = tuple(
         RuleStats(
             rule_id=rule.id,
@@ -197,6 +205,14 @@ def _evaluate(
     return Evaluation(
         snapshot_id=snapshot.id, evaluated_at=now, findings=tuple(findings), stats=stats
     )
+
+
+def _principals(result: CheckResult) -> tuple[str, ...]:
+    """The callers a finding is about (access.* rules), for exemptions by principal."""
+    value = result.evidence.get("principals")
+    if isinstance(value, list):
+        return tuple(str(p) for p in value)
+    return ()
 
 
 def _finding(

@@ -10,7 +10,7 @@ from typing import Any
 
 from auditor import __version__
 from auditor.engine import Exemption, RuleSet
-from auditor.model import ActionRecord, Clock, Evaluation, FindingDelta, Snapshot
+from auditor.model import JSON, ActionRecord, Clock, Evaluation, FindingDelta, Snapshot
 from auditor.report.model import ExemptionInfo, ReportInput, SnapshotInfo, evaluated_by_account
 from auditor.report.publish import trend_from_dir
 from auditor.settings import Settings
@@ -25,6 +25,7 @@ def build_report_input(
     exemptions: tuple[Exemption, ...],
     actions: tuple[ActionRecord, ...],
     clock: Clock,
+    events: Mapping[str, JSON] | None = None,
 ) -> ReportInput:
     now = clock.now()
     infos = {r.id: rules.info(r.id) for r in rules.rules}
@@ -53,6 +54,7 @@ def build_report_input(
         actions=actions,
         trend=trend_from_dir(Path(settings.reports.dir)),
         evaluated_by_account=evaluated_by_account(snapshot, infos),
+        events=events,
     )
 
 

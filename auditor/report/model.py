@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.model import (
+    JSON,
     ActionRecord,
     CollectionGap,
     Evaluation,
@@ -94,6 +95,8 @@ class ReportInput:
     since: datetime | None = None  # set for an on-demand `auditor report --since DATE`
     # mutating requests to `auditor serve` since the previous report (who, what, when)
     audit_log: tuple[Mapping[str, Any], ...] = ()
+    # the event feed's state when the report was made (coverage.events); None: no feed
+    events: Mapping[str, JSON] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -107,11 +107,18 @@ def _event(t: TrackedFinding, *, known: bool, was_open: bool) -> FindingEventKin
     return FindingEventKind.NEW
 
 
-def open_findings(conn: sa.Connection) -> dict[str, TrackedFinding]:
-    rows = conn.execute(
-        sa.select(FINDINGS).where(FINDINGS.c.resolved_at.is_(None)).order_by(FINDINGS.c.id)
-    ).mappings()
-    return {r["id"]: _tracked(r) for r in rows}
+def open_findings(
+    conn: sa.Connection, ids: Collection[str] | None = None
+) -> dict[str, TrackedFinding]:
+    """Every open finding, or the open ones among `ids`."""
+    query = sa.select(FINDINGS).where(FINDINGS.c.resolved_at.is_(None)).order_by(FINDINGS.c.id)
+    if ids is None:
+        return {r["id"]: _tracked(r) for r in conn.execute(query).mappings()}
+    out: dict[str, TrackedFinding] = {}
+    for chunk in chunks(sorted(ids)):
+        rows = conn.execute(query.where(is_in(conn, FINDINGS.c.id, chunk))).mappings()
+        out.update({r["id"]: _tracked(r) for r in rows})
+    return out
 
 
 def _tracked(r: sa.RowMapping) -> TrackedFinding:

@@ -9,7 +9,9 @@ from enum import StrEnum
 from typing import Any
 
 from auditor.model import (
+    AccessRecord,
     ActionRecord,
+    Attribution,
     Evaluation,
     OutboxMessage,
     Resource,
@@ -32,6 +34,23 @@ class CycleRecord:
     outbox: tuple[OutboxMessage, ...] = ()
     report_id: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)  # counts for the canonical line
+    events: tuple[EventRecord, ...] = ()  # feed events this cycle used (micro-cycles)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """A feed event as the store keeps it: written with the cycle that used it, so an event
+    whose id is stored was handled (a redelivery is only deleted from the queue)."""
+
+    event_id: str
+    detail_type: str
+    event_name: str
+    account: str
+    region: str
+    received_at: datetime
+    arns: tuple[str, ...]  # the resources it named that the cycle re-collected
+    attribution: Attribution | None = None
+    access: tuple[AccessRecord, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,20 +6,21 @@ the previous state intact, so the latest snapshot is always a completely committ
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from auditor.model import ActionRecord, Snapshot, TrackedFinding
-from auditor.store import actions, findings, leases, retention, snapshot_reads, webapp
+from auditor.model import AccessRecord, ActionRecord, Attribution, Snapshot, TrackedFinding
+from auditor.store import actions, events, findings, leases, retention, snapshot_reads, webapp
 from auditor.store.engine import WRITE, StoreError, make_engine, migrate, safe_url
 from auditor.store.outbox import SqlOutbox, insert_messages
 from auditor.store.records import (
     CycleRecord,
     CycleSummary,
+    EventRecord,
     FindingEvent,
     PruneResult,
     ResourceVersion,
@@ -81,6 +82,7 @@ class Store:
             findings.write_findings(conn, snapshot.id, at, record.tracked)
             actions.write_actions(conn, record.actions)
             insert_messages(conn, record.outbox)
+            events.write_events(conn, snapshot.id, record.events)
 
     def record_actions(self, records: Sequence[ActionRecord]) -> None:
         """Upsert action records (by id) in their own transaction: what enforcement did,
@@ -102,9 +104,10 @@ class Store:
         with self._read() as conn:
             return snapshot_reads.list_cycles(conn, limit)
 
-    def open_findings(self) -> dict[str, TrackedFinding]:
+    def open_findings(self, ids: Collection[str] | None = None) -> dict[str, TrackedFinding]:
+        """Every open finding, or only the open ones among `ids` (a micro-cycle's scope)."""
         with self._read() as conn:
-            return findings.open_findings(conn)
+            return findings.open_findings(conn, ids)
 
     def finding_history(self, finding_id: str) -> list[FindingEvent]:
         with self._read() as conn:
@@ -137,6 +140,26 @@ class Store:
     def audit_since(self, since: datetime | None) -> Sequence[dict[str, Any]]:
         with self._read() as conn:
             return webapp.audit_since(conn, since)
+
+    def handled_events(self, event_ids: Iterable[str]) -> set[str]:
+        """The ids of feed events a committed cycle already used."""
+        with self._read() as conn:
+            return events.handled(conn, event_ids)
+
+    def record_events(self, records: Sequence[EventRecord]) -> None:
+        """Store events outside a cycle (attribution found by CloudTrail LookupEvents)."""
+        with self._write() as conn:
+            events.write_events(conn, None, records)
+
+    def attributions(self, arns: Iterable[str]) -> dict[str, Attribution]:
+        """The latest recorded call that changed each resource (by event time)."""
+        with self._read() as conn:
+            return events.attributions(conn, arns)
+
+    def access_records(self) -> dict[str, tuple[AccessRecord, ...]]:
+        """Shells opened on resources, by target ARN, oldest first."""
+        with self._read() as conn:
+            return events.access_records(conn)
 
     def outbox(self) -> SqlOutbox:
         return SqlOutbox(self._engine)

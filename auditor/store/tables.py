@@ -214,3 +214,35 @@ def table(model: type[SQLModel]) -> sa.Table:
     """The Core table of a model: bulk statements go through Core, not the ORM."""
     found = SQLModel.metadata.tables[str(model.__tablename__)]
     return found
+
+
+class EventRow(SQLModel, table=True):
+    """One feed event a committed cycle used: its id makes handling idempotent."""
+
+    __tablename__ = "events"
+
+    event_id: str = Field(primary_key=True, max_length=256)
+    detail_type: str = Field(max_length=128)
+    event_name: str = Field(max_length=128)
+    account: str = Field(max_length=32)
+    region: str = Field(max_length=32)
+    event_time: datetime | None = _ts(nullable=True)
+    received_at: datetime = _ts(index=True)
+    cycle_id: str | None = Field(default=None, max_length=128)
+    attribution: dict[str, Any] | None = _json(nullable=True)
+
+
+class EventResourceRow(SQLModel, table=True):
+    """A resource an event named (and, for a shell, which kind and session)."""
+
+    __tablename__ = "event_resources"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(
+        sa_column=sa.Column(
+            sa.String(256), sa.ForeignKey("events.event_id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    arn: str = Field(max_length=2048, index=True)
+    access_kind: str | None = Field(default=None, max_length=32, index=True)
+    session_id: str | None = Field(default=None, max_length=256)

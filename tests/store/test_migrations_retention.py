@@ -12,7 +12,7 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 from auditor.store import CycleRecord, PruneResult, SnapshotNotFoundError, Store, StoreError
-from tests.store.builders import T0, instance, snapshot, tracked
+from tests.store.builders import T0, alembic_head, instance, snapshot, tracked
 
 DAY = timedelta(days=1)
 
@@ -26,7 +26,7 @@ def test_migration_from_empty_database_reaches_head(store_url: str) -> None:
     for _ in range(2):
         store = Store.open(store_url)
         with store.engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0007_webapp"
+            assert MigrationContext.configure(conn).get_current_revision() == alembic_head()
         store.close()
 
 
@@ -60,6 +60,8 @@ _STORE_TABLES = {
     "exemption_requests",
     "remediation_approvals",
     "audit_log",
+    "events",
+    "event_resources",
 }
 
 
