@@ -187,6 +187,7 @@ def run_cycle(
                 outbox=messages,
                 report_id=report_id if signer is not None else None,
                 metadata={"api_errors": dict(sessions.counter.errors)},
+                seen_at=now,
             )
         )
         if enforcing:
@@ -332,7 +333,9 @@ def report_input(
         ]
         new = tuple(t for t in tracked if since is not None and t.first_seen >= since)
         rest = tuple(t for t in tracked if t not in new)
-        actions = tuple(store.actions_since(snapshot.started_at))
+        decided = {a.id: a for a in store.current_decisions()}
+        decided.update({a.id: a for a in store.actions_since(snapshot.started_at)})
+        actions = tuple(sorted(decided.values(), key=lambda a: (a.at, a.id)))
         data = build_report_input(
             settings,
             snapshot,
