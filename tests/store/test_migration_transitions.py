@@ -29,7 +29,7 @@ def _old(model: type) -> sa.Table:
     return sa.Table(
         current.name,
         md,
-        *(c._copy() for c in current.columns if c.name not in _NEW_COLUMNS),  # noqa: SLF001
+        *(c._copy() for c in current.columns if c.name not in _NEW_COLUMNS),
     )
 
 
