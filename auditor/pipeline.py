@@ -74,6 +74,8 @@ class CycleOptions:
     remediate: bool = True
     progress: ProgressCallback | None = None
     alert_deadline_seconds: float = 30.0
+    # a full bundle even when nothing changed (otherwise such a cycle appends an attestation)
+    full_report: bool = False
     # a notify Transport; the demo passes a capture. None: Slack as configured.
     transport: Any = None
     # called before anything is written or any action is taken; raises to abandon the
@@ -208,7 +210,13 @@ def run_cycle(
                 settings, snapshot, evaluation, delta, rules, exemptions, actions, clock
             )
             report_dir = publish_report(
-                data, settings, sessions, clock, signer=signer, report_id=report_id
+                data,
+                settings,
+                sessions,
+                clock,
+                signer=signer,
+                report_id=report_id,
+                attest_if_unchanged=not options.full_report,
             ).bundle.path
         sent, pending = _deliver(settings, store, options, clock) if alerting else (0, 0)
         result = CycleResult(
