@@ -1,16 +1,23 @@
 """EC2 instances (ec2.instance): DescribeInstances pages plus each instance's user data.
 
-User data is read with one DescribeInstanceAttribute per instance, and only when it could
-have changed: it is immutable while the instance runs (it can only be modified while
-stopped, and starting moves LaunchTime), so a value read in an earlier cycle for the same
-(InstanceId, LaunchTime) is reused unless the instance is stopped or stopping now.
+User data can only be modified while an instance is stopped, and starting it moves
+LaunchTime. So it is read (one DescribeInstanceAttribute per instance) only where it is not
+already known:
+- a value read in an earlier cycle for the same (InstanceId, LaunchTime) is reused unless
+  the instance is stopped or stopping now;
+- an instance an Auto Scaling group or EKS node group launched from a launch template
+  version (immutable; neither can override user data) and never stopped since launch has
+  that version's user data, read once per version with the template. "Never stopped" is
+  LaunchTime within LAUNCH_ATTACH_SLACK of the root volume's AttachTime: the root volume
+  stays attached across a stop and start, which moves LaunchTime. See docs/resources.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from auditor.collect.base import (
@@ -31,6 +38,8 @@ USER_DATA_WORKERS = 8
 LIVE_STATES = ("pending", "running", "shutting-down", "stopping", "stopped")
 # States in which user data may have been changed since it was last read.
 _MUTABLE_STATES = frozenset({"stopped", "stopping"})
+# Launch and root-volume attachment are seconds apart; a stop and start takes far longer.
+LAUNCH_ATTACH_SLACK = timedelta(seconds=30)
 
 TAG_ASG = "aws:autoscaling:groupName"
 TAG_LT_ID = "aws:ec2launchtemplate:id"
@@ -156,19 +165,91 @@ def _cached_user_data(ctx: UnitContext, attrs: Mapping[str, JSON]) -> JSON | Non
     return ctx.previous.user_data.get((str(attrs["InstanceId"]), str(attrs.get("LaunchTime"))))
 
 
-def collect_instances(ctx: UnitContext, ec2: Any) -> CollectResult:
-    """ec2.instance resources with redacted user data, and the gaps met on the way."""
+# (launch template id, version number) -> that version's (redacted) user data, or None
+TemplateUserData = Callable[[str, str], JSON | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ListedInstances:
+    """DescribeInstances read and shaped; user data still to be filled in."""
+
+    prepared: list[tuple[Mapping[str, Any], dict[str, JSON]]]
+    gaps: list[CollectionGap]
+    observed: datetime
+
+    @property
+    def attributes(self) -> list[dict[str, JSON]]:
+        return [attrs for _, attrs in self.prepared]
+
+
+def list_instance_attributes(ctx: UnitContext, ec2: Any) -> ListedInstances:
     raw, gaps = list_instances(ctx, ec2)
     observed = ctx.clock.now()
     prepared = [(inst, instance_attributes(inst)) for inst in raw]
+    return ListedInstances(prepared, gaps, observed)
+
+
+def _timestamp(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def never_restarted(attrs: Mapping[str, JSON]) -> bool:
+    """Running (or pending) and LaunchTime is the launch: the root volume was attached then."""
+    state = attrs.get("State")
+    if not isinstance(state, dict) or state.get("Name") not in ("pending", "running"):
+        return False
+    launched = _timestamp(attrs.get("LaunchTime"))
+    attached = None
+    for mapping in attrs.get("BlockDeviceMappings") or []:
+        if isinstance(mapping, dict) and isinstance(mapping.get("Ebs"), dict):
+            found = _timestamp(mapping["Ebs"].get("AttachTime"))
+            if found is not None and (attached is None or found < attached):
+                attached = found
+    if launched is None or attached is None:
+        return False
+    return abs(launched - attached) <= LAUNCH_ATTACH_SLACK
+
+
+def _inferred_user_data(attrs: Mapping[str, JSON], template_user_data: TemplateUserData) -> JSON:
+    """The user data of the template version a group launched this instance from, when that
+    is provably its user data; None otherwise."""
+    if "AutoScalingGroupName" not in attrs and "EksNodegroupName" not in attrs:
+        return None
+    template = attrs.get("LaunchTemplate")
+    if not isinstance(template, dict):
+        return None
+    version = str(template.get("Version", ""))
+    if not version.isdigit() or not never_restarted(attrs):
+        return None
+    return template_user_data(str(template["LaunchTemplateId"]), version)
+
+
+def collect_instances(
+    ctx: UnitContext,
+    ec2: Any,
+    listed: ListedInstances | None = None,
+    template_user_data: TemplateUserData | None = None,
+) -> CollectResult:
+    """ec2.instance resources with redacted user data, and the gaps met on the way."""
+    listed = listed or list_instance_attributes(ctx, ec2)
+    prepared, gaps, observed = listed.prepared, list(listed.gaps), listed.observed
     user_data: dict[str, _UserData] = {}
     to_read: list[str] = []
     for _, attrs in prepared:
-        cached = _cached_user_data(ctx, attrs)
-        if cached is None:
+        known = _cached_user_data(ctx, attrs)
+        if known is None and template_user_data is not None:
+            known = _inferred_user_data(attrs, template_user_data)
+        if known is None:
             to_read.append(str(attrs["InstanceId"]))
         else:
-            user_data[str(attrs["InstanceId"])] = _UserData(cached)
+            user_data[str(attrs["InstanceId"])] = _UserData(known)
     if to_read:
         with ThreadPoolExecutor(max_workers=min(USER_DATA_WORKERS, len(to_read))) as pool:
             read = pool.map(lambda i: _read_user_data(ctx, ec2, i), to_read)
