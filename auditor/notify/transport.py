@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-
 from auditor.model import JSON
 from auditor.notify.routing import CHANNEL, FILE_WEBHOOK, WEBHOOK
 from auditor.settings import SlackConfig, secret_from
