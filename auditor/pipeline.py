@@ -32,12 +32,14 @@ from auditor.engine import (
     load_rules,
 )
 from auditor.engine.history import baseline_arns, baseline_kinds, build_history, restrict
+from auditor.engine.reuse import fingerprints, plan_reuse
 from auditor.errors import ExitCode
 from auditor.iac.load import with_declared_state
 from auditor.model import (
     ActionRecord,
     Clock,
     Evaluation,
+    Finding,
     FindingDelta,
     RuleInfo,
     Severity,
@@ -63,6 +65,7 @@ from auditor.store import CycleRecord, Store
 log = structlog.get_logger("auditor.cycle")
 
 IAC_UNMANAGED_RULE = "iac.unmanaged"
+RULE_FINGERPRINTS = "rule_fingerprints"  # cycle metadata: what evaluation reuse compares
 CFN_STACK_TAG = "aws:cloudformation:stack-name"
 
 
@@ -156,9 +159,13 @@ def run_cycle(
         snapshot = with_declared_state(snapshot, settings, rules, sessions, clock)
         versions = store.baselines(baseline_arns(snapshot, baseline_kinds(rules)))
         history = build_history(versions, previous)
-        evaluation = evaluate(snapshot, rules, exemptions, clock, history=history)
+        prior = store.open_findings()
+        reuse = plan_reuse(
+            snapshot, previous, rules, _previous_fingerprints(store), _findings(prior)
+        )
+        evaluation = evaluate(snapshot, rules, exemptions, clock, history=history, reuse=reuse)
         now = clock.now()
-        delta = compute_delta(store.open_findings(), evaluation, now)
+        delta = compute_delta(prior, evaluation, now)
         infos = {r.id: rules.info(r.id) for r in rules.rules}
 
         decided = Plan(cycle_id=snapshot.id, mode="off")
@@ -188,7 +195,10 @@ def run_cycle(
                 actions=actions,
                 outbox=messages,
                 report_id=report_id if signer is not None else None,
-                metadata={"api_errors": dict(sessions.counter.errors)},
+                metadata={
+                    "api_errors": dict(sessions.counter.errors),
+                    RULE_FINGERPRINTS: fingerprints(rules),
+                },
                 seen_at=now,
             )
         )
@@ -236,6 +246,17 @@ def run_cycle(
     finally:
         if own_store:
             store.close()
+
+
+def _previous_fingerprints(store: Store) -> Mapping[str, str]:
+    """The rule fingerprints the latest cycle evaluated with (none before this was kept)."""
+    latest = store.list_cycles(limit=1)
+    found = latest[0].metadata.get(RULE_FINGERPRINTS) if latest else None
+    return found if isinstance(found, dict) else {}
+
+
+def _findings(tracked: Mapping[str, TrackedFinding]) -> dict[str, Finding]:
+    return {fid: t.finding for fid, t in tracked.items()}
 
 
 def cycle_rules(rules: RuleSet, settings: Settings) -> RuleSet:

@@ -119,14 +119,18 @@ def newest_link(reports: Path) -> str:
     return "attestation" if (dirs[-1] / "attestation.json").is_file() else "full bundle"
 
 
-def scan(label: str, work: Path, config: Path, env: dict[str, str]) -> Cost:
+def scan(label: str, work: Path, config: Path, env: dict[str, str], profile: bool = False) -> Cost:
     db, reports = work / "auditor.db", work / "reports"
     rows0, bytes0 = store_rows(db) if db.exists() else (0, 0)
     rep0 = dir_bytes(reports) if reports.exists() else 0
     began = time.perf_counter()
     with open(work / f"{label}.log", "wb") as log:
-        proc = subprocess.Popen(  # noqa: S603
-            [str(AUDITOR), "scan", "--config", str(config)],
+        command = [str(AUDITOR)]
+        if profile:  # cProfile costs CPU: the numbers of a profiled cycle are not the result
+            command = [sys.executable, "-m", "cProfile", "-o", str(work / f"{label}.prof")]
+            command += ["-m", "auditor"]
+        proc = subprocess.Popen(
+            [*command, "scan", "--config", str(config)],
             cwd=work,
             env=env,
             stdout=log,
@@ -176,6 +180,9 @@ def main() -> int:
     parser.add_argument("--instances", type=int, default=5000)
     parser.add_argument("--services", type=int, default=None)
     parser.add_argument("--keep", type=Path, default=None, help="work directory to keep")
+    parser.add_argument(
+        "--profile", action="store_true", help="also run one more unchanged cycle under cProfile"
+    )
     args = parser.parse_args()
     services = args.services if args.services is not None else max(1, args.instances // 10)
     work = args.keep or Path(tempfile.mkdtemp(prefix="auditor-cycle-bench-"))
@@ -193,7 +200,7 @@ def main() -> int:
         print(f"seeded {total} resources in {time.perf_counter() - began:.0f} s; work dir {work}")
         env = {**os.environ, **demo_aws_env(endpoint)}
         config = write_config(work, list(accounts), list(regions))
-        subprocess.run(  # noqa: S603
+        subprocess.run(
             [str(AUDITOR), "keys", "generate", "--config", str(config)],
             cwd=work,
             env=env,
@@ -206,6 +213,9 @@ def main() -> int:
         changed = change_one_percent(endpoint, list(accounts), list(regions))
         print(f"re-tagged {changed} instances")
         costs.append(scan("warm-1pct", work, config, env))
+        if args.profile:
+            scan("profiled", work, config, env, profile=True)
+            print(f"profile of an unchanged cycle: {work / 'profiled.prof'}")
     finally:
         stop.set()
         child.join(timeout=60)

@@ -19,6 +19,7 @@ from typing import Any
 from auditor.checks.result import PASS, CheckResult, Outcome
 from auditor.engine.conditions import Condition, EvalContext, Indeterminate
 from auditor.engine.exemptions import Exemption, ExemptionIndex
+from auditor.engine.reuse import Reuse
 from auditor.engine.rules import Rule, RuleSet
 from auditor.model import (
     JSON,
@@ -97,15 +98,18 @@ def evaluate(
     clock: Clock,
     *,
     history: History | None = None,
+    reuse: Reuse | None = None,
 ) -> Evaluation:
     """Findings and per-rule counts. `history` (baselines, previous cycle) feeds the drift
-    rules; without it they see every resource for the first time and report no drift."""
+    rules; without it they see every resource for the first time and report no drift.
+    `reuse` (engine/reuse.py) carries over the previous cycle's results where they provably
+    cannot differ; the findings are the same as without it."""
     # Evaluation allocates many small acyclic objects (findings, evidence); with a large
     # snapshot alive, the cyclic GC would rescan it over and over. Nothing here makes cycles.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _evaluate(snapshot, rules, exemptions, clock, history)
+        return _evaluate(snapshot, rules, exemptions, clock, history, reuse)
     finally:
         if was_enabled:
             gc.enable()
@@ -117,6 +121,7 @@ def _evaluate(
     exemptions: Sequence[Exemption],
     clock: Clock,
     history: History | None,
+    reuse: Reuse | None = None,
 ) -> Evaluation:
     now = clock.now()
     view = _LazyView(snapshot, history)
@@ -143,8 +148,14 @@ def _evaluate(
         per_kind[resource.kind] = per_kind.get(resource.kind, 0) + 1
         missing = resource.unavailable
         ref: ResourceRef | None = None
+        same = reuse is not None and resource.arn in reuse.unchanged
         for i, rule, check, params, condition, reads in plan:
-            if missing and reads and not reads.isdisjoint(missing):
+            if same and reuse is not None and rule.id in reuse.rules:
+                before = reuse.previous.get((rule.id, resource.arn))
+                if before is None:
+                    continue
+                result = _reused(before)
+            elif missing and reads and not reads.isdisjoint(missing):
                 result = _unavailable(resource, reads, resource_gaps.get(resource.arn))
             elif check is not None:
                 result = check(resource, params, view, clock)
@@ -211,6 +222,12 @@ def _finding(
         evidence=result.evidence,
         exemption=exemption.ref if exemption is not None else None,
     )
+
+
+def _reused(before: Finding) -> CheckResult:
+    """The check result behind a previous finding (an exempt one had failed)."""
+    outcome = Outcome.UNKNOWN if before.status is Status.UNKNOWN else Outcome.FAIL
+    return CheckResult(outcome, before.message, before.evidence, before.severity)
 
 
 def _failed(rule: Rule, condition: Condition, resource: Resource) -> CheckResult:
