@@ -157,13 +157,8 @@ def run_cycle(
             settings, sessions, clock, PreviousState.from_snapshot(previous), options.progress
         )
         snapshot = with_declared_state(snapshot, settings, rules, sessions, clock)
-        versions = store.baselines(baseline_arns(snapshot, baseline_kinds(rules)))
-        history = build_history(versions, previous)
         prior = store.open_findings()
-        reuse = plan_reuse(
-            snapshot, previous, rules, _previous_fingerprints(store), _findings(prior)
-        )
-        evaluation = evaluate(snapshot, rules, exemptions, clock, history=history, reuse=reuse)
+        evaluation = _evaluate(store, snapshot, previous, rules, exemptions, clock, prior)
         now = clock.now()
         delta = compute_delta(prior, evaluation, now)
         infos = {r.id: rules.info(r.id) for r in rules.rules}
@@ -246,6 +241,23 @@ def run_cycle(
     finally:
         if own_store:
             store.close()
+
+
+def _evaluate(
+    store: Store,
+    snapshot: Snapshot,
+    previous: Snapshot | None,
+    rules: RuleSet,
+    exemptions: tuple[Exemption, ...],
+    clock: Clock,
+    prior: Mapping[str, TrackedFinding],
+) -> Evaluation:
+    """Rules and drift over the snapshot, reusing the previous cycle's results where they
+    cannot differ (engine/reuse.py)."""
+    versions = store.baselines(baseline_arns(snapshot, baseline_kinds(rules)))
+    history = build_history(versions, previous)
+    reuse = plan_reuse(snapshot, previous, rules, _previous_fingerprints(store), _findings(prior))
+    return evaluate(snapshot, rules, exemptions, clock, history=history, reuse=reuse)
 
 
 def _previous_fingerprints(store: Store) -> Mapping[str, str]:

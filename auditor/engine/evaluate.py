@@ -151,10 +151,10 @@ def _evaluate(
         same = reuse is not None and resource.arn in reuse.unchanged
         for i, rule, check, params, condition, reads in plan:
             if same and reuse is not None and rule.id in reuse.rules:
-                before = reuse.previous.get((rule.id, resource.arn))
-                if before is None:
+                reused = _reused(reuse.previous.get((rule.id, resource.arn)))
+                if reused is None:
                     continue
-                result = _reused(before)
+                result = reused
             elif missing and reads and not reads.isdisjoint(missing):
                 result = _unavailable(resource, reads, resource_gaps.get(resource.arn))
             elif check is not None:
@@ -162,17 +162,10 @@ def _evaluate(
                 if result is PASS or result.outcome is Outcome.PASS:
                     continue
             else:
-                assert condition is not None
-                try:
-                    if not condition.predicate(resource.attributes, resource.tags, ctx):
-                        continue
-                    result = _failed(rule, condition, resource)
-                except Indeterminate as exc:
-                    result = CheckResult(
-                        Outcome.UNKNOWN,
-                        str(exc),
-                        condition.evidence(resource.attributes, resource.tags),
-                    )
+                found = _condition(rule, condition, resource, ctx)
+                if found is None:
+                    continue
+                result = found
             if ref is None:
                 ref = resource.ref
             if result.outcome is Outcome.UNKNOWN:
@@ -224,8 +217,25 @@ def _finding(
     )
 
 
-def _reused(before: Finding) -> CheckResult:
-    """The check result behind a previous finding (an exempt one had failed)."""
+def _condition(
+    rule: Rule, condition: Condition | None, resource: Resource, ctx: EvalContext
+) -> CheckResult | None:
+    """A declarative rule's result; None when it passes."""
+    assert condition is not None  # a rule has a check or a condition
+    try:
+        if not condition.predicate(resource.attributes, resource.tags, ctx):
+            return None
+        return _failed(rule, condition, resource)
+    except Indeterminate as exc:
+        return CheckResult(
+            Outcome.UNKNOWN, str(exc), condition.evidence(resource.attributes, resource.tags)
+        )
+
+
+def _reused(before: Finding | None) -> CheckResult | None:
+    """The check result behind a previous finding (an exempt one had failed); None: passed."""
+    if before is None:
+        return None
     outcome = Outcome.UNKNOWN if before.status is Status.UNKNOWN else Outcome.FAIL
     return CheckResult(outcome, before.message, before.evidence, before.severity)
 

@@ -119,7 +119,7 @@ def write_findings(
     unique = list({t.id: t for t in tracked}.values())
     if not unique:
         return
-    before: dict[str, sa.Row[Any]] = {}
+    before: dict[str, Any] = {}
     for chunk in chunks([t.id for t in unique]):
         rows = conn.execute(
             sa.select(
@@ -162,14 +162,14 @@ def write_findings(
         conn.execute(EVENTS.insert(), events)
 
 
-def _unchanged(old: sa.Row[Any], t: TrackedFinding, content: str, ordinal: int) -> bool:
+def _unchanged(old: Any, t: TrackedFinding, content: str, ordinal: int) -> bool:
     if old.resolved_at is not None or not old.live or old.content_sha256 != content:
         return False
     expected = int(old.consecutive_cycles) + ordinal - int(old.seen_ordinal or 0)
     return expected == t.consecutive_cycles
 
 
-def _event(t: TrackedFinding, old: sa.Row[Any] | None) -> FindingEventKind | None:
+def _event(t: TrackedFinding, old: Any) -> FindingEventKind | None:
     status = t.finding.status
     was_open = old is not None and old.resolved_at is None
     if t.resolved_at is not None:
