@@ -32,6 +32,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--no-report", action="store_true", help="do not write a report bundle")
     p.add_argument("--no-alerts", action="store_true", help="do not send Slack alerts")
+    p.add_argument(
+        "--full-report",
+        action="store_true",
+        help="write a full report bundle even if nothing changed since the latest report "
+        "(otherwise such a cycle appends a small signed attestation to the chain)",
+    )
     p.set_defaults(handler=handle)
 
 
@@ -54,6 +60,7 @@ def handle(args: argparse.Namespace) -> int:
                 write_report=not args.no_report,
                 send_alerts=not args.no_alerts,
                 progress=progress,
+                full_report=args.full_report,
             ),
         )
     print_summary(result)
