@@ -1,23 +1,14 @@
 """EC2 instances (ec2.instance): DescribeInstances pages plus each instance's user data.
 
-User data can only be modified while an instance is stopped, and starting it moves
-LaunchTime. So it is read (one DescribeInstanceAttribute per instance) only where it is not
-already known:
-- a value read in an earlier cycle for the same (InstanceId, LaunchTime) is reused unless
-  the instance is stopped or stopping now;
-- an instance an Auto Scaling group or EKS node group launched from a launch template
-  version (immutable; neither can override user data) and never stopped since launch has
-  that version's user data, read once per version with the template. "Never stopped" is
-  LaunchTime within LAUNCH_ATTACH_SLACK of the root volume's AttachTime: the root volume
-  stays attached across a stop and start, which moves LaunchTime. See docs/resources.md.
+User data is filled in by ec2_user_data.py, which reads it per instance only where it is
+not already known (see docs/resources.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from auditor.collect.base import (
@@ -29,17 +20,12 @@ from auditor.collect.base import (
     pick,
     tag_map,
 )
+from auditor.collect.ec2_user_data import TemplateUserData, resolve_user_data
 from auditor.model import JSON, CollectionGap, Kind, Resource, Service
-from auditor.secrets import redacted_text
 
 INSTANCE_PAGE_SIZE = 1000  # the DescribeInstances maximum; tests lower it to prove paging
-USER_DATA_WORKERS = 8
 # Terminated instances are gone for good; filtering server-side also saves pages.
 LIVE_STATES = ("pending", "running", "shutting-down", "stopping", "stopped")
-# States in which user data may have been changed since it was last read.
-_MUTABLE_STATES = frozenset({"stopped", "stopping"})
-# Launch and root-volume attachment are seconds apart; a stop and start takes far longer.
-LAUNCH_ATTACH_SLACK = timedelta(seconds=30)
 
 TAG_ASG = "aws:autoscaling:groupName"
 TAG_LT_ID = "aws:ec2launchtemplate:id"
@@ -62,9 +48,11 @@ def instance_arn(ctx: UnitContext, instance_id: str) -> str:
 
 
 def list_instances(
-    ctx: UnitContext, ec2: Any
+    ctx: UnitContext, ec2: Any, run_together: dict[str, str] | None = None
 ) -> tuple[list[Mapping[str, Any]], list[CollectionGap]]:
-    """Every live instance (raw API shape); what was read before an error is kept."""
+    """Every live instance (raw API shape); what was read before an error is kept.
+    `run_together` is filled with instance id -> reservation id for reservations that a
+    RunInstances call made directly (no RequesterId)."""
     found: list[Mapping[str, Any]] = []
     try:
         pages = ec2.get_paginator("describe_instances").paginate(
@@ -73,9 +61,12 @@ def list_instances(
         )
         for page in pages:
             for reservation in page.get("Reservations", []):
+                direct = "RequesterId" not in reservation and "ReservationId" in reservation
                 for inst in reservation.get("Instances", []):
                     if inst.get("State", {}).get("Name") != "terminated":
                         found.append(inst)
+                        if direct and run_together is not None:
+                            run_together[str(inst["InstanceId"])] = reservation["ReservationId"]
     except AWS_ERRORS as exc:
         return found, [gap(ctx, Service.EC2, LISTING_KINDS, "ec2:DescribeInstances", exc)]
     return found, []
@@ -137,45 +128,15 @@ def instance_attributes(inst: Mapping[str, Any]) -> dict[str, JSON]:
 
 
 @dataclass(frozen=True, slots=True)
-class _UserData:
-    value: JSON | None  # None: could not be read
-    gap: CollectionGap | None = None
-
-
-def _read_user_data(ctx: UnitContext, ec2: Any, instance_id: str) -> _UserData:
-    try:
-        resp = ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
-    except AWS_ERRORS as exc:
-        failed = gap(
-            ctx,
-            Service.EC2,
-            (Kind.EC2_INSTANCE,),
-            "ec2:DescribeInstanceAttribute",
-            exc,
-            resource_arn=instance_arn(ctx, instance_id),
-        )
-        return _UserData(None, failed)
-    return _UserData(redacted_text(resp.get("UserData", {}).get("Value")))
-
-
-def _cached_user_data(ctx: UnitContext, attrs: Mapping[str, JSON]) -> JSON | None:
-    state = attrs["State"]
-    if isinstance(state, dict) and state.get("Name") in _MUTABLE_STATES:
-        return None
-    return ctx.previous.user_data.get((str(attrs["InstanceId"]), str(attrs.get("LaunchTime"))))
-
-
-# (launch template id, version number) -> that version's (redacted) user data, or None
-TemplateUserData = Callable[[str, str], JSON | None]
-
-
-@dataclass(frozen=True, slots=True)
 class ListedInstances:
     """DescribeInstances read and shaped; user data still to be filled in."""
 
     prepared: list[tuple[Mapping[str, Any], dict[str, JSON]]]
     gaps: list[CollectionGap]
     observed: datetime
+    # instance id -> reservation id, for reservations one RunInstances call made (no
+    # RequesterId): every instance of such a reservation was launched with the same user data
+    run_together: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def attributes(self) -> list[dict[str, JSON]]:
@@ -183,52 +144,11 @@ class ListedInstances:
 
 
 def list_instance_attributes(ctx: UnitContext, ec2: Any) -> ListedInstances:
-    raw, gaps = list_instances(ctx, ec2)
+    run_together: dict[str, str] = {}
+    raw, gaps = list_instances(ctx, ec2, run_together)
     observed = ctx.clock.now()
     prepared = [(inst, instance_attributes(inst)) for inst in raw]
-    return ListedInstances(prepared, gaps, observed)
-
-
-def _timestamp(value: object) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
-
-
-def never_restarted(attrs: Mapping[str, JSON]) -> bool:
-    """Running (or pending) and LaunchTime is the launch: the root volume was attached then."""
-    state = attrs.get("State")
-    if not isinstance(state, dict) or state.get("Name") not in ("pending", "running"):
-        return False
-    launched = _timestamp(attrs.get("LaunchTime"))
-    attached = None
-    for mapping in attrs.get("BlockDeviceMappings") or []:
-        if isinstance(mapping, dict) and isinstance(mapping.get("Ebs"), dict):
-            found = _timestamp(mapping["Ebs"].get("AttachTime"))
-            if found is not None and (attached is None or found < attached):
-                attached = found
-    if launched is None or attached is None:
-        return False
-    return abs(launched - attached) <= LAUNCH_ATTACH_SLACK
-
-
-def _inferred_user_data(attrs: Mapping[str, JSON], template_user_data: TemplateUserData) -> JSON:
-    """The user data of the template version a group launched this instance from, when that
-    is provably its user data; None otherwise."""
-    if "AutoScalingGroupName" not in attrs and "EksNodegroupName" not in attrs:
-        return None
-    template = attrs.get("LaunchTemplate")
-    if not isinstance(template, dict):
-        return None
-    version = str(template.get("Version", ""))
-    if not version.isdigit() or not never_restarted(attrs):
-        return None
-    return template_user_data(str(template["LaunchTemplateId"]), version)
+    return ListedInstances(prepared, gaps, observed, run_together)
 
 
 def collect_instances(
@@ -240,20 +160,9 @@ def collect_instances(
     """ec2.instance resources with redacted user data, and the gaps met on the way."""
     listed = listed or list_instance_attributes(ctx, ec2)
     prepared, gaps, observed = listed.prepared, list(listed.gaps), listed.observed
-    user_data: dict[str, _UserData] = {}
-    to_read: list[str] = []
-    for _, attrs in prepared:
-        known = _cached_user_data(ctx, attrs)
-        if known is None and template_user_data is not None:
-            known = _inferred_user_data(attrs, template_user_data)
-        if known is None:
-            to_read.append(str(attrs["InstanceId"]))
-        else:
-            user_data[str(attrs["InstanceId"])] = _UserData(known)
-    if to_read:
-        with ThreadPoolExecutor(max_workers=min(USER_DATA_WORKERS, len(to_read))) as pool:
-            read = pool.map(lambda i: _read_user_data(ctx, ec2, i), to_read)
-            user_data.update(zip(to_read, read, strict=True))
+    user_data = resolve_user_data(
+        ctx, ec2, listed.attributes, listed.run_together, template_user_data
+    )
     resources: list[Resource] = []
     for inst, attrs in prepared:
         instance_id = str(attrs["InstanceId"])

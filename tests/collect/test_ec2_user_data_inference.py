@@ -126,3 +126,46 @@ def test_a_stopped_member_is_read(
 
     assert 1 == _calls(counter)
     assert found[running].attributes["UserData"]["size"] == len(GROUP_USER_DATA)
+
+
+def test_instances_launched_together_are_read_once(
+    make_ctx: Callable[..., UnitContext], counter: ApiCallCounter
+) -> None:
+    """One RunInstances call of four with one UserData: one read stands for the four, and
+    equals what each instance returns when read on its own."""
+    ctx = make_ctx()
+    ec2 = ctx.client("ec2")
+    launched = ec2.run_instances(
+        ImageId="ami-12345678", MinCount=4, MaxCount=4, UserData="echo together"
+    )["Instances"]
+
+    found = _instances(collect_ec2(ctx))
+
+    assert 1 == _calls(counter)
+    for inst in launched:
+        own = ec2.describe_instance_attribute(InstanceId=inst["InstanceId"], Attribute="userData")
+        assert b"echo together" == base64.b64decode(own["UserData"]["Value"])
+        assert found[inst["InstanceId"]].attributes["UserData"]["size"] == len(b"echo together")
+
+
+def test_a_sibling_restarted_since_launch_is_read_on_its_own(
+    make_ctx: Callable[..., UnitContext], counter: ApiCallCounter
+) -> None:
+    """Stopped, edited and started again: it no longer shares its reservation's user data."""
+    ctx = make_ctx()
+    ec2 = ctx.client("ec2")
+    launched = ec2.run_instances(
+        ImageId="ami-12345678", MinCount=3, MaxCount=3, UserData="echo together"
+    )["Instances"]
+    edited = launched[0]["InstanceId"]
+    ec2.stop_instances(InstanceIds=[edited])
+    ec2.modify_instance_attribute(InstanceId=edited, UserData={"Value": base64.b64encode(CHANGED)})
+    ec2.start_instances(InstanceIds=[edited])
+    _restart_moves_launch_time(edited)
+
+    found = _instances(collect_ec2(ctx))
+
+    assert 2 == _calls(counter)
+    assert found[edited].attributes["UserData"]["size"] == len(CHANGED)
+    for inst in launched[1:]:
+        assert found[inst["InstanceId"]].attributes["UserData"]["size"] == len(b"echo together")
