@@ -15,9 +15,9 @@ from auditor.collect.autoscaling import group_resources, list_groups, template_r
 from auditor.collect.base import CollectResult, UnitContext
 from auditor.collect.ec2_images import collect_images
 from auditor.collect.ec2_instances import collect_instances, list_instance_attributes
-from auditor.collect.ec2_user_data import TemplateUserData
 from auditor.collect.ec2_launch_templates import collect_launch_templates
 from auditor.collect.ec2_security_groups import collect_security_groups
+from auditor.collect.ec2_user_data import TemplateUserData
 from auditor.model import JSON, Resource
 
 
