@@ -145,7 +145,11 @@ def run_cycle(
     clock = clock or SystemClock()
     options = options or CycleOptions()
     began = time.perf_counter()
-    sessions = sessions or AwsSessions(config=client_config(settings.collect.max_attempts))
+    sessions = sessions or AwsSessions(
+        config=client_config(
+            settings.collect.max_attempts, read_timeout=settings.collect.read_timeout_seconds
+        )
+    )
     checked = preflight(settings, sessions, write_report=options.write_report)
     rules, exemptions, signer = checked.rules, checked.exemptions, checked.signer
     fence = options.fence or (lambda: None)

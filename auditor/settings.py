@@ -171,6 +171,7 @@ class MetricsConfig(ListenConfig):
 class CollectConfig(_Section):
     concurrency: int = Field(default=8, ge=1, le=64)
     max_attempts: int = Field(default=8, ge=1, le=20)
+    read_timeout_seconds: int = Field(default=60, ge=1, le=3600)
 
 
 class Settings(BaseSettings):

@@ -82,6 +82,8 @@ def write_config(work: Path, accounts: list[str], regions: list[str]) -> Path:
         "signing:",
         f"  key_file: {work / 'auditor-signing.key'}",
         "remediation: {mode: dry-run}",
+        # moto renders a 5,000-instance DescribeInstances page in Python; AWS takes < 1 s
+        "collect: {read_timeout_seconds: 900}",
     ]
     config = work / "auditor.yaml"
     config.write_text("\n".join(lines) + "\n")
