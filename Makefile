@@ -34,6 +34,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/collect.py
 	$(BIN)/python bench/evaluate.py
 	$(BIN)/python bench/report.py
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/cycle.py
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache
