@@ -225,7 +225,8 @@ def handle(args: argparse.Namespace) -> int:
                 write_report=not args.no_report,
                 send_alerts=not args.no_alerts,
                 progress=progress,
-                full_report=args.full_report,
+                # asking for formats or a directory is asking for a report, not an attestation
+                full_report=args.full_report or bool(args.formats) or args.output_dir is not None,
                 looked_at=narrowed_to(args),
             ),
         )
