@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import tempfile
 
 COMMANDS = {
     "auditor --help": "import auditor.cli as c; c.build_parser()",
@@ -31,6 +32,7 @@ def measure(code: str) -> tuple[float, list[tuple[float, str]]]:
         capture_output=True,
         text=True,
         check=True,
+        cwd=tempfile.gettempdir(),  # import the installed package, not ./auditor
     )
     total = 0.0
     top: list[tuple[float, str]] = []
