@@ -31,7 +31,13 @@ from auditor.engine import (
     load_exemptions,
     load_rules,
 )
-from auditor.engine.history import baseline_arns, baseline_kinds, build_history, restrict
+from auditor.engine.history import (
+    baseline_arns,
+    baseline_kinds,
+    build_history,
+    restrict,
+    with_secret_allowlist,
+)
 from auditor.engine.reuse import fingerprints, plan_reuse
 from auditor.errors import ExitCode
 from auditor.iac.load import with_declared_state
@@ -296,9 +302,11 @@ def _findings(tracked: Mapping[str, TrackedFinding]) -> dict[str, Finding]:
 
 
 def cycle_rules(rules: RuleSet, settings: Settings) -> RuleSet:
-    """The rules this configuration can judge: without a Terraform state there is nothing
-    to compare with, so the iac.* rules do not run (they would call everything unmanaged);
+    """The rules this configuration can judge, with the estate's secret allowlist. Without a
+    Terraform state there is nothing to compare with, so the iac.* rules do not run (they
+    would call everything unmanaged);
     `iac.cloudformation_managed: false` stops counting CloudFormation stacks as managed."""
+    rules = with_secret_allowlist(rules, settings.secrets)
     if not settings.iac.terraform_states:
         return restrict(rules, disabled=("iac.*",))
     unmanaged = rules.get(IAC_UNMANAGED_RULE)

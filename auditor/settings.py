@@ -95,6 +95,27 @@ class ExemptionConfig(_Section):
     expires: date
 
 
+class SecretAllowConfig(_Section):
+    """A known non-secret for the secret rules: by 12-hex hash or by variable-name glob."""
+
+    hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{12}$")
+    name: str | None = Field(default=None, min_length=1)  # glob on the variable/key/flag name
+    rule: str = "*"  # rule id or glob
+    reason: str = Field(min_length=1)
+    owner: str = Field(min_length=1)
+    expires: date
+
+    @model_validator(mode="after")
+    def _one_selector(self) -> SecretAllowConfig:
+        if (self.hash is None) == (self.name is None):
+            raise ValueError("give exactly one of hash (12 hex) or name (a glob)")
+        return self
+
+
+class SecretsConfig(_Section):
+    allow: tuple[SecretAllowConfig, ...] = ()
+
+
 class IacConfig(_Section):
     terraform_states: tuple[str, ...] = ()
     cloudformation_managed: bool = True
@@ -203,6 +224,7 @@ class Settings(BaseSettings):
     rules: RulesConfig = RulesConfig()
     exemptions: tuple[ExemptionConfig, ...] = ()
     exemption_files: tuple[Path, ...] = ()
+    secrets: SecretsConfig = SecretsConfig()
     iac: IacConfig = IacConfig()
     reports: ReportsConfig = ReportsConfig()
     signing: SigningConfig = SigningConfig()

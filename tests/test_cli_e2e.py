@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
+import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
@@ -29,6 +30,8 @@ def moto_endpoint() -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
+    # moto keeps one estate per process: other modules' servers share it
+    httpx.post(f"{endpoint}/moto-api/reset", timeout=30)
     ec2 = boto3.client(
         "ec2",
         region_name=REGION,
@@ -46,6 +49,7 @@ def moto_endpoint() -> Iterator[str]:
         MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"},
     )
     yield endpoint
+    httpx.post(f"{endpoint}/moto-api/reset", timeout=30)
     server.stop()
 
 

@@ -1,9 +1,7 @@
-"""Secret detection and redaction at the edge.
+"""Today's detector before issue 14 (auditor/secrets.py at 87cac6e), kept for bench/secrets.py.
 
-Collectors call this before a value leaves the AWS response: what reaches a Resource (and so
-the store, reports and Slack) is a redacted-text object with where a secret was seen, which
-detector saw it and a short hash, never the value. Detection uses detect-secrets' plugins,
-plus a check on variable names (AWS_SECRET_ACCESS_KEY, *PASSWORD*, *TOKEN*, ...).
+It is the baseline of the comparison: precision/recall and throughput "before". Not used by
+the product.
 """
 
 from __future__ import annotations
