@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Protocol, TypeVar
 
 
@@ -490,8 +491,10 @@ class FixedClock:
         return self.at
 
 
+@lru_cache(maxsize=1 << 18)
 def finding_id(rule_id: str, resource_arn: str) -> str:
-    """Stable fingerprint of (rule, resource): the same problem keeps its id across cycles."""
+    """Stable fingerprint of (rule, resource): the same problem keeps its id across cycles.
+    Cached: a cycle asks for the ids of the same findings many times (delta, store, plan)."""
     return sha256_hex(f"{rule_id}\x00{resource_arn}")[:32]
 
 

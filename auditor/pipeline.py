@@ -42,6 +42,7 @@ from auditor.engine.history import (
     restrict,
     with_secret_allowlist,
 )
+from auditor.engine.reuse import fingerprints, plan_reuse
 from auditor.errors import ExitCode
 from auditor.events.enrich import attributed, with_access
 from auditor.iac.load import with_declared_state
@@ -87,6 +88,7 @@ from auditor.store import CycleRecord, Store
 log = structlog.get_logger("auditor.cycle")
 
 IAC_UNMANAGED_RULE = "iac.unmanaged"
+RULE_FINGERPRINTS = "rule_fingerprints"  # cycle metadata: what evaluation reuse compares
 CFN_STACK_TAG = "aws:cloudformation:stack-name"
 
 
@@ -98,6 +100,8 @@ class CycleOptions:
     remediate: bool = True
     progress: ProgressCallback | None = None
     alert_deadline_seconds: float = 30.0
+    # a full bundle even when nothing changed (otherwise such a cycle appends an attestation)
+    full_report: bool = False
     # a notify Transport; the demo passes a capture. None: Slack as configured.
     transport: Any = None
     # called before anything is written or any action is taken; raises to abandon the
@@ -264,7 +268,11 @@ def run_cycle(
                 actions=actions,
                 outbox=messages,
                 report_id=report_id if signer is not None else None,
-                metadata={"api_errors": dict(sessions.counter.errors)},
+                metadata={
+                    "api_errors": dict(sessions.counter.errors),
+                    RULE_FINGERPRINTS: fingerprints(rules),
+                },
+                seen_at=now,
             )
         )
         if enforcing:
@@ -303,7 +311,13 @@ def run_cycle(
                 store.audit_since,
             )
             report_dir = publish_report(
-                data, settings, sessions, clock, signer=signer, report_id=report_id
+                data,
+                settings,
+                sessions,
+                clock,
+                signer=signer,
+                report_id=report_id,
+                attest_if_unchanged=not options.full_report,
             ).bundle.path
         sent, pending = _deliver(settings, store, options, clock) if alerting else (0, 0)
         result = CycleResult(
@@ -353,8 +367,18 @@ def _judge(
     def judge() -> Evaluation:
         versions = store.baselines(baseline_arns(snapshot, baseline_kinds(rules)))
         history = with_access(build_history(versions, previous), settings, store)
+        # the previous cycle's results where they provably cannot differ (engine/reuse.py)
+        reuse = plan_reuse(
+            snapshot, previous, rules, _previous_fingerprints(store), _findings(previous_open)
+        )
         found = evaluate(
-            snapshot, rules, exemptions, clock, history=history, tag_policy=tag_policy(settings)
+            snapshot,
+            rules,
+            exemptions,
+            clock,
+            history=history,
+            tag_policy=tag_policy(settings),
+            reuse=reuse,
         )
         return attributed(found, settings, store, previous_open)
 
@@ -376,6 +400,17 @@ def _judge(
 
 def _nothing() -> tuple[Any, ...]:
     return ()
+
+
+def _previous_fingerprints(store: Store) -> Mapping[str, str]:
+    """The rule fingerprints the latest cycle evaluated with (none before this was kept)."""
+    latest = store.list_cycles(limit=1)
+    found = latest[0].metadata.get(RULE_FINGERPRINTS) if latest else None
+    return found if isinstance(found, dict) else {}
+
+
+def _findings(tracked: Mapping[str, TrackedFinding]) -> dict[str, Finding]:
+    return {fid: t.finding for fid, t in tracked.items()}
 
 
 def cycle_rules(rules: RuleSet, settings: Settings) -> RuleSet:
@@ -510,7 +545,9 @@ def report_input(
         ]
         new = tuple(t for t in tracked if since is not None and t.first_seen >= since)
         rest = tuple(t for t in tracked if t not in new)
-        actions = tuple(store.actions_since(snapshot.started_at))
+        decided = {a.id: a for a in store.current_decisions()}
+        decided.update({a.id: a for a in store.actions_since(snapshot.started_at)})
+        actions = tuple(sorted(decided.values(), key=lambda a: (a.at, a.id)))
         data = build_report_input(
             settings,
             snapshot,

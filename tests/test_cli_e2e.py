@@ -248,3 +248,31 @@ def test_daemon_refuses_to_start_without_its_signing_key(
     assert started.returncode == 2
     assert "signing.key: cannot read signing key" in started.stderr
     assert not (tmp_path / "auditor.db").exists()
+
+
+def test_unchanged_scan_appends_an_attestation_and_the_chain_verifies(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    """scan, scan (nothing changed: a small signed attestation, same findings), scan
+    --full-report (a full bundle on demand); `auditor verify` accepts the whole chain."""
+    config = _config(tmp_path)
+    env = _env(moto_endpoint)
+    assert scan(config, env).returncode == 1
+    assert scan(config, env).returncode == 1
+    assert scan(config, env, "--full-report").returncode == 1
+    full, attested, again = _bundles(tmp_path)
+    assert (attested / "attestation.json").is_file()
+    assert not (attested / "report.json").exists()
+    assert sum(p.stat().st_size for p in attested.iterdir()) < 64 * 1024
+    body = json.loads((attested / "attestation.json").read_text())
+    assert full.name == body["unchanged_since"]["report_id"]
+    first = json.loads((full / "report.json").read_text())
+    third = json.loads((again / "report.json").read_text())
+    assert sorted(f["id"] for f in third["findings"]) == sorted(f["id"] for f in first["findings"])
+    chain = subprocess.run(
+        [sys.executable, "-m", "auditor", "verify", "--config", str(config), str(full.parent)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert chain.returncode == 0, chain.stdout + chain.stderr

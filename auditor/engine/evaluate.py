@@ -19,6 +19,7 @@ from typing import Any
 from auditor.checks.result import PASS, CheckResult, Outcome
 from auditor.engine.conditions import Condition, EvalContext, Indeterminate
 from auditor.engine.exemptions import Exemption, ExemptionIndex, TagPolicy
+from auditor.engine.reuse import Reuse
 from auditor.engine.rules import Rule, RuleSet
 from auditor.model import (
     JSON,
@@ -99,24 +100,27 @@ def evaluate(
     history: History | None = None,
     tag_policy: TagPolicy | None = None,
     only: Collection[str] | None = None,
+    reuse: Reuse | None = None,
 ) -> Evaluation:
     """Findings and per-rule counts. `history` (baselines, previous cycle) feeds the drift
     rules; without it they see every resource for the first time and report no drift.
     `tag_policy` says which rules resource tags may exempt (None: no tag exemptions).
     `only` (ARNs) judges just those resources, with the whole snapshot still visible to the
-    checks (a micro-cycle); the snapshot's gaps are then not turned into findings."""
+    checks (a micro-cycle); the snapshot's gaps are then not turned into findings.
+    `reuse` (engine/reuse.py) carries over the previous cycle's results where they provably
+    cannot differ; the findings are the same as without it."""
     # Evaluation allocates many small acyclic objects (findings, evidence); with a large
     # snapshot alive, the cyclic GC would rescan it over and over. Nothing here makes cycles.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _evaluate(snapshot, rules, exemptions, clock, history, tag_policy, only)
+        return _evaluate(snapshot, rules, exemptions, clock, history, tag_policy, only, reuse)
     finally:
         if was_enabled:
             gc.enable()
 
 
-def _evaluate(
+def _evaluate(  # noqa: PLR0915 - one pass over rules x resources; splitting costs speed
     snapshot: Snapshot,
     rules: RuleSet,
     exemptions: Sequence[Exemption],
@@ -124,6 +128,7 @@ def _evaluate(
     history: History | None,
     tag_policy: TagPolicy | None = None,
     only: Collection[str] | None = None,
+    reuse: Reuse | None = None,
 ) -> Evaluation:
     now = clock.now()
     view = _LazyView(snapshot, history)
@@ -153,25 +158,24 @@ def _evaluate(
         per_kind[resource.kind] = per_kind.get(resource.kind, 0) + 1
         missing = resource.unavailable
         ref: ResourceRef | None = None
+        same = reuse is not None and resource.arn in reuse.unchanged
         for i, rule, check, params, condition, reads in plan:
-            if missing and reads and not reads.isdisjoint(missing):
+            if same and reuse is not None and rule.id in reuse.rules:
+                reused = _reused(reuse.previous.get((rule.id, resource.arn)))
+                if reused is None:
+                    continue
+                result = reused
+            elif missing and reads and not reads.isdisjoint(missing):
                 result = _unavailable(resource, reads, resource_gaps.get(resource.arn))
             elif check is not None:
                 result = check(resource, params, view, clock)
                 if result is PASS or result.outcome is Outcome.PASS:
                     continue
             else:
-                assert condition is not None
-                try:
-                    if not condition.predicate(resource.attributes, resource.tags, ctx):
-                        continue
-                    result = _failed(rule, condition, resource)
-                except Indeterminate as exc:
-                    result = CheckResult(
-                        Outcome.UNKNOWN,
-                        str(exc),
-                        condition.evidence(resource.attributes, resource.tags),
-                    )
+                found = _condition(rule, condition, resource, ctx)
+                if found is None:
+                    continue
+                result = found
             if ref is None:
                 ref = resource.ref
             if result.outcome is Outcome.UNKNOWN:
@@ -231,6 +235,29 @@ def _finding(
         evidence=result.evidence,
         exemption=exemption.ref if exemption is not None else None,
     )
+
+
+def _condition(
+    rule: Rule, condition: Condition | None, resource: Resource, ctx: EvalContext
+) -> CheckResult | None:
+    """A declarative rule's result; None when it passes."""
+    assert condition is not None  # a rule has a check or a condition
+    try:
+        if not condition.predicate(resource.attributes, resource.tags, ctx):
+            return None
+        return _failed(rule, condition, resource)
+    except Indeterminate as exc:
+        return CheckResult(
+            Outcome.UNKNOWN, str(exc), condition.evidence(resource.attributes, resource.tags)
+        )
+
+
+def _reused(before: Finding | None) -> CheckResult | None:
+    """The check result behind a previous finding (an exempt one had failed); None: passed."""
+    if before is None:
+        return None
+    outcome = Outcome.UNKNOWN if before.status is Status.UNKNOWN else Outcome.FAIL
+    return CheckResult(outcome, before.message, before.evidence, before.severity)
 
 
 def _failed(rule: Rule, condition: Condition, resource: Resource) -> CheckResult:

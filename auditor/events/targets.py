@@ -176,7 +176,7 @@ def _by_kind(targets: Iterable[EventTarget]) -> dict[Kind, list[EventTarget]]:
 def _instances(ctx: UnitContext, named: list[EventTarget], view: SnapshotView, cell: _Cell) -> None:
     if not named:
         return
-    result = collect_instances(ctx, ctx.client("ec2"), [t.id for t in named])
+    result = collect_instances(ctx, ctx.client("ec2"), instance_ids=[t.id for t in named])
     if not cell.take(result, named):
         return
     found = {r.id for r in result.resources}

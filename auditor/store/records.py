@@ -35,6 +35,9 @@ class CycleRecord:
     report_id: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)  # counts for the canonical line
     events: tuple[EventRecord, ...] = ()  # feed events this cycle used (micro-cycles)
+    # when the findings were judged (the delta's `now`: last_seen of an observed finding);
+    # None: the evaluation's time
+    seen_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +76,15 @@ class CycleSummary:
 
 
 class FindingEventKind(StrEnum):
+    """Transitions only. OPEN ("still open in this cycle") is what stores before migration
+    0004 wrote every cycle; the migration folds those rows into the transitions."""
+
     NEW = "new"
     OPEN = "open"
     RESOLVED = "resolved"
     EXEMPT = "exempt"
+    CHANGED = "changed"  # status or severity changed while open
+    EXEMPTION_ENDED = "exemption_ended"
 
 
 @dataclass(frozen=True, slots=True)

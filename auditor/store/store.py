@@ -77,10 +77,18 @@ class Store:
         """Everything of one cycle, or nothing."""
         snapshot = record.snapshot
         at = record.evaluation.evaluated_at if record.evaluation else snapshot.finished_at
+        observed = {f.id for f in record.evaluation.findings} if record.evaluation else set[str]()
         with self._write() as conn:
-            insert_cycle(conn, snapshot, record.evaluation, record.report_id, record.metadata)
-            findings.write_findings(conn, snapshot.id, at, record.tracked)
-            actions.write_actions(conn, record.actions)
+            key = insert_cycle(
+                conn,
+                snapshot,
+                record.evaluation,
+                record.report_id,
+                record.metadata,
+                record.seen_at,
+            )
+            findings.write_findings(conn, key, snapshot.id, at, record.tracked, observed)
+            actions.write_decisions(conn, record.actions)
             insert_messages(conn, record.outbox)
             events.write_events(conn, snapshot.id, record.events)
 
@@ -160,6 +168,12 @@ class Store:
         """Shells opened on resources, by target ARN, oldest first."""
         with self._read() as conn:
             return events.access_records(conn)
+
+    def current_decisions(self) -> list[ActionRecord]:
+        """The remediation decision in force for each target the last plan decided (a
+        decision is recorded when it changes, so it may come from an earlier cycle)."""
+        with self._read() as conn:
+            return actions.current_decisions(conn)
 
     def outbox(self) -> SqlOutbox:
         return SqlOutbox(self._engine)

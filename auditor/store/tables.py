@@ -68,6 +68,11 @@ class CycleRow(SQLModel, table=True):
     rule_stats: list[Any] | None = _json(nullable=True)
     report_id: str | None = Field(default=None, max_length=128)
     cycle_metadata: dict[str, Any] = _json()
+    # 1, 2, 3 ... with no holes (seq may skip after a rollback on PostgreSQL): how many
+    # cycles a finding stayed open is a difference of ordinals
+    ordinal: int | None = Field(default=None, index=True)
+    # the time the cycle's findings were judged (their last_seen when still observed)
+    seen_at: datetime | None = _ts(nullable=True)
 
 
 class ObservationRow(SQLModel, table=True):
@@ -137,10 +142,17 @@ class FindingRow(SQLModel, table=True):
     last_seen: datetime = _ts()
     consecutive_cycles: int
     resolved_at: datetime | None = _ts(nullable=True, index=True)
+    # Open-range representation: the row is written when the finding changes, not every
+    # cycle. last_seen/consecutive_cycles are as of cycle `seen_ordinal`; while `live` (still
+    # observed by every cycle since) they advance with the latest cycle without a write.
+    seen_ordinal: int | None = Field(default=None)
+    live: bool = Field(default=False)
+    content_sha256: str | None = Field(default=None, max_length=64)
 
 
 class FindingEventRow(SQLModel, table=True):
-    """Append-only: what happened to a finding in a cycle (new, open, resolved, exempt)."""
+    """Append-only transitions of a finding: new, resolved, changed (status or severity),
+    exempt, exemption_ended. A cycle in which a finding stays as it was adds no event."""
 
     __tablename__ = "finding_events"
 
@@ -183,6 +195,17 @@ class ActionRow(SQLModel, table=True):
     at: datetime = _ts(index=True)
     request_id: str | None = Field(default=None, max_length=256)
     response: dict[str, Any] | None = _json(nullable=True)
+
+
+class ActionDecisionRow(SQLModel, table=True):
+    """The current remediation decision per (target, action, findings): a decision that
+    stays the same cycle after cycle is recorded once, in `actions`, when it changes."""
+
+    __tablename__ = "action_decisions"
+
+    decision_key: str = Field(primary_key=True, max_length=64)
+    state_sha256: str = Field(max_length=64)
+    action_id: str = Field(max_length=128)
 
 
 class OutboxRow(SQLModel, table=True):

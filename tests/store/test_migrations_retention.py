@@ -17,6 +17,19 @@ from tests.store.builders import T0, alembic_head, instance, snapshot, tracked
 DAY = timedelta(days=1)
 
 
+def _head() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from auditor.store.engine import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
 def test_migration_from_empty_database_reaches_head(store_url: str) -> None:
     """Opening an empty database creates every table at the head revision; reopening is a no-op."""
     untouched = Store.open(store_url, migrate=False)
@@ -141,3 +154,26 @@ def test_prune_never_removes_the_latest_cycle(store: Store) -> None:
     assert result.cycles == 1
     assert last == store.latest_snapshot()
     assert PruneResult() == store.prune(older_than=T0 + 30 * DAY)
+
+
+def test_the_start_up_fast_path_knows_the_alembic_head() -> None:
+    """Opening a store skips Alembic when the database is at head_revision(): it must be
+    exactly Alembic's head, or a schema change would be skipped."""
+    from auditor.store.engine import head_revision
+
+    assert _head() == head_revision()
+
+
+def test_a_database_behind_head_is_migrated(store_url: str) -> None:
+    """At an older revision, opening the store runs the remaining migrations."""
+    from auditor.store.engine import migrate
+
+    old = Store.open(store_url, migrate=False)
+    migrate(old.engine, "0001_initial")
+    old.close()
+    store = Store.open(store_url)
+    try:
+        with store.engine.connect() as conn:
+            assert _head() == MigrationContext.configure(conn).get_current_revision()
+    finally:
+        store.close()
