@@ -55,6 +55,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/evaluate.py
 	$(BIN)/python bench/report.py
 	$(BIN)/python bench/secrets.py
+	$(BIN)/python bench/events.py
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/cycle.py
 
 # re-resolve the locks after changing dependencies in pyproject.toml
 lock: $(TSTAMP)

@@ -7,9 +7,11 @@ botocore's adaptive retry mode, and a count of every API call and error per oper
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +21,36 @@ import botocore.exceptions
 
 USER_AGENT = "auditor"
 DEFAULT_MAX_ATTEMPTS = 8
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_READ_TIMEOUT = 60.0
+
+
+class DeadlineExceeded(botocore.exceptions.BotoCoreError):
+    """The unit or cycle deadline passed: no further request (nor retry) is sent."""
+
+    fmt = "deadline exceeded before {operation} could be sent"
+
+
+_deadline = threading.local()
+
+
+@contextlib.contextmanager
+def deadline(at: float | None) -> Iterator[None]:
+    """Every AWS request this thread sends inside the block is refused once `time.monotonic()`
+    passes `at` (a retry included): what is not done by then becomes a gap, not a wait."""
+    before = getattr(_deadline, "at", None)
+    _deadline.at = at if before is None or at is None else min(at, before)
+    try:
+        yield
+    finally:
+        _deadline.at = before
+
+
+def _refuse_past_deadline(model: Any = None, **_: Any) -> None:
+    at = getattr(_deadline, "at", None)
+    if at is not None and time.monotonic() >= at:
+        name = getattr(model, "name", "request")
+        raise DeadlineExceeded(operation=name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +72,7 @@ class ApiCallCounter:
     def attach(self, session: boto3.Session) -> None:
         session.events.register("before-call", self._on_call)
         session.events.register("after-call", self._on_response)
+        session.events.register("before-send", _refuse_past_deadline)
 
     @staticmethod
     def _name(model: Any) -> str:
@@ -75,12 +108,17 @@ class ApiCallCounter:
 
 
 def client_config(
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS, pool: int = 20, read_timeout: int = 60
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    pool: int = 20,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
 ) -> botocore.config.Config:
+    """Per-call limits: a dead endpoint fails after `connect_timeout`, a black hole (accepts,
+    never answers) after `read_timeout`, each retried up to `max_attempts` in all."""
     return botocore.config.Config(
         retries={"mode": "adaptive", "max_attempts": max_attempts},
         max_pool_connections=pool,
-        connect_timeout=10,
+        connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         user_agent_extra=USER_AGENT,
     )
@@ -103,6 +141,7 @@ class AwsSessions:
         self._lock = threading.Lock()
         self._assume_lock = threading.Lock()
         self._sessions: dict[str, boto3.Session] = {}
+        self._refused: dict[str, BaseException] = {}  # account -> why AssumeRole failed
         self._clients: dict[tuple[str, str, str], Any] = {}
         self.counter.attach(self.base)
         self._caller_account: str | None = None
@@ -123,7 +162,9 @@ class AwsSessions:
         return self._caller_account
 
     def session_for(self, target: Target) -> boto3.Session:
-        """The session for an account: assume-role once per instance (one cycle)."""
+        """The session for an account: assume-role once per instance (one cycle). A failed
+        AssumeRole is not tried again in the cycle: every unit of the account gets its
+        error at once, instead of each waiting out the same timeout in turn."""
         if target.role_arn is None:
             return self.base
         # one AssumeRole per account per cycle, even when its regions start at once
@@ -131,10 +172,20 @@ class AwsSessions:
             cached = self._sessions.get(target.account_id)
             if cached is not None:
                 return cached
+            refused = self._refused.get(target.account_id)
+            if refused is not None:
+                raise refused
             sts = self._make_client(self.base, "sts", self.default_region)
-            creds = sts.assume_role(RoleArn=target.role_arn, RoleSessionName=self._session_name)[
-                "Credentials"
-            ]
+            try:
+                creds = sts.assume_role(
+                    RoleArn=target.role_arn, RoleSessionName=self._session_name
+                )["Credentials"]
+            except botocore.exceptions.BotoCoreError as exc:
+                self._refused[target.account_id] = exc
+                raise
+            except botocore.exceptions.ClientError as exc:
+                self._refused[target.account_id] = exc
+                raise
             session = boto3.Session(
                 aws_access_key_id=creds["AccessKeyId"],
                 aws_secret_access_key=creds["SecretAccessKey"],

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import FrameType
+from typing import Any
 
 import structlog
 from apscheduler.events import (
@@ -42,6 +43,11 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from auditor.aws import AwsSessions, Target, client_config
+from auditor.events.feed import EventFeed
+from auditor.events.lookup import RateLimiter, fill_in
+from auditor.events.loop import FeedLoop
+from auditor.events.microcycle import MicroCycler
 from auditor.health import HealthServer
 from auditor.metrics import Metrics
 from auditor.model import Clock, SystemClock
@@ -109,13 +115,16 @@ class _LeaderStore(Store):
         """The engine belongs to the daemon's store; the daemon closes it."""
 
 
-def _default_runner(settings: Settings, clock: Clock) -> CycleRunner:
+def _default_runner(
+    settings: Settings, clock: Clock, coverage: Callable[[], dict[str, Any] | None]
+) -> CycleRunner:
     # With a report schedule, reports are published on it rather than after every cycle.
     options = CycleOptions(write_report=settings.schedule.report is None)
 
     def run(store: Store) -> CycleResult:
         fence = store.fence if isinstance(store, _LeaderStore) else None
-        return run_cycle(settings, clock=clock, store=store, options=replace(options, fence=fence))
+        chosen = replace(options, fence=fence, events_coverage=coverage())
+        return run_cycle(settings, clock=clock, store=store, options=chosen)
 
     return run
 
@@ -147,14 +156,22 @@ class Daemon:
             self.health = HealthServer(host, int(port), self.metrics, self.ready)
         except OSError as exc:
             raise ConfigError(
-                f"metrics.listen: cannot listen on {settings.metrics.listen}: "
-                f"{exc.strerror or exc}"
+                f"metrics.listen: cannot listen on {settings.metrics.listen}: {exc.strerror or exc}"
             ) from None
         self.store = store or Store.open(settings.store)  # migrates, under a lock on PostgreSQL
-        self._runner = runner or _default_runner(settings, self.clock)
+        self._runner = runner or _default_runner(settings, self.clock, self.events_coverage)
+        # micro-cycles and full cycles never overlap (a micro-cycle merges into the latest)
+        self._work_lock = threading.Lock()
+        self.feed: FeedLoop | None = None
+        self._lookup: Callable[[], int] | None = None
+        self.last_full_cycle_at: datetime | None = None
+        self.healthy_interval = (
+            interval_seconds(settings.events.healthy_scan) if settings.events.healthy_scan else None
+        )
         self.is_leader = False
         self.leader_since: datetime | None = None
         self.last_cycle_at: datetime | None = None
+        self.last_outcome = "no cycle run by this replica yet"  # said by /readyz
         self._stop = threading.Event()
         self._stopped = False
         self._missed = threading.Event()
@@ -244,23 +261,64 @@ class Daemon:
             return None
         if not self._cycle_lock.acquire(blocking=False):  # held by stop(): shutting down
             return None
+        if self._reconciliation_not_due():
+            self._cycle_lock.release()
+            return None
         self.metrics.cycle_in_progress.set(1)
         try:
-            result = self._runner(_LeaderStore(self.store, self._fence))
+            with self._work_lock:
+                result = self._runner(_LeaderStore(self.store, self._fence))
         except LeadershipLost:
             self.metrics.cycles.labels(result="abandoned").inc()
             log.warning("cycle_abandoned", reason="leadership lost before commit")
             return None
-        except Exception:
+        except Exception as exc:
             self.metrics.cycles.labels(result="error").inc()
+            self.metrics.observe_failure(self.settings.services)
+            self.last_outcome = f"last cycle failed ({type(exc).__name__}); retrying on schedule"
             log.exception("cycle_failed")
             return None
         finally:
             self.metrics.cycle_in_progress.set(0)
             self._cycle_lock.release()
         self.metrics.observe_cycle(result)
+        gaps = len(result.snapshot.gaps)
+        self.last_outcome = (
+            "last cycle complete" if not gaps else f"last cycle incomplete: {gaps} gap(s)"
+        )
+        self.last_full_cycle_at = self.clock.now()
         self._refresh_last_cycle()
         return result
+
+    # -- event feed -------------------------------------------------------------------------
+    def attach_feed(self, feed: FeedLoop, lookup: Callable[[], int] | None = None) -> None:
+        """Read the event feed (events.queue_url) with micro-cycles while leading; `lookup`
+        (events.lookup) fills in actors from CloudTrail on its own job, never in a cycle."""
+        self.feed = feed
+        self._lookup = lookup
+
+    def lookup(self) -> None:
+        """Attribution look-ups for drift the feed did not report (leader only)."""
+        if self._stop.is_set() or not self.is_leader or self._lookup is None:
+            return
+        try:
+            self._lookup()
+        except Exception:
+            log.exception("lookup_failed")
+
+    def events_coverage(self) -> dict[str, Any] | None:
+        """The feed's state for the report's coverage (None without a feed)."""
+        return self.feed.health().coverage() if self.feed is not None else None
+
+    def _reconciliation_not_due(self) -> bool:
+        """With a healthy feed the full cycle runs on `events.healthy_scan` instead; an
+        unhealthy feed falls back to `schedule.scan` at once."""
+        if self.feed is None or self.healthy_interval is None or self.last_full_cycle_at is None:
+            return False
+        if not self.feed.health().healthy:
+            return False
+        age = (self.clock.now() - self.last_full_cycle_at).total_seconds()
+        return age < self.healthy_interval
 
     def retention(self) -> None:
         """Forget database history older than schedule.retention_days (leader only)."""
@@ -279,7 +337,9 @@ class Daemon:
         if self._stop.is_set() or not self.is_leader:
             return
         try:
-            path = publish_latest(self.settings, self.store, self.clock)
+            path = publish_latest(
+                self.settings, self.store, self.clock, events_coverage=self.events_coverage()
+            )
         except Exception:
             log.exception("report_failed")
             return
@@ -312,8 +372,18 @@ class Daemon:
         since = [t for t in (self.last_cycle_at, self.leader_since) if t is not None]
         age = (self.clock.now() - max(since)).total_seconds() if since else 0.0
         if age > 2 * self.interval:
-            return False, f"last cycle {age:.0f}s ago (limit {2 * self.interval:.0f}s)"
-        return True, "ok"
+            return (
+                False,
+                f"last cycle {age:.0f}s ago (limit {2 * self.interval:.0f}s); {self.last_outcome}",
+            )
+        if self.feed is not None:
+            health = self.feed.health()
+            if not health.healthy:
+                return False, (
+                    f"event feed unhealthy: {health.reason}; "
+                    f"falling back to the full schedule ({self.settings.schedule.scan})"
+                )
+        return True, f"ok; {self.last_outcome}"
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -340,6 +410,12 @@ class Daemon:
                 self.report, CronTrigger.from_crontab(sched.report, timezone=UTC), id="report"
             )
         self.scheduler.start()
+        if self.feed is not None:
+            self.feed.start()
+        if self._lookup is not None:
+            self.scheduler.add_job(
+                self.lookup, IntervalTrigger(minutes=5, timezone=UTC), id="lookup"
+            )
         log.info(
             "daemon_started",
             holder=self.holder,
@@ -363,6 +439,8 @@ class Daemon:
         # heartbeats go on meanwhile: a cycle finishing late in a long grace period keeps the
         # lease, so no follower starts a cycle next to it
         finished = self._cycle_lock.acquire(timeout=grace)  # kept: no cycle starts after
+        if self.feed is not None:
+            finished = self.feed.stop(max(0.0, deadline - time.monotonic())) and finished
         self.scheduler.shutdown(wait=False)
         if finished:
             with self._lease_lock:
@@ -418,4 +496,33 @@ def _exit_now() -> None:
 
 
 def run(settings: Settings) -> int:
-    return Daemon(settings).serve_forever()
+    daemon = Daemon(settings)
+    if settings.events.enabled:
+        daemon.attach_feed(feed_loop(settings, daemon), lookup_job(settings, daemon))
+    return daemon.serve_forever()
+
+
+def lookup_job(settings: Settings, daemon: Daemon) -> Callable[[], int] | None:
+    """CloudTrail LookupEvents fallback (events.lookup.enabled), paced per account/region."""
+    if not settings.events.lookup.enabled:
+        return None
+    sessions = AwsSessions(config=client_config(settings.collect.max_attempts))
+    limiter = RateLimiter(settings.events.lookup.rate_per_second)
+    return lambda: fill_in(settings, daemon.store, sessions, daemon.clock, limiter)
+
+
+def feed_loop(settings: Settings, daemon: Daemon) -> FeedLoop:
+    """The event feed of `events:` wired to the daemon's store, lock, leadership, metrics."""
+    sessions = AwsSessions(config=client_config(settings.collect.max_attempts))
+    region = settings.events.queue_region or sessions.default_region
+    # the daemon's own credentials (no role): no AWS call at start, the feed reports errors
+    sqs = sessions.client(Target("self"), "sqs", region)
+    cycler = MicroCycler(settings, sessions=sessions, clock=daemon.clock)
+    return FeedLoop(
+        EventFeed(settings.events, sqs, daemon.clock),
+        cycler,
+        lambda: _LeaderStore(daemon.store, daemon._fence),
+        work_lock=daemon._work_lock,
+        leading=lambda: daemon.is_leader and not daemon._stop.is_set(),
+        metrics=daemon.metrics,
+    )

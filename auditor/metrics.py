@@ -6,12 +6,13 @@ docs/operations.md lists every metric with its meaning and the alerts to set on 
 from __future__ import annotations
 
 from collections import Counter as Tally
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from auditor.model import KIND_SERVICE, Kind
+from auditor.model import KIND_SERVICE, Kind, Service
 
 if TYPE_CHECKING:
     from auditor.pipeline import CycleResult
@@ -102,9 +103,58 @@ class Metrics:
             ["status"],
             registry=r,
         )
+        self.last_cycle_failed = Gauge(
+            "auditor_last_cycle_failed",
+            "1 when this replica's last cycle raised instead of committing (it keeps "
+            "scheduling); 0 after a committed cycle",
+            registry=r,
+        )
+        self.stage_failures = Counter(
+            "auditor_stage_failures",
+            "Pipeline stages after collection that crashed and were recorded as coverage "
+            "gaps (auditor:<stage>), by stage",
+            ["stage"],
+            registry=r,
+        )
         self.leader = Gauge(
             "auditor_leader", "1 when this replica holds the scheduler lease", registry=r
         )
+        self.events = Counter(
+            "auditor_events",
+            "Feed events received, by result: handled, duplicate, retry (left on the queue), "
+            "poison (dead-lettered)",
+            ["result"],
+            registry=r,
+        )
+        self.micro_cycles = Counter(
+            "auditor_micro_cycles", "Micro-cycles committed (event-driven)", registry=r
+        )
+        self.event_latency = Histogram(
+            "auditor_event_to_finding_seconds",
+            "Queue receive to committed findings and queued alerts, per micro-cycle",
+            buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+            registry=r,
+        )
+        # labelled by queue so that a daemon without a feed exports no sample at all
+        self.feed_healthy = Gauge(
+            "auditor_event_feed_healthy",
+            "1 while the event feed is read and current; 0 = falling back to the full schedule",
+            ["queue"],
+            registry=r,
+        )
+        self.feed_lag = Gauge(
+            "auditor_event_feed_lag_seconds",
+            "Age of the oldest message of the last batch received",
+            ["queue"],
+            registry=r,
+        )
+
+    def observe_failure(self, services: Iterable[Service]) -> None:
+        """A cycle that raised: nothing was read as far as anyone can tell, so every service
+        in scope shows a gap until a cycle commits."""
+        self.last_cycle_failed.set(1)
+        for service in services:
+            self.gaps.labels(service=service.value).set(1)
 
     def observe_cycle(self, result: CycleResult) -> None:
         """Update every per-cycle metric from one committed cycle's result."""
@@ -127,6 +177,9 @@ class Metrics:
             service, _, operation = str(name).partition(":")
             self.api_errors.labels(service=service, operation=operation).inc(int(n))
 
+        self.last_cycle_failed.set(0)
+        for stage in sorted({g.operation for g in snap.gaps if g.operation.startswith("auditor:")}):
+            self.stage_failures.labels(stage=stage.removeprefix("auditor:")).inc()
         self.gaps.clear()
         for service in snap.scope.services:
             self.gaps.labels(service=service.value).set(0)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Protocol, TypeVar
 
 
@@ -211,9 +212,27 @@ class ResourceRef:
         }
 
 
+ANY = "*"  # a gap's account or region that stands for every one of them
+
+
+class GapLevel(StrEnum):
+    """How much a gap hides, widest first. Derived from its scope fields, never stored."""
+
+    ORGANIZATION = "organization"  # the account list itself: every account (account "*")
+    ACCOUNT = "account"  # one account in every region (region "*")
+    SERVICE = "service"  # every kind of one service in one account and region
+    KIND = "kind"  # some kinds of one service in one account and region
+    RESOURCE = "resource"  # one resource (some of its attributes, or its related data)
+
+
 @dataclass(frozen=True, slots=True)
 class CollectionGap:
-    """Something a collector could not see. Every rule that needs it yields `unknown`."""
+    """Something a collector could not see. Every rule that needs it yields `unknown`.
+
+    Its scope is explicit: `account` ("*": every account, the organisation), `region`
+    ("*": every region), `service`, `kinds`, and `resource_arn` (only that resource).
+    `hides` is the one rule that decides what a gap hides.
+    """
 
     account: str
     region: str
@@ -224,13 +243,31 @@ class CollectionGap:
     message: str  # AWS's message, never containing secret values
     resource_arn: str | None = None  # set when only one resource's attribute is missing
 
+    @property
+    def level(self) -> GapLevel:
+        if self.resource_arn is not None:
+            return GapLevel.RESOURCE
+        if self.account == ANY:
+            return GapLevel.ORGANIZATION
+        if self.region == ANY:
+            return GapLevel.ACCOUNT
+        if set(self.kinds) >= {k for k, s in KIND_SERVICE.items() if s is self.service}:
+            return GapLevel.SERVICE
+        return GapLevel.KIND
+
+    def hides(self, kind: Kind | str, account: str, region: str, arn: str | None = None) -> bool:
+        """True when this gap means the cycle could not see (kind, account, region), or,
+        with `arn`, that one resource. A resource gap hides only its own resource; a
+        scope question (no `arn`) is answered by scope gaps only."""
+        if self.account not in (ANY, account) or self.region not in (ANY, region):
+            return False
+        if kind not in self.kinds:
+            return False
+        return self.resource_arn is None or self.resource_arn == arn
+
     def covers(self, kind: Kind, account: str, region: str) -> bool:
-        return (
-            self.resource_arn is None
-            and kind in self.kinds
-            and self.account in (account, "*")
-            and self.region in (region, "*")
-        )
+        """The whole (kind, account, region) listing is hidden (not just one resource)."""
+        return self.hides(kind, account, region)
 
     def to_json(self) -> dict[str, JSON]:
         return {
@@ -242,7 +279,15 @@ class CollectionGap:
             "error_code": self.error_code,
             "message": self.message,
             "resource_arn": self.resource_arn,
+            "level": self.level.value,
         }
+
+
+def hiding_gaps(
+    gaps: Iterable[CollectionGap], kind: Kind | str, account: str, region: str, arn: str
+) -> tuple[CollectionGap, ...]:
+    """The gaps that hide a resource (or a scope placeholder `arn`) from a cycle."""
+    return tuple(g for g in gaps if g.hides(kind, account, region, arn))
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,17 +334,75 @@ class Baseline:
     snapshot_id: str  # the snapshot (cycle) that first saw it
 
 
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """Who made a call, as CloudTrail recorded it. Never holds a credential or token."""
+
+    event_id: str  # the CloudTrail eventID (or the EventBridge event id of a service event)
+    event_name: str  # "ModifyInstanceAttribute", "StartSession", ...
+    event_source: str  # "ec2.amazonaws.com", ...
+    event_time: datetime
+    principal_arn: str | None = None  # userIdentity.arn
+    principal_type: str | None = None  # userIdentity.type
+    session_issuer: str | None = None  # sessionContext.sessionIssuer.arn (the role)
+    sso_user: str | None = None  # the Identity Center user, from the role session name
+    source_ip: str | None = None
+    user_agent: str | None = None
+    origin: str = "event"  # "event" (received on the feed) or "lookup" (CloudTrail LookupEvents)
+
+    @property
+    def actor(self) -> str:
+        """The most human name available for who did it."""
+        return self.sso_user or self.principal_arn or self.session_issuer or "unknown"
+
+    def to_json(self) -> dict[str, JSON]:
+        return {
+            "event_id": self.event_id,
+            "event_name": self.event_name,
+            "event_source": self.event_source,
+            "event_time": iso(self.event_time),
+            "principal_arn": self.principal_arn,
+            "principal_type": self.principal_type,
+            "session_issuer": self.session_issuer,
+            "sso_user": self.sso_user,
+            "source_ip": self.source_ip,
+            "user_agent": self.user_agent,
+            "origin": self.origin,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRecord:
+    """A shell opened on a running thing (SSM session, EC2 Instance Connect, ECS Exec)."""
+
+    kind: str  # "ssm_session", "instance_connect", "ecs_exec"
+    target_arn: str
+    session_id: str | None
+    attribution: Attribution
+
+    def to_json(self) -> dict[str, JSON]:
+        return {
+            "kind": self.kind,
+            "target_arn": self.target_arn,
+            "session_id": self.session_id,
+            **self.attribution.to_json(),
+        }
+
+
 @dataclass(frozen=True)
 class History:
     """What earlier cycles saw, as drift rules need it: pure data, built before evaluation.
 
     `baselines` holds the first observed version of the resources drift rules watch (a
     resource with none is seen for the first time: it has no drift); `previous` is the
-    previous cycle's snapshot, if any.
+    previous cycle's snapshot, if any. `access` holds the shells opened on resources (by
+    target ARN) as the event feed recorded them; None when no feed was read (the access
+    rules are then unknown, never passing).
     """
 
     baselines: Mapping[str, Baseline] = field(default_factory=dict)
     previous: Snapshot | None = None
+    access: Mapping[str, tuple[AccessRecord, ...]] | None = None
     _previous_by_arn: dict[str, Resource] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -355,6 +458,12 @@ class SnapshotView:
         """The resource as the previous cycle saw it, or None."""
         return self.history.previous_resource(arn) if self.history is not None else None
 
+    def access(self, arn: str) -> tuple[AccessRecord, ...] | None:
+        """Shells opened on the resource, oldest first; None when no event feed was read."""
+        if self.history is None or self.history.access is None:
+            return None
+        return self.history.access.get(arn, ())
+
     def memo(self, key: str, build: Callable[[SnapshotView], T]) -> T:
         """`build(self)` once per view (per evaluation), cached under `key`."""
         try:
@@ -382,8 +491,10 @@ class FixedClock:
         return self.at
 
 
+@lru_cache(maxsize=1 << 18)
 def finding_id(rule_id: str, resource_arn: str) -> str:
-    """Stable fingerprint of (rule, resource): the same problem keeps its id across cycles."""
+    """Stable fingerprint of (rule, resource): the same problem keeps its id across cycles.
+    Cached: a cycle asks for the ids of the same findings many times (delta, store, plan)."""
     return sha256_hex(f"{rule_id}\x00{resource_arn}")[:32]
 
 

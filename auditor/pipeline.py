@@ -20,19 +20,21 @@ from typing import Any
 
 import structlog
 
-from auditor.aws import AwsSessions, client_config
+from auditor.aws import AwsSessions
 from auditor.collect.base import PreviousState
-from auditor.collect.runner import ProgressCallback, collect
+from auditor.collect.runner import ProgressCallback, collect, collect_client_config
 from auditor.engine import (
     Exemption,
     RuleSet,
     TagPolicy,
+    carry_over,
     check_exemptions,
     compute_delta,
     evaluate,
     load_exemptions,
     load_rules,
 )
+from auditor.engine.exemptions import from_requests
 from auditor.engine.history import (
     baseline_arns,
     baseline_kinds,
@@ -40,7 +42,9 @@ from auditor.engine.history import (
     restrict,
     with_secret_allowlist,
 )
+from auditor.engine.reuse import fingerprints, plan_reuse
 from auditor.errors import ExitCode
+from auditor.events.enrich import attributed, with_access
 from auditor.iac.load import with_declared_state
 from auditor.model import (
     ActionRecord,
@@ -48,7 +52,9 @@ from auditor.model import (
     Evaluation,
     Finding,
     FindingDelta,
+    OutboxMessage,
     RuleInfo,
+    Service,
     Severity,
     Snapshot,
     SnapshotView,
@@ -64,10 +70,11 @@ from auditor.notify import (
     deliver_pending,
     plan_messages,
 )
+from auditor.remediate.approvals import gate
 from auditor.remediate.executor import execute, kill_switch_engaged, session_client_for
 from auditor.remediate.plan import Plan
 from auditor.remediate.planner import plan
-from auditor.report.build import build_report_input
+from auditor.report.build import build_report_input, with_audit_log
 from auditor.report.bundle import new_report_id
 from auditor.report.errors import ReportError
 from auditor.report.model import ReportInput
@@ -75,11 +82,13 @@ from auditor.report.publish import kms_factory, publish_report
 from auditor.report.signing import Signer, signer_from_settings
 from auditor.report.storage import check_report_dir
 from auditor.settings import Settings
+from auditor.stage_guard import StageGuard
 from auditor.store import CycleRecord, Store
 
 log = structlog.get_logger("auditor.cycle")
 
 IAC_UNMANAGED_RULE = "iac.unmanaged"
+RULE_FINGERPRINTS = "rule_fingerprints"  # cycle metadata: what evaluation reuse compares
 CFN_STACK_TAG = "aws:cloudformation:stack-name"
 
 
@@ -91,6 +100,8 @@ class CycleOptions:
     remediate: bool = True
     progress: ProgressCallback | None = None
     alert_deadline_seconds: float = 30.0
+    # a full bundle even when nothing changed (otherwise such a cycle appends an attestation)
+    full_report: bool = False
     # a notify Transport; the demo passes a capture. None: Slack as configured.
     transport: Any = None
     # called before anything is written or any action is taken; raises to abandon the
@@ -99,6 +110,8 @@ class CycleOptions:
     # a run narrowed to part of the estate (`auditor scan --region ...`): open findings it
     # did not look at are carried over, never resolved
     looked_at: Callable[[Finding], bool] | None = None
+    # the event feed's state for the report's coverage.events (the daemon sets it)
+    events_coverage: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,33 +181,56 @@ def run_cycle(
     clock = clock or SystemClock()
     options = options or CycleOptions()
     began = time.perf_counter()
-    sessions = sessions or AwsSessions(config=client_config(settings.collect.max_attempts))
+    sessions = sessions or AwsSessions(config=collect_client_config(settings))
     checked = preflight(settings, sessions, write_report=options.write_report, clock=clock)
     rules, exemptions, signer = checked.rules, checked.exemptions, checked.signer
     fence = options.fence or (lambda: None)
     own_store = store is None
     store = store or Store.open(settings.store)
     try:
+        exemptions += from_requests(store.approved_exemption_requests(clock.now().date()))
         previous = store.latest_snapshot()
-        snapshot = collect(
+        collected = collect(
             settings, sessions, clock, PreviousState.from_snapshot(previous), options.progress
         )
-        snapshot = with_declared_state(snapshot, settings, rules, sessions, clock)
-        versions = store.baselines(baseline_arns(snapshot, baseline_kinds(rules)))
-        history = build_history(versions, previous)
-        evaluation = evaluate(
-            snapshot, rules, exemptions, clock, history=history, tag_policy=tag_policy(settings)
+        # after collection, a crashing stage is a coverage gap with a fallback (stage_guard)
+        declared = (Service.IAC,) if settings.iac.terraform_states else ()
+        guard = StageGuard((*settings.services, *declared))
+        snapshot, evaluation, delta, now = _judge(
+            guard,
+            collected,
+            previous,
+            settings,
+            checked,
+            exemptions,
+            store,
+            sessions,
+            clock,
+            options,
         )
-        now = clock.now()
-        delta = compute_delta(store.open_findings(), evaluation, now, covered=options.looked_at)
         infos = {r.id: rules.info(r.id) for r in rules.rules}
 
         decided = Plan(cycle_id=snapshot.id, mode="off")
         if options.remediate and settings.remediation.mode != "off":
-            decided = _plan(settings, snapshot, delta, infos, store, now)
+            decided = guard.run(
+                "remediation",
+                lambda: _plan(settings, snapshot, delta, infos, store, now),
+                lambda: Plan(cycle_id=snapshot.id, mode="off"),
+                hides=False,
+            )
         enforcing = settings.remediation.mode == "enforce" and bool(decided.planned)
         # dry-run: the executor only stamps the records (it makes no call)
-        actions = decided.records if enforcing else _execute(settings, decided, sessions, clock)
+        actions: tuple[ActionRecord, ...] = (
+            decided.records
+            if enforcing
+            else guard.run(
+                "remediation",
+                lambda: _execute(settings, decided, sessions, clock),
+                tuple,
+                hides=False,
+            )
+        )
+        snapshot = guard.seal(snapshot)
 
         report_id = new_report_id(now)
         report_url = _report_url(settings, report_id)
@@ -202,13 +238,26 @@ def run_cycle(
             options.transport is not None or bool(active_destinations(settings.slack))
         )
         gap_alerts = _coverage_alert_times(store) if alerting else {}
-        messages = (
-            plan_messages(
-                delta, snapshot.gaps, actions, infos, settings.slack, report_url, now, gap_alerts
+        messages: tuple[OutboxMessage, ...] = (
+            guard.run(
+                "alerts",
+                lambda: plan_messages(
+                    delta,
+                    snapshot.gaps,
+                    actions,
+                    infos,
+                    settings.slack,
+                    report_url,
+                    now,
+                    gap_alerts,
+                ),
+                _nothing,
+                hides=False,
             )
             if alerting
             else ()
         )
+        snapshot = guard.seal(snapshot)
         # One transaction: snapshot, findings lifecycle, the remediation plan, the alerts.
         fence()
         store.commit_cycle(
@@ -219,7 +268,11 @@ def run_cycle(
                 actions=actions,
                 outbox=messages,
                 report_id=report_id if signer is not None else None,
-                metadata={"api_errors": dict(sessions.counter.errors)},
+                metadata={
+                    "api_errors": dict(sessions.counter.errors),
+                    RULE_FINGERPRINTS: fingerprints(rules),
+                },
+                seen_at=now,
             )
         )
         if enforcing:
@@ -243,11 +296,28 @@ def run_cycle(
                 )
         report_dir = None
         if signer is not None:
-            data = build_report_input(
-                settings, snapshot, evaluation, delta, rules, exemptions, actions, clock
+            data = with_audit_log(
+                build_report_input(
+                    settings,
+                    snapshot,
+                    evaluation,
+                    delta,
+                    rules,
+                    exemptions,
+                    actions,
+                    clock,
+                    events=options.events_coverage,
+                ),
+                store.audit_since,
             )
             report_dir = publish_report(
-                data, settings, sessions, clock, signer=signer, report_id=report_id
+                data,
+                settings,
+                sessions,
+                clock,
+                signer=signer,
+                report_id=report_id,
+                attest_if_unchanged=not options.full_report,
             ).bundle.path
         sent, pending = _deliver(settings, store, options, clock) if alerting else (0, 0)
         result = CycleResult(
@@ -269,12 +339,89 @@ def run_cycle(
             store.close()
 
 
+def _judge(
+    guard: StageGuard,
+    collected: Snapshot,
+    previous: Snapshot | None,
+    settings: Settings,
+    checked: Preflight,
+    exemptions: tuple[Exemption, ...],
+    store: Store,
+    sessions: AwsSessions,
+    clock: Clock,
+    options: CycleOptions,
+) -> tuple[Snapshot, Evaluation, FindingDelta, datetime]:
+    """Declared state, evaluation and the delta (and the time it was judged at), each
+    failing closed (stage_guard)."""
+    rules = checked.rules
+    snapshot = guard.run(
+        "iac",
+        lambda: with_declared_state(collected, settings, rules, sessions, clock),
+        lambda: collected,
+        hides=True,
+        services=(Service.IAC,),
+    )
+
+    previous_open = store.open_findings()
+
+    def judge() -> Evaluation:
+        versions = store.baselines(baseline_arns(snapshot, baseline_kinds(rules)))
+        history = with_access(build_history(versions, previous), settings, store)
+        # the previous cycle's results where they provably cannot differ (engine/reuse.py)
+        reuse = plan_reuse(
+            snapshot, previous, rules, _previous_fingerprints(store), _findings(previous_open)
+        )
+        found = evaluate(
+            snapshot,
+            rules,
+            exemptions,
+            clock,
+            history=history,
+            tag_policy=tag_policy(settings),
+            reuse=reuse,
+        )
+        return attributed(found, settings, store, previous_open)
+
+    evaluation = guard.run(
+        "evaluate", judge, lambda: Evaluation(snapshot.id, clock.now(), (), ()), hides=True
+    )
+    snapshot = guard.seal(snapshot)
+    now = clock.now()
+    delta = guard.run(
+        "delta",
+        lambda: compute_delta(
+            previous_open, evaluation, now, gaps=snapshot.gaps, covered=options.looked_at
+        ),
+        lambda: carry_over(previous_open, guard.gaps),
+        hides=True,
+    )
+    return guard.seal(snapshot), evaluation, delta, now
+
+
+def _nothing() -> tuple[Any, ...]:
+    return ()
+
+
+def _previous_fingerprints(store: Store) -> Mapping[str, str]:
+    """The rule fingerprints the latest cycle evaluated with (none before this was kept)."""
+    latest = store.list_cycles(limit=1)
+    found = latest[0].metadata.get(RULE_FINGERPRINTS) if latest else None
+    return found if isinstance(found, dict) else {}
+
+
+def _findings(tracked: Mapping[str, TrackedFinding]) -> dict[str, Finding]:
+    return {fid: t.finding for fid, t in tracked.items()}
+
+
 def cycle_rules(rules: RuleSet, settings: Settings) -> RuleSet:
     """The rules this configuration can judge, with the estate's secret allowlist. Without a
     Terraform state there is nothing to compare with, so the iac.* rules do not run (they
     would call everything unmanaged);
     `iac.cloudformation_managed: false` stops counting CloudFormation stacks as managed."""
     rules = with_secret_allowlist(rules, settings.secrets)
+    if not settings.events.enabled:
+        # the access.* rules read the feed's shells: without a feed nothing could be seen
+        rules = restrict(rules, disabled=("access.*",))
     if not settings.iac.terraform_states:
         return restrict(rules, disabled=("iac.*",))
     unmanaged = rules.get(IAC_UNMANAGED_RULE)
@@ -339,7 +486,7 @@ def _plan(
     store: Store,
     now: datetime,
 ) -> Plan:
-    return plan(
+    decided = plan(
         delta.open,
         SnapshotView(snapshot),
         infos,
@@ -349,6 +496,8 @@ def _plan(
         snapshot.id,
         kill_switch_engaged(settings.remediation, os.environ),
     )
+    open_by_id = {t.id: t for t in delta.open}
+    return gate(decided, settings.remediation.require_approval, open_by_id, store.open_decisions())
 
 
 def _execute(
@@ -376,21 +525,19 @@ def report_input(
     own_store = store is None
     store = store or Store.open(settings.store)
     try:
+        exemptions += from_requests(store.approved_exemption_requests(clock.now().date()))
         cycles = store.list_cycles(limit=2)
         if not cycles:
             raise ReportError("no cycle in the store yet: run `auditor scan` first")
         snapshot = store.load_snapshot(cycles[0].id)
         previous = store.load_snapshot(cycles[1].id) if len(cycles) > 1 else None
         versions = store.baselines(baseline_arns(snapshot, baseline_kinds(rules)))
+        history = with_access(build_history(versions, previous), settings, store)
         evaluation = evaluate(
-            snapshot,
-            rules,
-            exemptions,
-            clock,
-            history=build_history(versions, previous),
-            tag_policy=tag_policy(settings),
+            snapshot, rules, exemptions, clock, history=history, tag_policy=tag_policy(settings)
         )
         stored = store.open_findings()
+        evaluation = attributed(evaluation, settings, store, stored)
         now = clock.now()
         tracked = [
             replace(stored[f.id], finding=f) if f.id in stored else TrackedFinding(f, now, now, 1)
@@ -398,7 +545,9 @@ def report_input(
         ]
         new = tuple(t for t in tracked if since is not None and t.first_seen >= since)
         rest = tuple(t for t in tracked if t not in new)
-        actions = tuple(store.actions_since(snapshot.started_at))
+        decided = {a.id: a for a in store.current_decisions()}
+        decided.update({a.id: a for a in store.actions_since(snapshot.started_at)})
+        actions = tuple(sorted(decided.values(), key=lambda a: (a.at, a.id)))
         data = build_report_input(
             settings,
             snapshot,
@@ -416,11 +565,15 @@ def report_input(
 
 
 def publish_latest(
-    settings: Settings, store: Store, clock: Clock, sessions: AwsSessions | None = None
+    settings: Settings,
+    store: Store,
+    clock: Clock,
+    sessions: AwsSessions | None = None,
+    events_coverage: Mapping[str, Any] | None = None,
 ) -> Path:
     """Sign and publish a report of the latest cycle now (the report schedule)."""
     sessions = sessions or AwsSessions()
-    data = report_input(settings, clock=clock, store=store)
+    data = replace(report_input(settings, clock=clock, store=store), events=events_coverage)
     return publish_report(data, settings, sessions, clock).bundle.path
 
 

@@ -105,6 +105,8 @@ class ExemptionConfig(_Section):
     resource: str = "*"  # ARN glob
     account: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+    # principal ARN glob (access.* rules): applies only when every session's caller matches
+    principal: str | None = None
     reason: str = Field(min_length=1)
     owner: str = Field(min_length=1)
     expires: date
@@ -212,6 +214,8 @@ class RemediationConfig(_Section):
     min_healthy_percentage: int = Field(default=90, ge=0, le=100)
     instance_warmup_seconds: int = Field(default=300, ge=0)
     force_nodegroup_update: bool = False
+    # rule ids/globs whose planned actions wait for an operator's approval (auditor serve)
+    require_approval: tuple[str, ...] = ()
 
     @field_validator("timezone")
     @classmethod
@@ -249,13 +253,78 @@ class ListenConfig(_Section):
         return value
 
 
+class ApiConfig(ListenConfig):
+    """`auditor serve`: behind a TLS proxy set secure_cookies; exemptions requested in the
+    web app live at most max_exemption_days."""
+
+    secure_cookies: bool = False
+    max_exemption_days: int = Field(default=90, ge=1, le=3650)
+    max_body_bytes: int = Field(default=65536, ge=1024, le=10_485_760)
+    login_failures_per_minute: int = Field(default=10, ge=1)
+    idle_timeout_seconds: int = Field(default=5, ge=1, le=300)
+
+
 class MetricsConfig(ListenConfig):
     listen: str = "127.0.0.1:9464"
 
 
 class CollectConfig(_Section):
+    """How collection calls AWS, and when it stops waiting: per call (connect/read
+    timeouts, retries), per (account, region, service) unit, and for the whole cycle.
+    What is not done by its deadline is a collection gap; the cycle still ends."""
+
     concurrency: int = Field(default=8, ge=1, le=64)
     max_attempts: int = Field(default=8, ge=1, le=20)
+    connect_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    read_timeout_seconds: float = Field(default=60.0, gt=0, le=900)
+    unit_deadline_seconds: float = Field(default=900.0, gt=0, le=86400)
+    cycle_deadline_seconds: float = Field(default=1800.0, gt=0, le=86400)
+
+
+class LookupConfig(_Section):
+    """CloudTrail LookupEvents fills in the actor of drift nobody reported on the feed."""
+
+    enabled: bool = False
+    max_per_cycle: int = Field(default=20, ge=0, le=1000)
+    # LookupEvents allows 2 requests per second per account and region
+    rate_per_second: float = Field(default=2.0, gt=0, le=2.0)
+    lookback_hours: int = Field(default=24, ge=1, le=2160)
+
+
+class EventsConfig(_Section):
+    """The event feed (EventBridge -> SQS): micro-cycles within seconds of a change."""
+
+    queue_url: str | None = None
+    region: str | None = None  # the queue's region (default: from the URL)
+    # poison messages are sent here and deleted; without it the queue's redrive policy
+    # moves them after maxReceiveCount receives
+    dead_letter_url: str | None = None
+    batch_size: int = Field(default=10, ge=1, le=10)
+    wait_seconds: int = Field(default=20, ge=0, le=20)
+    visibility_timeout_seconds: int = Field(default=300, ge=1, le=43200)
+    max_lag_seconds: int = Field(default=300, ge=1)  # older waiting events: feed unhealthy
+    # the full cycle's schedule while the feed is healthy (reconciliation), e.g. "every 6h"
+    healthy_scan: str | None = None
+    lookup: LookupConfig = LookupConfig()
+
+    @field_validator("healthy_scan")
+    @classmethod
+    def _healthy_scan(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"every\s+\d+\s*[smhd]", value.strip()):
+            raise ValueError("expected 'every <N><s|m|h|d>'")
+        return value.strip() if value else value
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.queue_url)
+
+    @property
+    def queue_region(self) -> str | None:
+        """The region of the queue: configured, or read from its URL."""
+        if self.region:
+            return self.region
+        m = re.match(r"^https://sqs\.([a-z0-9-]+)\.amazonaws\.com/", self.queue_url or "")
+        return m.group(1) if m else None
 
 
 class Settings(BaseSettings):
@@ -286,15 +355,14 @@ class Settings(BaseSettings):
     signing: SigningConfig = SigningConfig()
     slack: SlackConfig = SlackConfig()
     remediation: RemediationConfig = RemediationConfig()
-    api: ListenConfig = ListenConfig()
+    api: ApiConfig = ApiConfig()
     metrics: MetricsConfig = MetricsConfig()
     collect: CollectConfig = CollectConfig()
+    events: EventsConfig = EventsConfig()
     # where the config came from, for messages; not a config key
     source: str = Field(default="<defaults>", exclude=True)
     # "file:line" or "environment VAR" of each key that was set, for messages
-    locations: Mapping[tuple[Any, ...], str] = Field(
-        default_factory=dict, exclude=True, repr=False
-    )
+    locations: Mapping[tuple[Any, ...], str] = Field(default_factory=dict, exclude=True, repr=False)
 
     @field_validator("regions", mode="before")
     @classmethod

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
-import httpx
 import pytest
-from moto.server import ThreadedMotoServer
+
+from tests.daemon.processes import MotoProcess
 
 pytestmark = pytest.mark.slow
 
@@ -25,13 +25,11 @@ REGION = "us-east-1"
 
 
 @pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    # moto keeps one estate per process: other modules' servers share it
-    httpx.post(f"{endpoint}/moto-api/reset", timeout=30)
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # a moto server process of its own: an in-process one shares (and a reset would wipe)
+    # the estate of every other module's moto on this worker
+    server = MotoProcess(tmp_path_factory.mktemp("moto") / "moto.log")
+    endpoint = server.url
     ec2 = boto3.client(
         "ec2",
         region_name=REGION,
@@ -49,7 +47,6 @@ def moto_endpoint() -> Iterator[str]:
         MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"},
     )
     yield endpoint
-    httpx.post(f"{endpoint}/moto-api/reset", timeout=30)
     server.stop()
 
 
@@ -251,3 +248,31 @@ def test_daemon_refuses_to_start_without_its_signing_key(
     assert started.returncode == 2
     assert "signing.key: cannot read signing key" in started.stderr
     assert not (tmp_path / "auditor.db").exists()
+
+
+def test_unchanged_scan_appends_an_attestation_and_the_chain_verifies(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    """scan, scan (nothing changed: a small signed attestation, same findings), scan
+    --full-report (a full bundle on demand); `auditor verify` accepts the whole chain."""
+    config = _config(tmp_path)
+    env = _env(moto_endpoint)
+    assert scan(config, env).returncode == 1
+    assert scan(config, env).returncode == 1
+    assert scan(config, env, "--full-report").returncode == 1
+    full, attested, again = _bundles(tmp_path)
+    assert (attested / "attestation.json").is_file()
+    assert not (attested / "report.json").exists()
+    assert sum(p.stat().st_size for p in attested.iterdir()) < 64 * 1024
+    body = json.loads((attested / "attestation.json").read_text())
+    assert full.name == body["unchanged_since"]["report_id"]
+    first = json.loads((full / "report.json").read_text())
+    third = json.loads((again / "report.json").read_text())
+    assert sorted(f["id"] for f in third["findings"]) == sorted(f["id"] for f in first["findings"])
+    chain = subprocess.run(
+        [sys.executable, "-m", "auditor", "verify", "--config", str(config), str(full.parent)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert chain.returncode == 0, chain.stdout + chain.stderr

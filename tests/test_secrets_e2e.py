@@ -17,11 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
-import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 
 from auditor.secrets import Detector, scan_assignment, scan_text
+from tests.daemon.processes import MotoProcess
 from tests.secrets_corpus import Case, found, load_cases
 from tests.test_cli_e2e import REGION, _env
 
@@ -113,12 +112,10 @@ def _seed(endpoint: str) -> None:
 @pytest.fixture(scope="module")
 def scanned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
     """One seeded server, one scan; yields (work dir, console and log output)."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    # moto's backends are per process: start from, and leave, an empty estate
-    httpx.post(f"{endpoint}/moto-api/reset", timeout=30)
+    # a moto server process of its own: an in-process one shares moto's estate with every
+    # other module on this worker (and a reset would wipe theirs)
+    server = MotoProcess(tmp_path_factory.mktemp("moto") / "moto.log")
+    endpoint = server.url
     _seed(endpoint)
     work = tmp_path_factory.mktemp("secrets-e2e")
     key = work / "signing.key"
@@ -150,7 +147,6 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, st
     )
     assert result.returncode == 1, result.stderr[-2000:]
     yield work, result.stdout + result.stderr
-    httpx.post(f"{endpoint}/moto-api/reset", timeout=30)
     server.stop()
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from auditor.checks import (
+    access,
     autoscaling,
     containers,
     drift,
@@ -54,6 +55,9 @@ CHECKS: Mapping[str, Check] = {
     "iac_unmanaged": iac.iac_unmanaged,
     "iac_missing": iac.iac_missing,
     "iac_changed": iac.iac_changed,
+    "access_ssm_session": access.access_ssm_session,
+    "access_instance_connect": access.access_instance_connect,
+    "access_ecs_exec": access.access_ecs_exec,
 }
 
 # Checks that compare a resource with its baseline (first observed version): the pipeline

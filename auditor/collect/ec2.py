@@ -13,16 +13,20 @@ from typing import Any
 
 from auditor.collect.autoscaling import group_resources, list_groups, template_refs
 from auditor.collect.base import CollectResult, UnitContext
+from auditor.collect.completeness import completeness_gaps
 from auditor.collect.ec2_images import collect_images
-from auditor.collect.ec2_instances import collect_instances
+from auditor.collect.ec2_instances import collect_instances, list_instance_attributes
 from auditor.collect.ec2_launch_templates import collect_launch_templates
 from auditor.collect.ec2_security_groups import collect_security_groups
-from auditor.model import Resource
+from auditor.collect.ec2_user_data import TemplateUserData
+from auditor.model import JSON, Resource, Service
 
 
-def _instance_template_refs(instances: Iterable[Resource]) -> Iterable[tuple[str, str]]:
-    for inst in instances:
-        template = inst.attributes.get("LaunchTemplate")
+def _instance_template_refs(
+    instances: Iterable[Mapping[str, JSON]],
+) -> Iterable[tuple[str, str]]:
+    for attrs in instances:
+        template = attrs.get("LaunchTemplate")
         if isinstance(template, dict) and "Version" in template:
             yield str(template["LaunchTemplateId"]), str(template["Version"])
 
@@ -48,25 +52,40 @@ def _merge(*maps: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:
     return out
 
 
+def _version_user_data(templates: CollectResult) -> TemplateUserData:
+    """(template id, version number) -> the version's redacted user data, as read."""
+    by_id = {r.id: r for r in templates.resources if "Versions" not in r.unavailable}
+
+    def lookup(template_id: str, version: str) -> JSON | None:
+        template = by_id.get(template_id)
+        versions = template.attributes.get("Versions") if template else None
+        entry = versions.get(version) if isinstance(versions, dict) else None
+        data = entry.get("LaunchTemplateData") if isinstance(entry, dict) else None
+        return data.get("UserData") if isinstance(data, dict) else None
+
+    return lookup
+
+
 def collect_ec2(ctx: UnitContext) -> CollectResult:
     """ec2.instance, ec2.image, ec2.security_group, ec2.launch_template, autoscaling.group."""
     ec2: Any = ctx.client("ec2")
-    instances = collect_instances(ctx, ec2)
+    listed = list_instance_attributes(ctx, ec2)
     groups, group_gaps = list_groups(ctx, ctx.client("autoscaling"))
 
     refs: dict[str, set[str]] = {}
     for template_id, version in [
-        *_instance_template_refs(instances.resources),
+        *_instance_template_refs(listed.attributes),
         *(ref for g in groups for ref in template_refs(g)),
     ]:
         refs.setdefault(template_id, set()).add(version)
     templates = collect_launch_templates(ctx, ec2, refs)
+    instances = collect_instances(ctx, ec2, listed, _version_user_data(templates.result))
     asgs = group_resources(ctx, groups, templates.index)
 
     images = collect_images(ctx, ec2, _instance_images(instances.resources) | templates.image_ids)
     attachments = _merge(_instance_groups(instances.resources), templates.security_groups)
     security_groups = collect_security_groups(ctx, ec2, attachments)
-    return (
+    result = (
         instances
         + CollectResult(gaps=tuple(group_gaps))
         + asgs
@@ -74,3 +93,5 @@ def collect_ec2(ctx: UnitContext) -> CollectResult:
         + images
         + security_groups
     )
+    missed = completeness_gaps(result.resources, result.gaps, Service.EC2, templates.gone)
+    return result + CollectResult(gaps=missed)

@@ -1,16 +1,14 @@
 """EC2 instances (ec2.instance): DescribeInstances pages plus each instance's user data.
 
-User data is read with one DescribeInstanceAttribute per instance, and only when it could
-have changed: it is immutable while the instance runs (it can only be modified while
-stopped, and starting moves LaunchTime), so a value read in an earlier cycle for the same
-(InstanceId, LaunchTime) is reused unless the instance is stopped or stopping now.
+User data is filled in by ec2_user_data.py, which reads it per instance only where it is
+not already known (see docs/resources.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from auditor.collect.base import (
@@ -22,15 +20,12 @@ from auditor.collect.base import (
     pick,
     tag_map,
 )
+from auditor.collect.ec2_user_data import TemplateUserData, resolve_user_data
 from auditor.model import JSON, CollectionGap, Kind, Resource, Service
-from auditor.secrets import redacted_text
 
 INSTANCE_PAGE_SIZE = 1000  # the DescribeInstances maximum; tests lower it to prove paging
-USER_DATA_WORKERS = 8
 # Terminated instances are gone for good; filtering server-side also saves pages.
 LIVE_STATES = ("pending", "running", "shutting-down", "stopping", "stopped")
-# States in which user data may have been changed since it was last read.
-_MUTABLE_STATES = frozenset({"stopped", "stopping"})
 
 TAG_ASG = "aws:autoscaling:groupName"
 TAG_LT_ID = "aws:ec2launchtemplate:id"
@@ -53,20 +48,31 @@ def instance_arn(ctx: UnitContext, instance_id: str) -> str:
 
 
 def list_instances(
-    ctx: UnitContext, ec2: Any
+    ctx: UnitContext,
+    ec2: Any,
+    run_together: dict[str, str] | None = None,
+    instance_ids: Sequence[str] | None = None,
 ) -> tuple[list[Mapping[str, Any]], list[CollectionGap]]:
-    """Every live instance (raw API shape); what was read before an error is kept."""
+    """Every live instance, or the live ones of `instance_ids` (raw API shape); what was
+    read before an error is kept. `run_together` is filled with instance id -> reservation
+    id for reservations that a RunInstances call made directly (no RequesterId)."""
     found: list[Mapping[str, Any]] = []
+    filters = [{"Name": "instance-state-name", "Values": list(LIVE_STATES)}]
+    if instance_ids is not None:
+        # a filter, not InstanceIds: an id that no longer exists is simply not returned
+        filters.append({"Name": "instance-id", "Values": list(instance_ids)})
     try:
         pages = ec2.get_paginator("describe_instances").paginate(
-            Filters=[{"Name": "instance-state-name", "Values": list(LIVE_STATES)}],
-            MaxResults=INSTANCE_PAGE_SIZE,
+            Filters=filters, MaxResults=INSTANCE_PAGE_SIZE
         )
         for page in pages:
             for reservation in page.get("Reservations", []):
+                direct = "RequesterId" not in reservation and "ReservationId" in reservation
                 for inst in reservation.get("Instances", []):
                     if inst.get("State", {}).get("Name") != "terminated":
                         found.append(inst)
+                        if direct and run_together is not None:
+                            run_together[str(inst["InstanceId"])] = reservation["ReservationId"]
     except AWS_ERRORS as exc:
         return found, [gap(ctx, Service.EC2, LISTING_KINDS, "ec2:DescribeInstances", exc)]
     return found, []
@@ -128,51 +134,46 @@ def instance_attributes(inst: Mapping[str, Any]) -> dict[str, JSON]:
 
 
 @dataclass(frozen=True, slots=True)
-class _UserData:
-    value: JSON | None  # None: could not be read
-    gap: CollectionGap | None = None
+class ListedInstances:
+    """DescribeInstances read and shaped; user data still to be filled in."""
+
+    prepared: list[tuple[Mapping[str, Any], dict[str, JSON]]]
+    gaps: list[CollectionGap]
+    observed: datetime
+    # instance id -> reservation id, for reservations one RunInstances call made (no
+    # RequesterId): every instance of such a reservation was launched with the same user data
+    run_together: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def attributes(self) -> list[dict[str, JSON]]:
+        return [attrs for _, attrs in self.prepared]
 
 
-def _read_user_data(ctx: UnitContext, ec2: Any, instance_id: str) -> _UserData:
-    try:
-        resp = ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
-    except AWS_ERRORS as exc:
-        failed = gap(
-            ctx,
-            Service.EC2,
-            (Kind.EC2_INSTANCE,),
-            "ec2:DescribeInstanceAttribute",
-            exc,
-            resource_arn=instance_arn(ctx, instance_id),
-        )
-        return _UserData(None, failed)
-    return _UserData(redacted_text(resp.get("UserData", {}).get("Value")))
-
-
-def _cached_user_data(ctx: UnitContext, attrs: Mapping[str, JSON]) -> JSON | None:
-    state = attrs["State"]
-    if isinstance(state, dict) and state.get("Name") in _MUTABLE_STATES:
-        return None
-    return ctx.previous.user_data.get((str(attrs["InstanceId"]), str(attrs.get("LaunchTime"))))
-
-
-def collect_instances(ctx: UnitContext, ec2: Any) -> CollectResult:
-    """ec2.instance resources with redacted user data, and the gaps met on the way."""
-    raw, gaps = list_instances(ctx, ec2)
+def list_instance_attributes(
+    ctx: UnitContext, ec2: Any, instance_ids: Sequence[str] | None = None
+) -> ListedInstances:
+    run_together: dict[str, str] = {}
+    raw, gaps = list_instances(ctx, ec2, run_together, instance_ids)
     observed = ctx.clock.now()
     prepared = [(inst, instance_attributes(inst)) for inst in raw]
-    user_data: dict[str, _UserData] = {}
-    to_read: list[str] = []
-    for _, attrs in prepared:
-        cached = _cached_user_data(ctx, attrs)
-        if cached is None:
-            to_read.append(str(attrs["InstanceId"]))
-        else:
-            user_data[str(attrs["InstanceId"])] = _UserData(cached)
-    if to_read:
-        with ThreadPoolExecutor(max_workers=min(USER_DATA_WORKERS, len(to_read))) as pool:
-            read = pool.map(lambda i: _read_user_data(ctx, ec2, i), to_read)
-            user_data.update(zip(to_read, read, strict=True))
+    return ListedInstances(prepared, gaps, observed, run_together)
+
+
+def collect_instances(
+    ctx: UnitContext,
+    ec2: Any,
+    listed: ListedInstances | None = None,
+    template_user_data: TemplateUserData | None = None,
+    *,
+    instance_ids: Sequence[str] | None = None,
+) -> CollectResult:
+    """ec2.instance resources with redacted user data, and the gaps met on the way (only
+    the live ones of `instance_ids` when given: a micro-cycle)."""
+    listed = listed or list_instance_attributes(ctx, ec2, instance_ids)
+    prepared, gaps, observed = listed.prepared, list(listed.gaps), listed.observed
+    user_data = resolve_user_data(
+        ctx, ec2, listed.attributes, listed.run_together, template_user_data
+    )
     resources: list[Resource] = []
     for inst, attrs in prepared:
         instance_id = str(attrs["InstanceId"])

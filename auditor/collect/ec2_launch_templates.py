@@ -23,7 +23,7 @@ from auditor.collect.base import (
     pick,
     tag_map,
 )
-from auditor.collect.ec2_batch import describe_ids
+from auditor.collect.ec2_batch import describe_every_id
 from auditor.model import JSON, CollectionGap, Kind, Resource, Service
 from auditor.secrets import redacted_text
 
@@ -65,6 +65,8 @@ class LaunchTemplates:
     index: LaunchTemplateIndex
     image_ids: frozenset[str]  # AMIs the versions in use launch
     security_groups: Mapping[str, frozenset[str]]  # group id -> template ARNs using it
+    # template ARNs, and "ARN version N", AWS answered do not exist (deleted, not missed)
+    gone: frozenset[str] = frozenset()
 
 
 def _version_data(data: Mapping[str, Any]) -> dict[str, JSON]:
@@ -85,9 +87,10 @@ def _version_groups(data: Mapping[str, Any]) -> set[str]:
 
 
 def _describe_templates(
-    ctx: UnitContext, ec2: Any, ids: list[str]
+    ctx: UnitContext, ec2: Any, ids: list[str], gone: set[str]
 ) -> tuple[list[Mapping[str, Any]], dict[str, CollectionGap]]:
-    """The templates found, and the ids whose batch failed (with why)."""
+    """The templates found, and the ids whose batch failed (with why); ids AWS says do
+    not exist are added to `gone`."""
 
     def describe(batch: list[str]) -> list[Any]:
         return list(ec2.describe_launch_templates(LaunchTemplateIds=batch)["LaunchTemplates"])
@@ -96,30 +99,44 @@ def _describe_templates(
     failures: dict[str, CollectionGap] = {}
     for batch in chunks(ids, TEMPLATE_BATCH):
         try:
-            found.extend(describe_ids(describe, batch))
+            # a response may leave templates out (a capped page): every id is read or a gap
+            templates, missing = describe_every_id(
+                describe, batch, lambda t: str(t["LaunchTemplateId"]), "DescribeLaunchTemplates"
+            )
+            found.extend(templates)
+            gone.update(missing)
         except AWS_ERRORS as exc:
             failed = gap(ctx, Service.EC2, LISTING_KINDS, "ec2:DescribeLaunchTemplates", exc)
             failures.update(dict.fromkeys(batch, failed))
     return found, failures
 
 
-def _describe_versions(ec2: Any, template_id: str, versions: list[str]) -> list[Mapping[str, Any]]:
-    found: list[Mapping[str, Any]] = []
-    for batch in chunks(versions, VERSION_BATCH):
-        found.extend(
-            describe_ids(
-                lambda b: list(
-                    paginate(
-                        ec2,
-                        "describe_launch_template_versions",
-                        "LaunchTemplateVersions",
-                        LaunchTemplateId=template_id,
-                        Versions=b,
-                    )
-                ),
-                batch,
+def _describe_versions(
+    ec2: Any, template_id: str, versions: list[str], gone: set[str]
+) -> list[Mapping[str, Any]]:
+    """Every version asked for; numbers AWS says do not exist are added to `gone`."""
+
+    def describe(batch: list[str]) -> list[Any]:
+        return list(
+            paginate(
+                ec2,
+                "describe_launch_template_versions",
+                "LaunchTemplateVersions",
+                LaunchTemplateId=template_id,
+                Versions=batch,
             )
         )
+
+    found: list[Mapping[str, Any]] = []
+    for batch in chunks(versions, VERSION_BATCH):
+        items, missing = describe_every_id(
+            describe,
+            batch,
+            lambda v: str(v["VersionNumber"]),
+            "DescribeLaunchTemplateVersions",
+        )
+        found.extend(items)
+        gone.update(missing)
     return found
 
 
@@ -127,7 +144,9 @@ def collect_launch_templates(
     ctx: UnitContext, ec2: Any, refs: Mapping[str, set[str]]
 ) -> LaunchTemplates:
     """The templates `refs` (template id -> version strings in use) name, with those versions."""
-    templates, failures = _describe_templates(ctx, ec2, sorted(refs))
+    gone_ids: set[str] = set()
+    templates, failures = _describe_templates(ctx, ec2, sorted(refs), gone_ids)
+    gone = {template_arn(ctx, i) for i in gone_ids}
     gaps = list(dict.fromkeys(failures.values()))
     index = LaunchTemplateIndex(
         latest={t["LaunchTemplateId"]: int(t["LatestVersionNumber"]) for t in templates},
@@ -155,7 +174,11 @@ def collect_launch_templates(
         attrs["VersionsInUse"] = list(numbers)
         unavailable: tuple[str, ...] = ()
         try:
-            versions = _describe_versions(ec2, template_id, numbers) if numbers else []
+            gone_numbers: set[str] = set()
+            versions = (
+                _describe_versions(ec2, template_id, numbers, gone_numbers) if numbers else []
+            )
+            gone.update(f"{arn} version {n}" for n in gone_numbers)
         except AWS_ERRORS as exc:
             unavailable = ("Versions",)
             op = "ec2:DescribeLaunchTemplateVersions"
@@ -193,4 +216,5 @@ def collect_launch_templates(
         index=index,
         image_ids=frozenset(image_ids),
         security_groups={k: frozenset(v) for k, v in security_groups.items()},
+        gone=frozenset(gone),
     )

@@ -21,6 +21,7 @@ from auditor.collect.base import (
     paginate,
     pick,
 )
+from auditor.collect.completeness import completeness_gaps
 from auditor.collect.ecs_task_definitions import collect_task_definitions
 from auditor.model import JSON, Kind, Resource, Service
 
@@ -147,8 +148,15 @@ def _collect_services(unit: UnitState, cluster_arn: str) -> set[str]:
             )
         ),
     )
+    return describe_services(unit, cluster_arn, arns or [])
+
+
+def describe_services(unit: UnitState, cluster_arn: str, arns: list[str]) -> set[str]:
+    """The named services of one cluster (active ones; a deleted service is INACTIVE);
+    returns the task definition ARNs they use."""
+    client = unit.client
     used: set[str] = set()
-    for batch in chunks(arns or [], DESCRIBE_SERVICES_BATCH):
+    for batch in chunks(arns, DESCRIBE_SERVICES_BATCH):
         response = unit.call(
             "ecs:DescribeServices",
             _SERVICE_KINDS,
@@ -157,6 +165,8 @@ def _collect_services(unit: UnitState, cluster_arn: str) -> set[str]:
             ),
         )
         for service in (response or {}).get("services", []):
+            if service.get("status") == "INACTIVE":
+                continue
             attributes = _service_attributes(service)
             if service.get("taskDefinition"):
                 used.add(str(service["taskDefinition"]))
@@ -187,14 +197,22 @@ def _collect_tasks(unit: UnitState, cluster_arn: str) -> set[str]:
             )
         ),
     )
+    return describe_tasks(unit, cluster_arn, arns or [])
+
+
+def describe_tasks(unit: UnitState, cluster_arn: str, arns: list[str]) -> set[str]:
+    """The named tasks of one cluster that still run; returns their task definition ARNs."""
+    client = unit.client
     used: set[str] = set()
-    for batch in chunks(arns or [], DESCRIBE_TASKS_BATCH):
+    for batch in chunks(arns, DESCRIBE_TASKS_BATCH):
         response = unit.call(
             "ecs:DescribeTasks",
             _TASK_KINDS,
             partial(client.describe_tasks, cluster=cluster_arn, tasks=batch, include=["TAGS"]),
         )
         for task in (response or {}).get("tasks", []):
+            if task.get("lastStatus") == "STOPPED":
+                continue
             if task.get("taskDefinitionArn"):
                 used.add(str(task["taskDefinitionArn"]))
             task_arn = str(task["taskArn"])
@@ -216,7 +234,10 @@ def collect_ecs(ctx: UnitContext) -> CollectResult:
         used |= _collect_services(unit, cluster_arn)
         used |= _collect_tasks(unit, cluster_arn)
     definitions = collect_task_definitions(ctx, unit.client, used, unit.now)
-    return unit.result() + definitions
+    result = unit.result() + definitions
+    return result + CollectResult(
+        gaps=completeness_gaps(result.resources, result.gaps, Service.ECS)
+    )
 
 
 def _digest_ref(image: str, digest: str) -> str:

@@ -102,6 +102,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--no-report", action="store_true", help="do not write a report bundle")
     p.add_argument("--no-alerts", action="store_true", help="do not send Slack alerts")
+    p.add_argument(
+        "--full-report",
+        action="store_true",
+        help="write a full report bundle even if nothing changed since the latest report "
+        "(otherwise such a cycle appends a small signed attestation to the chain)",
+    )
     p.set_defaults(handler=handle)
 
 
@@ -221,6 +227,8 @@ def handle(args: argparse.Namespace) -> int:
                 write_report=not args.no_report,
                 send_alerts=not args.no_alerts,
                 progress=progress,
+                # asking for formats or a directory is asking for a report, not an attestation
+                full_report=args.full_report or bool(args.formats) or args.output_dir is not None,
                 looked_at=narrowed_to(args),
             ),
         )

@@ -68,8 +68,9 @@ def trusted_keys(args: argparse.Namespace) -> tuple[list[bytes], str]:
                 load_pem_public_key(pem)
             except ValueError as exc:
                 raise BadInputError(
-                    str(exc) if str(exc).startswith(str(path)) else f"{path}: not a PEM public key "
-                    "(export one with `auditor keys public`)"
+                    str(exc)
+                    if str(exc).startswith(str(path))
+                    else f"{path}: not a PEM public key (export one with `auditor keys public`)"
                 ) from None
             except UnsupportedAlgorithm:
                 raise BadInputError(f"{path}: unsupported public key type") from None

@@ -6,7 +6,7 @@ exemptions and clock always give the same findings, so any evaluation can be rep
 
 from __future__ import annotations
 
-from auditor.engine.delta import compute_delta
+from auditor.engine.delta import carry_over, compute_delta
 from auditor.engine.errors import RuleError
 from auditor.engine.evaluate import evaluate, scope_ref
 from auditor.engine.exemptions import (
@@ -31,6 +31,7 @@ __all__ = [
     "baseline_kinds",
     "build_history",
     "builtin_rules_dir",
+    "carry_over",
     "check_exemptions",
     "compute_delta",
     "evaluate",

@@ -13,12 +13,13 @@ Unknown is never counted as passing. Exemptions only turn `fail` into `exempt`.
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from auditor.checks.result import PASS, CheckResult, Outcome
 from auditor.engine.conditions import Condition, EvalContext, Indeterminate
 from auditor.engine.exemptions import Exemption, ExemptionIndex, TagPolicy
+from auditor.engine.reuse import Reuse
 from auditor.engine.rules import Rule, RuleSet
 from auditor.model import (
     JSON,
@@ -98,28 +99,36 @@ def evaluate(
     *,
     history: History | None = None,
     tag_policy: TagPolicy | None = None,
+    only: Collection[str] | None = None,
+    reuse: Reuse | None = None,
 ) -> Evaluation:
     """Findings and per-rule counts. `history` (baselines, previous cycle) feeds the drift
     rules; without it they see every resource for the first time and report no drift.
-    `tag_policy` says which rules resource tags may exempt (None: no tag exemptions)."""
+    `tag_policy` says which rules resource tags may exempt (None: no tag exemptions).
+    `only` (ARNs) judges just those resources, with the whole snapshot still visible to the
+    checks (a micro-cycle); the snapshot's gaps are then not turned into findings.
+    `reuse` (engine/reuse.py) carries over the previous cycle's results where they provably
+    cannot differ; the findings are the same as without it."""
     # Evaluation allocates many small acyclic objects (findings, evidence); with a large
     # snapshot alive, the cyclic GC would rescan it over and over. Nothing here makes cycles.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _evaluate(snapshot, rules, exemptions, clock, history, tag_policy)
+        return _evaluate(snapshot, rules, exemptions, clock, history, tag_policy, only, reuse)
     finally:
         if was_enabled:
             gc.enable()
 
 
-def _evaluate(
+def _evaluate(  # noqa: PLR0915 - one pass over rules x resources; splitting costs speed
     snapshot: Snapshot,
     rules: RuleSet,
     exemptions: Sequence[Exemption],
     clock: Clock,
     history: History | None,
     tag_policy: TagPolicy | None = None,
+    only: Collection[str] | None = None,
+    reuse: Reuse | None = None,
 ) -> Evaluation:
     now = clock.now()
     view = _LazyView(snapshot, history)
@@ -139,39 +148,41 @@ def _evaluate(
     resource_gaps = {g.resource_arn: g for g in snapshot.gaps if g.resource_arn is not None}
     per_kind: dict[Kind, int] = {}
 
-    for resource in snapshot.resources:
+    judged = (
+        snapshot.resources if only is None else [r for r in snapshot.resources if r.arn in only]
+    )
+    for resource in judged:
         plan = plans.get(resource.kind)
         if plan is None:
             continue
         per_kind[resource.kind] = per_kind.get(resource.kind, 0) + 1
         missing = resource.unavailable
         ref: ResourceRef | None = None
+        same = reuse is not None and resource.arn in reuse.unchanged
         for i, rule, check, params, condition, reads in plan:
-            if missing and reads and not reads.isdisjoint(missing):
+            if same and reuse is not None and rule.id in reuse.rules:
+                reused = _reused(reuse.previous.get((rule.id, resource.arn)))
+                if reused is None:
+                    continue
+                result = reused
+            elif missing and reads and not reads.isdisjoint(missing):
                 result = _unavailable(resource, reads, resource_gaps.get(resource.arn))
             elif check is not None:
                 result = check(resource, params, view, clock)
                 if result is PASS or result.outcome is Outcome.PASS:
                     continue
             else:
-                assert condition is not None
-                try:
-                    if not condition.predicate(resource.attributes, resource.tags, ctx):
-                        continue
-                    result = _failed(rule, condition, resource)
-                except Indeterminate as exc:
-                    result = CheckResult(
-                        Outcome.UNKNOWN,
-                        str(exc),
-                        condition.evidence(resource.attributes, resource.tags),
-                    )
+                found = _condition(rule, condition, resource, ctx)
+                if found is None:
+                    continue
+                result = found
             if ref is None:
                 ref = resource.ref
             if result.outcome is Outcome.UNKNOWN:
                 unknown[i] += 1
                 findings.append(_finding(rule, ref, Status.UNKNOWN, result))
                 continue
-            exemption = index.find(rule.id, ref, rule.severity)
+            exemption = index.find(rule.id, ref, rule.severity, _principals(result))
             if exemption is None:
                 failed[i] += 1
                 findings.append(_finding(rule, ref, Status.FAIL, result))
@@ -182,7 +193,9 @@ def _evaluate(
     for i, rule in enumerate(rules.rules):
         for kind in rule.applies_to:
             counts.evaluated[i] += per_kind.get(kind, 0)
-    findings.extend(_gap_findings(snapshot.gaps, rules, position, counts))
+    if only is None:
+        findings.extend(_gap_findings(snapshot.gaps, rules, position, counts))
+        findings.extend(_absent_findings(snapshot, rules, position, counts))
     stats = tuple(
         RuleStats(
             rule_id=rule.id,
@@ -196,6 +209,14 @@ def _evaluate(
     return Evaluation(
         snapshot_id=snapshot.id, evaluated_at=now, findings=tuple(findings), stats=stats
     )
+
+
+def _principals(result: CheckResult) -> tuple[str, ...]:
+    """The callers a finding is about (access.* rules), for exemptions by principal."""
+    value = result.evidence.get("principals")
+    if isinstance(value, list):
+        return tuple(str(p) for p in value)
+    return ()
 
 
 def _finding(
@@ -214,6 +235,29 @@ def _finding(
         evidence=result.evidence,
         exemption=exemption.ref if exemption is not None else None,
     )
+
+
+def _condition(
+    rule: Rule, condition: Condition | None, resource: Resource, ctx: EvalContext
+) -> CheckResult | None:
+    """A declarative rule's result; None when it passes."""
+    assert condition is not None  # a rule has a check or a condition
+    try:
+        if not condition.predicate(resource.attributes, resource.tags, ctx):
+            return None
+        return _failed(rule, condition, resource)
+    except Indeterminate as exc:
+        return CheckResult(
+            Outcome.UNKNOWN, str(exc), condition.evidence(resource.attributes, resource.tags)
+        )
+
+
+def _reused(before: Finding | None) -> CheckResult | None:
+    """The check result behind a previous finding (an exempt one had failed); None: passed."""
+    if before is None:
+        return None
+    outcome = Outcome.UNKNOWN if before.status is Status.UNKNOWN else Outcome.FAIL
+    return CheckResult(outcome, before.message, before.evidence, before.severity)
 
 
 def _failed(rule: Rule, condition: Condition, resource: Resource) -> CheckResult:
@@ -274,4 +318,50 @@ def _gap_findings(
                 evidence={"gaps": [g.to_json() for g in found]},
             )
         )
+    return out
+
+
+def _absent_findings(
+    snapshot: Snapshot, rules: RuleSet, position: dict[str, int], counts: _Counts
+) -> list[Finding]:
+    """One unknown finding per rule for a resource a gap names that is not in the snapshot
+    (e.g. a template a group names that could not be collected): its rules cannot pass."""
+    named = [g for g in snapshot.gaps if g.resource_arn is not None]
+    if not named:
+        return []
+    present = {r.arn for r in snapshot.resources}
+    out: list[Finding] = []
+    seen: set[tuple[str, str]] = set()
+    for gap in named:
+        arn = str(gap.resource_arn)
+        if arn in present:
+            continue
+        for kind in gap.kinds:
+            ref = ResourceRef(
+                arn=arn,
+                id=arn.rsplit("/", 1)[-1],
+                kind=kind,
+                account=gap.account,
+                region=gap.region,
+            )
+            for rule in rules.by_kind.get(kind, ()):
+                if (rule.id, arn) in seen:
+                    continue
+                seen.add((rule.id, arn))
+                i = position[rule.id]
+                counts.evaluated[i] += 1
+                counts.unknown[i] += 1
+                out.append(
+                    Finding(
+                        rule_id=rule.id,
+                        severity=rule.severity,
+                        status=Status.UNKNOWN,
+                        resource=ref,
+                        message=(
+                            f"{kind.value} {ref.id} could not be collected "
+                            f"({gap.operation}: {gap.error_code}): not known to pass"
+                        ),
+                        evidence={"gaps": [gap.to_json()]},
+                    )
+                )
     return out

@@ -67,18 +67,28 @@ class Exemption:
     resource: str = "*"  # ARN glob
     account: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    principal: str | None = None  # caller ARN glob: every principal of the finding must match
     where: str = ""  # file:line (or environment variable) of the entry, for error messages
     entry: str = ""  # its field path, e.g. "exemptions[2]"
 
     @property
     def scoped(self) -> bool:
-        return self.resource != "*" or self.account is not None or bool(self.tags)
+        return (
+            self.resource != "*"
+            or self.account is not None
+            or bool(self.tags)
+            or self.principal is not None
+        )
 
     def expired(self, now: datetime) -> bool:
         return now.date() > self.expires
 
-    def matches(self, rule_id: str, resource: ResourceRef) -> bool:
+    def matches(self, rule_id: str, resource: ResourceRef, principals: Sequence[str] = ()) -> bool:
         if not fnmatch.fnmatchcase(rule_id, self.rule):
+            return False
+        if self.principal is not None and not (
+            principals and all(fnmatch.fnmatchcase(p, self.principal) for p in principals)
+        ):
             return False
         if self.account is not None and self.account != resource.account:
             return False
@@ -105,6 +115,7 @@ def _from_config(
         resource=entry.resource,
         account=entry.account,
         tags=dict(entry.tags),
+        principal=entry.principal,
     )
 
 
@@ -236,11 +247,32 @@ class ExemptionIndex:
         self.tags = tags or TagPolicy()
 
     def find(
-        self, rule_id: str, resource: ResourceRef, severity: Severity = Severity.CRITICAL
+        self,
+        rule_id: str,
+        resource: ResourceRef,
+        severity: Severity = Severity.CRITICAL,
+        principals: Sequence[str] = (),
     ) -> Exemption | None:
         for exemption in self.active:
-            if exemption.matches(rule_id, resource):
+            if exemption.matches(rule_id, resource, principals):
                 return exemption
         if TAG_RULES in resource.tags and self.tags.allows(rule_id, severity):
             return tag_exemption(rule_id, resource, self.now, self.tags.max_days)
         return None
+
+
+def from_requests(rows: Sequence[Mapping[str, Any]]) -> tuple[Exemption, ...]:
+    """Exemptions requested and approved (by a second person) in the web app."""
+    return tuple(
+        Exemption(
+            rule=str(r["rule"]),
+            reason=str(r["reason"]),
+            owner=str(r["owner"]),
+            expires=r["expires"],
+            source=f"web:{r['id']} (requested by {r['requested_by']}, "
+            f"approved by {r['decided_by']})",
+            resource=str(r["resource"]),
+            account=r["account"] or None,
+        )
+        for r in rows
+    )

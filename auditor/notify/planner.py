@@ -158,6 +158,11 @@ def _gap_identity(gap: CollectionGap) -> list[JSON]:
     ]
 
 
+def _gap_order(gap: CollectionGap) -> list[str]:
+    """A sort key whatever the gap's level: a scope gap has no resource ARN (None)."""
+    return [str(x) if x is not None else "" for x in _gap_identity(gap)]
+
+
 def _coverage(
     c: _Cycle, gaps: Sequence[CollectionGap], unknown: Sequence[TrackedFinding]
 ) -> list[OutboxMessage]:
@@ -175,7 +180,7 @@ def _coverage(
             per_destination[default] = []
     out: list[OutboxMessage] = []
     for destination, dest_gaps in per_destination.items():
-        ordered = sorted(dest_gaps, key=lambda g: [str(x) for x in _gap_identity(g)])
+        ordered = sorted(dest_gaps, key=_gap_order)
         lines = [f":warning: {render.escape(render.gap_line(g))}" for g in ordered]
         shown, more = lines[:MAX_GAP_LINES], len(lines) - MAX_GAP_LINES
         blocks = render.lines_sections(shown)
@@ -192,7 +197,7 @@ def _coverage(
         summary = "; ".join(summary_parts) or None
         payloads = render.pack(":warning: " + title, title, blocks, foot, summary)
         identity: JSON = (
-            sorted(_gap_identity(g) for g in dest_gaps)
+            [_gap_identity(g) for g in ordered]
             if dest_gaps
             else ["unknown", sorted({tf.finding.rule_id for tf in unknown})]
         )

@@ -85,9 +85,28 @@ def _evidence_value(key: str, value: JSON) -> str:
 
 def evidence_line(finding: Finding) -> str:
     """The evidence in one line. Evidence is already redacted at collection; the payload
-    guard re-checks the rendered text anyway."""
-    parts = [_evidence_value(k, finding.evidence[k]) for k in sorted(finding.evidence)]
+    guard re-checks the rendered text anyway. Attribution has its own line."""
+    keys = sorted(k for k in finding.evidence if k not in _OWN_LINE)
+    parts = [_evidence_value(k, finding.evidence[k]) for k in keys]
     return clip(" ".join("; ".join(parts).split()), EVIDENCE_MAX)
+
+
+_OWN_LINE = frozenset({"changed_by", "sessions", "principals"})
+
+
+def changed_by_line(finding: Finding) -> str | None:
+    """ "changed by alice@example.com via ModifyInstanceAttribute (2026-12-04T10:00:00+00:00,
+    203.0.113.7)": who caused the finding, from the event feed or CloudTrail."""
+    who = finding.evidence.get("changed_by")
+    if not isinstance(who, dict):
+        return None
+    actor = str(who.get("actor") or "unknown")
+    if actor == "unknown" or not who.get("event_name"):
+        return "changed by an unknown actor (no CloudTrail event received)"
+    where = ", ".join(str(who[k]) for k in ("event_time", "source_ip") if who.get(k))
+    return f"changed by *{escape(clip(actor, 200))}* via {code(str(who['event_name']), 100)}" + (
+        f" ({escape(where)})" if where else ""
+    )
 
 
 def rule_title(rule_id: str, rules: Mapping[str, RuleInfo]) -> str:
@@ -122,6 +141,9 @@ def finding_block(
     evidence = evidence_line(f)
     if evidence:
         lines.append(f"> evidence: {escape(evidence)}")
+    actor = changed_by_line(f)
+    if actor:
+        lines.append(actor)
     if note:
         lines.append(note)
     return section("\n".join(lines))
@@ -144,10 +166,11 @@ def gap_line(gap: CollectionGap) -> str:
     """One gap as a sentence: "eu-west-1 in account 222… could not be read (AccessDenied on
     ecs:ListClusters); affects ecs.cluster"."""
     region = "every region" if gap.region == "*" else gap.region
+    account = "every account" if gap.account == "*" else f"account {gap.account}"
     what = (
-        f"{gap.resource_arn} ({region}, account {gap.account})"
+        f"{gap.resource_arn} ({region}, {account})"
         if gap.resource_arn
-        else (f"{region} in account {gap.account}")
+        else (f"{region} in {account}")
     )
     kinds = ", ".join(k.value for k in gap.kinds) or gap.service.value
     return f"{what} could not be read ({gap.error_code} on {gap.operation}); affects {kinds}"

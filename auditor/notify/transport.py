@@ -11,9 +11,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Protocol
 
 from auditor.model import JSON
 from auditor.notify.routing import CHANNEL, FILE_WEBHOOK, WEBHOOK
@@ -80,6 +78,10 @@ def bot_token(slack: SlackConfig) -> str | None:
     return secret_from(slack.token_env, slack.token_file)
 
 
+if TYPE_CHECKING:
+    import httpx
+
+
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
@@ -93,6 +95,8 @@ class WebhookTransport:
 
     def _http(self) -> httpx.Client:
         if self._client is None:
+            import httpx  # only a cycle with a webhook to call pays for it
+
             self._client = httpx.Client(follow_redirects=False)
         return self._client
 
@@ -101,6 +105,8 @@ class WebhookTransport:
             self._client.close()
 
     def send(self, destination: str, payload: Mapping[str, JSON], timeout: float) -> SendResult:
+        import httpx
+
         url = webhook_url(destination, self._slack)
         if url is None:
             return SendResult(False, error=f"no webhook URL configured for {destination}")

@@ -33,6 +33,7 @@ from auditor.report.manifest import (
 )
 from auditor.report.model import BundleInfo, ReportInput
 from auditor.report.signing import Signer
+from auditor.report.state import STATE_FIELD, state_sha256
 
 ALL_FORMATS = ("json", "html", "csv", "ocsf")
 LOCK_FILE = ".auditor-chain.lock"
@@ -88,7 +89,7 @@ def write_bundle(
     chosen = ["json", *[f for f in ALL_FORMATS if f in formats and f != "json"]]
     out_dir.mkdir(parents=True, exist_ok=True)
     rid = report_id or new_report_id(data.generated_at)
-    with _chain_lock(out_dir):
+    with chain_lock(out_dir):
         link = latest_link(out_dir) if previous == "auto" else previous
         assert not isinstance(link, str)
         if link is not None and parse_iso(link.generated_at) > data.generated_at:
@@ -104,7 +105,7 @@ def write_bundle(
         try:
             info = _assemble(data, tmp, signer, chosen, rid, link)
             os.rename(tmp, target)
-            _fsync_dir(out_dir)
+            fsync_dir(out_dir)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -163,10 +164,11 @@ def _assemble(
         "key_id": signer.key_id,
         "algorithm": signer.algorithm,
         "public_key_pem": public_pem.decode("ascii"),
+        STATE_FIELD: state_sha256(data),
     }
     raw = manifest_bytes(manifest)
-    _write(tmp / MANIFEST, raw)
-    _write(tmp / SIGNATURE, signer.sign(raw))  # last: no signature, no complete bundle
+    write_file(tmp / MANIFEST, raw)
+    write_file(tmp / SIGNATURE, signer.sign(raw))  # last: no signature, no complete bundle
     return {
         "report_id": rid,
         "generated_at": data.generated_at,
@@ -206,14 +208,14 @@ def _write_chunks(path: Path, chunks: Iterable[str]) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _write(path: Path, body: bytes) -> None:
+def write_file(path: Path, body: bytes) -> None:
     with open(path, "wb") as fh:
         fh.write(body)
         fh.flush()
         os.fsync(fh.fileno())
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -222,7 +224,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 @contextmanager
-def _chain_lock(out_dir: Path) -> Iterator[None]:
+def chain_lock(out_dir: Path) -> Iterator[None]:
     with open(out_dir / LOCK_FILE, "a+b") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:

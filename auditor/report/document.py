@@ -94,6 +94,7 @@ def build_report(data: ReportInput, report_id: str) -> dict[str, JSON]:
             ),
         },
         "actions": [a.to_json() for a in sorted(data.actions, key=lambda a: (a.at, a.id))],
+        "audit_log": [dict(e) for e in data.audit_log],
     }
 
 
@@ -106,7 +107,7 @@ def _coverage(data: ReportInput) -> dict[str, JSON]:
             f"INCOMPLETE: {len(gaps)} collection gap(s). Resources behind a gap could not be "
             "checked; their rules are reported as unknown and are NOT counted as passing."
         )
-    return {
+    out: dict[str, JSON] = {
         "complete": not gaps,
         "statement": statement,
         "gaps": [
@@ -114,6 +115,11 @@ def _coverage(data: ReportInput) -> dict[str, JSON]:
             for g in sorted(gaps, key=lambda g: (g.account, g.region, g.service.value, g.operation))
         ],
     }
+    if data.events is not None:
+        out["events"] = dict(data.events)
+        if not data.events.get("healthy", True):
+            out["statement"] = f"{statement} {data.events.get('statement', '')}".strip()
+    return out
 
 
 def _summary(findings: tuple[Finding, ...], overall: Tally) -> dict[str, JSON]:

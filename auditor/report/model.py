@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from auditor.model import (
+    JSON,
     ActionRecord,
     CollectionGap,
     Evaluation,
@@ -91,6 +93,10 @@ class ReportInput:
     # account -> number of (rule, resource) checks made there; see evaluated_by_account()
     evaluated_by_account: Mapping[str, int] = field(default_factory=dict)
     since: datetime | None = None  # set for an on-demand `auditor report --since DATE`
+    # mutating requests to `auditor serve` since the previous report (who, what, when)
+    audit_log: tuple[Mapping[str, Any], ...] = ()
+    # the event feed's state when the report was made (coverage.events); None: no feed
+    events: Mapping[str, JSON] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,7 +51,11 @@ def publish_report(
     clock: Clock,
     signer: Signer | None = None,
     report_id: str | None = None,
+    *,
+    attest_if_unchanged: bool = False,
 ) -> Published:
+    """Write the cycle's link of the chain: a full bundle, or (`attest_if_unchanged`) a small
+    attestation when nothing the latest report shows has changed."""
     signer = signer or signer_from_settings(settings, kms_factory(sessions))
     store = s3_store(settings, sessions, clock)
     previous: ChainLink | str | None = "auto"
@@ -59,14 +63,22 @@ def publish_report(
         if settings.reports.s3.object_lock_days > 0:
             store.check_object_lock()  # refuse before signing anything
         previous = store.latest_link()
-    info = write_bundle(
-        data,
-        Path(settings.reports.dir),
-        signer,
-        settings.reports.formats,
-        report_id=report_id,
-        previous=previous,
-    )
+    info = None
+    if attest_if_unchanged:
+        from auditor.report.attestation import write_attestation_if_unchanged
+
+        info = write_attestation_if_unchanged(
+            data, Path(settings.reports.dir), signer, report_id=report_id, previous=previous
+        )
+    if info is None:
+        info = write_bundle(
+            data,
+            Path(settings.reports.dir),
+            signer,
+            settings.reports.formats,
+            report_id=report_id,
+            previous=previous,
+        )
     url = store.upload(info.path) if store is not None else None
     return Published(info, url)
 

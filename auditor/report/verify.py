@@ -20,8 +20,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from auditor.model import parse_iso, sha256_hex
+from auditor.report.attestation import (
+    ATTESTATION,
+    UNCHANGED_SINCE,
+    identity_problems,
+    is_attestation,
+)
 from auditor.report.manifest import MANIFEST, SIGNATURE, parse_manifest
 from auditor.report.signing import ECDSA_P256_SHA256, ED25519, algorithm_of, key_id_of
+from auditor.report.state import STATE_FIELD
 
 TrustedKeys = bytes | Sequence[bytes] | None
 
@@ -39,6 +46,9 @@ class VerifyResult:
     key_id: str | None = None
     algorithm: str | None = None
     trusted_key: bool = False  # the signature verified with a key the caller trusts
+    kind: str = "report"  # or "attestation": a cycle with the state of an earlier report
+    state_sha256: str | None = None
+    unchanged_since: str | None = None  # an attestation's full report
 
     @property
     def ok(self) -> bool:
@@ -117,6 +127,11 @@ def verify_bundle(path: Path, public_key_pem: TrustedKeys = None) -> VerifyResul
         "manifest_sha256": manifest_sha,
         "key_id": str(m["key_id"]),
         "algorithm": str(m["algorithm"]),
+        "kind": "attestation" if is_attestation(m) else "report",
+        "state_sha256": m.get(STATE_FIELD),
+        "unchanged_since": (m.get(UNCHANGED_SINCE) or {}).get("report_id")
+        if isinstance(m.get(UNCHANGED_SINCE), dict)
+        else None,
     }
     trusted_ok = _check_signatures(m, raw, sig, _trusted(public_key_pem), problems)
     _check_files(path, m, problems)
@@ -174,8 +189,9 @@ def _safe_id(key: bytes) -> str:
 
 def _check_files(path: Path, m: dict[str, Any], problems: list[str]) -> None:
     listed = {str(f["name"]): f for f in m["files"]}
-    if "report.json" not in listed:
-        problems.append("manifest.json does not list report.json")
+    main = ATTESTATION if is_attestation(m) else "report.json"
+    if main not in listed:
+        problems.append(f"manifest.json does not list {main}")
     for name, entry in sorted(listed.items()):
         if "/" in name or name.startswith(".") or name in (MANIFEST, SIGNATURE):
             problems.append(f"manifest.json lists an invalid file name {name!r}")
@@ -218,6 +234,10 @@ def _check_identity(path: Path, m: dict[str, Any], problems: list[str]) -> None:
         parse_iso(str(m["generated_at"]))
     except ValueError:
         problems.append(f"generated_at {m['generated_at']!r} is not an ISO 8601 datetime")
+    if is_attestation(m):
+        if not any(p.startswith(f"{ATTESTATION}:") for p in problems):
+            problems.extend(identity_problems(path, m))
+        return
     report_file = path / "report.json"
     if not report_file.is_file() or any(p.startswith("report.json:") for p in problems):
         return
@@ -252,6 +272,7 @@ def verify_chain(directory: Path, public_key_pem: TrustedKeys = None) -> ChainRe
             f"{first.path.name}: the chain starts at sequence {first.sequence}; its previous "
             f"report {first.previous_report_id} is not in {directory} (removed?)"
         )
+    problems.extend(_attestation_problems(results, by_id))
     trusted = bool(_trusted(public_key_pem))
     for prev, cur in itertools.pairwise(results):
         problems.extend(_link_problems(prev, cur, by_id))
@@ -261,6 +282,28 @@ def verify_chain(directory: Path, public_key_pem: TrustedKeys = None) -> ChainRe
                 f"{prev.key_id}; pass --key for every trusted key to accept a key rotation"
             )
     return ChainResult(directory, results, tuple(problems))
+
+
+def _attestation_problems(
+    results: tuple[VerifyResult, ...], by_id: dict[str | None, VerifyResult]
+) -> list[str]:
+    """An attestation vouches for the state of a full report earlier in the chain."""
+    out: list[str] = []
+    for r in results:
+        if r.kind != "attestation" or r.report_id is None:
+            continue
+        full = by_id.get(r.unchanged_since)
+        if full is None:
+            out.append(
+                f"{r.path.name}: attests the state of report {r.unchanged_since}, which is "
+                "not in the directory"
+            )
+        elif full.kind != "report" or full.state_sha256 != r.state_sha256:
+            out.append(
+                f"{r.path.name}: state {r.state_sha256} differs from report "
+                f"{r.unchanged_since}'s {full.state_sha256}"
+            )
+    return out
 
 
 def _link_problems(

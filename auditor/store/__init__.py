@@ -12,6 +12,7 @@ from auditor.store.outbox import SqlOutbox
 from auditor.store.records import (
     CycleRecord,
     CycleSummary,
+    EventRecord,
     FindingEvent,
     FindingEventKind,
     PruneResult,
@@ -23,6 +24,7 @@ from auditor.store.store import Store
 __all__ = [
     "CycleRecord",
     "CycleSummary",
+    "EventRecord",
     "FindingEvent",
     "FindingEventKind",
     "PruneResult",

@@ -8,13 +8,13 @@ PostgreSQL: the psycopg 3 driver; concurrent migrations serialise on an advisory
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.dialects import postgresql, sqlite
 
 from auditor.errors import AuditorError
@@ -77,8 +77,46 @@ def safe_url(url: str) -> str:
     return sa.make_url(url).render_as_string(hide_password=True)
 
 
+_REVISION = re.compile(r"^(down_)?revision(?::[^=]*)?=\s*(?:\"([^\"]*)\"|None)", re.MULTILINE)
+
+
+@cache
+def head_revision() -> str | None:
+    """The newest migration's id, read from the version files (no Alembic import): the one
+    revision no other revision names as its down_revision."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        for down, value in _REVISION.findall(path.read_text(encoding="utf-8")):
+            if value:
+                (parents if down else revisions).add(value)
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def at_head(engine: sa.Engine) -> bool:
+    """True when the database is already at the head revision: opening the store then needs
+    neither Alembic nor a write transaction (most starts of a scan)."""
+    head = head_revision()
+    if head is None:
+        return False
+    try:
+        with engine.connect() as conn, conn.begin():
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return False
+            found = conn.scalars(sa.text("SELECT version_num FROM alembic_version")).all()
+    except sa.exc.OperationalError:
+        return False
+    return list(found) == [head]
+
+
 def migrate(engine: sa.Engine, revision: str = "head") -> None:
     """Bring the schema to `revision` in one transaction (Alembic, from the installed package)."""
+    if revision == "head" and at_head(engine):
+        return
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.connect().execution_options(**WRITE) as conn, conn.begin():

@@ -9,7 +9,9 @@ from enum import StrEnum
 from typing import Any
 
 from auditor.model import (
+    AccessRecord,
     ActionRecord,
+    Attribution,
     Evaluation,
     OutboxMessage,
     Resource,
@@ -32,6 +34,26 @@ class CycleRecord:
     outbox: tuple[OutboxMessage, ...] = ()
     report_id: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)  # counts for the canonical line
+    events: tuple[EventRecord, ...] = ()  # feed events this cycle used (micro-cycles)
+    # when the findings were judged (the delta's `now`: last_seen of an observed finding);
+    # None: the evaluation's time
+    seen_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """A feed event as the store keeps it: written with the cycle that used it, so an event
+    whose id is stored was handled (a redelivery is only deleted from the queue)."""
+
+    event_id: str
+    detail_type: str
+    event_name: str
+    account: str
+    region: str
+    received_at: datetime
+    arns: tuple[str, ...]  # the resources it named that the cycle re-collected
+    attribution: Attribution | None = None
+    access: tuple[AccessRecord, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +76,15 @@ class CycleSummary:
 
 
 class FindingEventKind(StrEnum):
+    """Transitions only. OPEN ("still open in this cycle") is what stores before migration
+    0004 wrote every cycle; the migration folds those rows into the transitions."""
+
     NEW = "new"
     OPEN = "open"
     RESOLVED = "resolved"
     EXEMPT = "exempt"
+    CHANGED = "changed"  # status or severity changed while open
+    EXEMPTION_ENDED = "exemption_ended"
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,14 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
 
 
 @dataclass(frozen=True, slots=True)
+class CycleKey:
+    """A committed cycle's row key and its ordinal (1, 2, 3 ... without holes)."""
+
+    seq: int
+    ordinal: int
+
+
+@dataclass(frozen=True, slots=True)
 class _Seen:
     document: dict[str, Any]
     resource: Resource
@@ -59,8 +67,9 @@ def insert_cycle(
     evaluation: Evaluation | None,
     report_id: str | None,
     metadata: Mapping[str, Any],
-) -> int:
-    """Store one snapshot (and the cycle's summary fields); returns the cycle's seq.
+    seen_at: datetime | None = None,
+) -> CycleKey:
+    """Store one snapshot (and the cycle's summary fields); returns the cycle's key.
 
     Cycles are written one at a time (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory
     lock), because the "current versions" bookkeeping assumes a linear history.
@@ -68,8 +77,13 @@ def insert_cycle(
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _CYCLE_LOCK_ID})
     previous = conn.execute(
-        sa.select(CYCLES.c.seq, CYCLES.c.id).order_by(CYCLES.c.seq.desc()).limit(1)
+        sa.select(CYCLES.c.seq, CYCLES.c.id, CYCLES.c.ordinal)
+        .order_by(CYCLES.c.seq.desc())
+        .limit(1)
     ).first()
+    ordinal = 1 if previous is None else int(previous.ordinal or 0) + 1
+    if seen_at is None:
+        seen_at = evaluation.evaluated_at if evaluation else snapshot.finished_at
     result = conn.execute(
         CYCLES.insert().values(
             id=snapshot.id,
@@ -83,6 +97,8 @@ def insert_cycle(
             rule_stats=_stats_json(evaluation),
             report_id=report_id,
             cycle_metadata=dict(metadata),
+            ordinal=ordinal,
+            seen_at=seen_at,
         )
     )
     (seq,) = result.inserted_primary_key or (None,)
@@ -90,7 +106,7 @@ def insert_cycle(
         raise RuntimeError("the database did not return the new cycle's key")
     prior = None if previous is None else (int(previous.seq), str(previous.id))
     _insert_observations(conn, int(seq), snapshot, prior)
-    return int(seq)
+    return CycleKey(int(seq), ordinal)
 
 
 def _stats_json(evaluation: Evaluation | None) -> list[dict[str, Any]] | None:

@@ -6,19 +6,21 @@ the previous state intact, so the latest snapshot is always a completely committ
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
-from auditor.model import ActionRecord, Snapshot, TrackedFinding
-from auditor.store import actions, findings, leases, retention, snapshot_reads
+from auditor.model import AccessRecord, ActionRecord, Attribution, Snapshot, TrackedFinding
+from auditor.store import actions, events, findings, leases, retention, snapshot_reads, webapp
 from auditor.store.engine import WRITE, StoreError, make_engine, migrate, safe_url
 from auditor.store.outbox import SqlOutbox, insert_messages
 from auditor.store.records import (
     CycleRecord,
     CycleSummary,
+    EventRecord,
     FindingEvent,
     PruneResult,
     ResourceVersion,
@@ -75,11 +77,20 @@ class Store:
         """Everything of one cycle, or nothing."""
         snapshot = record.snapshot
         at = record.evaluation.evaluated_at if record.evaluation else snapshot.finished_at
+        observed = {f.id for f in record.evaluation.findings} if record.evaluation else set[str]()
         with self._write() as conn:
-            insert_cycle(conn, snapshot, record.evaluation, record.report_id, record.metadata)
-            findings.write_findings(conn, snapshot.id, at, record.tracked)
-            actions.write_actions(conn, record.actions)
+            key = insert_cycle(
+                conn,
+                snapshot,
+                record.evaluation,
+                record.report_id,
+                record.metadata,
+                record.seen_at,
+            )
+            findings.write_findings(conn, key, snapshot.id, at, record.tracked, observed)
+            actions.write_decisions(conn, record.actions)
             insert_messages(conn, record.outbox)
+            events.write_events(conn, snapshot.id, record.events)
 
     def record_actions(self, records: Sequence[ActionRecord]) -> None:
         """Upsert action records (by id) in their own transaction: what enforcement did,
@@ -101,9 +112,10 @@ class Store:
         with self._read() as conn:
             return snapshot_reads.list_cycles(conn, limit)
 
-    def open_findings(self) -> dict[str, TrackedFinding]:
+    def open_findings(self, ids: Collection[str] | None = None) -> dict[str, TrackedFinding]:
+        """Every open finding, or only the open ones among `ids` (a micro-cycle's scope)."""
         with self._read() as conn:
-            return findings.open_findings(conn)
+            return findings.open_findings(conn, ids)
 
     def finding_history(self, finding_id: str) -> list[FindingEvent]:
         with self._read() as conn:
@@ -122,6 +134,46 @@ class Store:
     def actions_since(self, since: datetime) -> list[ActionRecord]:
         with self._read() as conn:
             return actions.actions_since(conn, since)
+
+    def approved_exemption_requests(self, today: date) -> list[dict[str, Any]]:
+        """Exemptions approved in the web app (four-eyes) and not expired."""
+        with self._read() as conn:
+            return webapp.approved_exemption_requests(conn, today)
+
+    def open_decisions(self) -> list[webapp.Decision]:
+        """Operators' approvals/rejections of planned actions not yet used up."""
+        with self._read() as conn:
+            return webapp.open_decisions(conn)
+
+    def audit_since(self, since: datetime | None) -> Sequence[dict[str, Any]]:
+        with self._read() as conn:
+            return webapp.audit_since(conn, since)
+
+    def handled_events(self, event_ids: Iterable[str]) -> set[str]:
+        """The ids of feed events a committed cycle already used."""
+        with self._read() as conn:
+            return events.handled(conn, event_ids)
+
+    def record_events(self, records: Sequence[EventRecord]) -> None:
+        """Store events outside a cycle (attribution found by CloudTrail LookupEvents)."""
+        with self._write() as conn:
+            events.write_events(conn, None, records)
+
+    def attributions(self, arns: Iterable[str]) -> dict[str, Attribution]:
+        """The latest recorded call that changed each resource (by event time)."""
+        with self._read() as conn:
+            return events.attributions(conn, arns)
+
+    def access_records(self) -> dict[str, tuple[AccessRecord, ...]]:
+        """Shells opened on resources, by target ARN, oldest first."""
+        with self._read() as conn:
+            return events.access_records(conn)
+
+    def current_decisions(self) -> list[ActionRecord]:
+        """The remediation decision in force for each target the last plan decided (a
+        decision is recorded when it changes, so it may come from an earlier cycle)."""
+        with self._read() as conn:
+            return actions.current_decisions(conn)
 
     def outbox(self) -> SqlOutbox:
         return SqlOutbox(self._engine)

@@ -68,6 +68,11 @@ class CycleRow(SQLModel, table=True):
     rule_stats: list[Any] | None = _json(nullable=True)
     report_id: str | None = Field(default=None, max_length=128)
     cycle_metadata: dict[str, Any] = _json()
+    # 1, 2, 3 ... with no holes (seq may skip after a rollback on PostgreSQL): how many
+    # cycles a finding stayed open is a difference of ordinals
+    ordinal: int | None = Field(default=None, index=True)
+    # the time the cycle's findings were judged (their last_seen when still observed)
+    seen_at: datetime | None = _ts(nullable=True)
 
 
 class ObservationRow(SQLModel, table=True):
@@ -137,10 +142,17 @@ class FindingRow(SQLModel, table=True):
     last_seen: datetime = _ts()
     consecutive_cycles: int
     resolved_at: datetime | None = _ts(nullable=True, index=True)
+    # Open-range representation: the row is written when the finding changes, not every
+    # cycle. last_seen/consecutive_cycles are as of cycle `seen_ordinal`; while `live` (still
+    # observed by every cycle since) they advance with the latest cycle without a write.
+    seen_ordinal: int | None = Field(default=None)
+    live: bool = Field(default=False)
+    content_sha256: str | None = Field(default=None, max_length=64)
 
 
 class FindingEventRow(SQLModel, table=True):
-    """Append-only: what happened to a finding in a cycle (new, open, resolved, exempt)."""
+    """Append-only transitions of a finding: new, resolved, changed (status or severity),
+    exempt, exemption_ended. A cycle in which a finding stays as it was adds no event."""
 
     __tablename__ = "finding_events"
 
@@ -185,6 +197,17 @@ class ActionRow(SQLModel, table=True):
     response: dict[str, Any] | None = _json(nullable=True)
 
 
+class ActionDecisionRow(SQLModel, table=True):
+    """The current remediation decision per (target, action, findings): a decision that
+    stays the same cycle after cycle is recorded once, in `actions`, when it changes."""
+
+    __tablename__ = "action_decisions"
+
+    decision_key: str = Field(primary_key=True, max_length=64)
+    state_sha256: str = Field(max_length=64)
+    action_id: str = Field(max_length=128)
+
+
 class OutboxRow(SQLModel, table=True):
     """An alert waiting for (or done with) delivery; `key` makes enqueueing idempotent."""
 
@@ -214,3 +237,35 @@ def table(model: type[SQLModel]) -> sa.Table:
     """The Core table of a model: bulk statements go through Core, not the ORM."""
     found = SQLModel.metadata.tables[str(model.__tablename__)]
     return found
+
+
+class EventRow(SQLModel, table=True):
+    """One feed event a committed cycle used: its id makes handling idempotent."""
+
+    __tablename__ = "events"
+
+    event_id: str = Field(primary_key=True, max_length=256)
+    detail_type: str = Field(max_length=128)
+    event_name: str = Field(max_length=128)
+    account: str = Field(max_length=32)
+    region: str = Field(max_length=32)
+    event_time: datetime | None = _ts(nullable=True)
+    received_at: datetime = _ts(index=True)
+    cycle_id: str | None = Field(default=None, max_length=128)
+    attribution: dict[str, Any] | None = _json(nullable=True)
+
+
+class EventResourceRow(SQLModel, table=True):
+    """A resource an event named (and, for a shell, which kind and session)."""
+
+    __tablename__ = "event_resources"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(
+        sa_column=sa.Column(
+            sa.String(256), sa.ForeignKey("events.event_id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    arn: str = Field(max_length=2048, index=True)
+    access_kind: str | None = Field(default=None, max_length=32, index=True)
+    session_id: str | None = Field(default=None, max_length=256)

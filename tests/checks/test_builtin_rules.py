@@ -13,12 +13,13 @@ from auditor.model import FixedClock, Kind, Scope, Service, Snapshot, Status
 from auditor.settings import RulesConfig
 from tests.checks.cases import CASES as ENGINE_CASES
 from tests.checks.cases import Case
+from tests.checks.cases_access import ACCESS_CASES
 from tests.checks.cases_drift import DRIFT_CASES
 from tests.checks.cases_iac import IAC_CASES
 from tests.checks.resources import ACCOUNT, REGION, gap
 from tests.conftest import NOW
 
-CASES = ENGINE_CASES + DRIFT_CASES + IAC_CASES
+CASES = ENGINE_CASES + DRIFT_CASES + IAC_CASES + ACCESS_CASES
 
 # The public contract: the built-in rule ids listed in the issue that introduced the engine.
 BUILTIN_IDS = {
@@ -35,6 +36,8 @@ BUILTIN_IDS = {
     "drift.ec2_modified_in_place", "drift.lt_default_changed", "drift.ecs_service_modified",
     "drift.eks_nodegroup_modified", "asg.instance_stale", "eks.node_stale", "iac.unmanaged",
     "iac.missing", "iac.changed",
+    # the event feed's issue
+    "access.ssm_session", "access.instance_connect", "access.ecs_exec",
 }  # fmt: skip
 
 

@@ -134,6 +134,77 @@ def test_organization_discovery_assumes_the_named_role(monkeypatch: pytest.Monke
     assert by_id[ids[0]] == f"arn:aws:iam::{ids[0]}:role/audit"
 
 
+def test_a_unit_past_its_deadline_is_a_gap_and_the_collection_ends() -> None:
+    """A collector that never returns (a black-holed endpoint) cannot hold the cycle: past
+    `collect.unit_deadline_seconds` its unit is a DeadlineExceeded gap, the others are kept."""
+    import threading
+    import time
+
+    release = threading.Event()
+
+    def hangs(ctx: UnitContext) -> CollectResult:
+        release.wait(30)
+        return CollectResult()
+
+    def quick(ctx: UnitContext) -> CollectResult:
+        return CollectResult(resources=(_resource(ctx),))
+
+    settings = _settings(
+        accounts=[{"id": "123456789012"}],
+        regions=["us-east-1"],
+        services=["ec2", "eks"],
+        collect={"unit_deadline_seconds": 0.5},
+    )
+    with mock_aws():
+        sessions = AwsSessions(base=boto3.Session(region_name="us-east-1"))
+        began = time.monotonic()
+        try:
+            snap = collect(
+                settings,
+                sessions,
+                CLOCK,
+                PreviousState(),
+                registry={Service.EC2: quick, Service.EKS: hangs},
+            )
+        finally:
+            release.set()
+        took = time.monotonic() - began
+    (gap,) = snap.gaps
+    assert (gap.service, gap.error_code, gap.operation) == (
+        Service.EKS,
+        "DeadlineExceeded",
+        "eks:collect",
+    )
+    assert gap.covers(Kind.EKS_NODEGROUP, "123456789012", "us-east-1")
+    assert [r.id for r in snap.resources] == ["i-quick"]
+    assert took < 5
+
+
+def _resource(ctx: UnitContext) -> Resource:
+    arn = f"arn:aws:ec2:{ctx.region}:{ctx.account}:instance/i-quick"
+    return Resource(Kind.EC2_INSTANCE, arn, "i-quick", ctx.account, ctx.region, {}, {}, CLOCK.now())
+
+
+def test_requests_past_the_deadline_are_refused_without_retry() -> None:
+    """After the deadline a collector's AWS call fails at once (no send, no retry): the
+    collector records its gap and returns instead of waiting out timeouts."""
+    from auditor.aws import DeadlineExceeded, deadline
+
+    with mock_aws():
+        sessions = AwsSessions(base=boto3.Session(region_name="us-east-1"))
+        ec2 = sessions.client(sessions_target(), "ec2", "us-east-1")
+        with deadline(0.0), pytest.raises(DeadlineExceeded):
+            ec2.describe_instances()
+        ec2.describe_instances()  # outside the block: allowed again
+    assert sessions.counter.calls["ec2:DescribeInstances"] == 2
+
+
+def sessions_target():  # type: ignore[no-untyped-def]
+    from auditor.aws import Target
+
+    return Target("123456789012")
+
+
 class _Denied:
     status_code = 403
 

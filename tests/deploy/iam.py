@@ -37,6 +37,7 @@ SERVICES = (
 IAM_ACTION_FOR = {
     "s3:ListObjectsV2": "s3:ListBucket",
     "s3:GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration",
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
 }
 
 # botocore methods that are not API operations

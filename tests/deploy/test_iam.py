@@ -24,13 +24,6 @@ NO_PERMISSION = {"sts:GetCallerIdentity"}
 IMPLIED = {
     "s3:PutObjectRetention": "put_object with ObjectLockMode/RetainUntilDate (report/storage.py)",
     "ecs:ListTagsForResource": "ecs describe_* with include=['TAGS'] (collect/ecs.py)",
-    # TODO(issue 17): the event feed's calls; remove once auditor/events/ makes them
-    "sqs:ReceiveMessage": "event feed",
-    "sqs:DeleteMessage": "event feed",
-    "sqs:ChangeMessageVisibility": "event feed",
-    "sqs:GetQueueAttributes": "event feed",
-    "sqs:GetQueueUrl": "event feed",
-    "cloudtrail:LookupEvents": "event feed",
 }
 
 # Actions two policies grant on purpose, each on its own resources.

@@ -22,6 +22,7 @@ from auditor.settings import RulesConfig
 from tests.checks.resources import ACCOUNT, REGION, gap, instance
 from tests.conftest import NOW
 
+_gaps: dict[str, tuple[CollectionGap, ...]] = {}  # snapshot id -> its gaps
 T1, T2, T3 = NOW, NOW + timedelta(minutes=15), NOW + timedelta(minutes=30)
 KEYED = instance(KeyName="ops")
 
@@ -32,12 +33,13 @@ def cycle(
     rule = load_rules(RulesConfig()).get("ec2.ssh_keypair_attached")
     assert rule is not None
     snap = Snapshot(f"s-{at:%H%M}", at, at, Scope((ACCOUNT,), (REGION,), ()), resources, gaps, {})
+    _gaps[snap.id] = gaps
     return evaluate(snap, RuleSet((rule,)), (), FixedClock(at))
 
 
 def advance(previous: FindingDelta | None, evaluation: Evaluation, at: datetime) -> FindingDelta:
     open_before = {t.id: t for t in previous.open} if previous else {}
-    return compute_delta(open_before, evaluation, at)
+    return compute_delta(open_before, evaluation, at, gaps=_gaps.get(evaluation.snapshot_id, ()))
 
 
 def test_new_then_still_open_then_resolved() -> None:
@@ -93,15 +95,6 @@ def test_gap_elsewhere_still_resolves() -> None:
     other = (gap(Kind.EC2_INSTANCE, region="eu-west-1"), gap(Kind.ECS_TASK))
     two = advance(one, cycle(T2, (), gaps=other), T2)
     assert [t.id for t in two.resolved] == [one.new[0].id]
-
-
-def test_covered_callback_can_keep_a_finding_open() -> None:
-    """The pipeline may say a resource was not judged (e.g. its unit failed) without a gap."""
-    one = advance(None, cycle(T1, (KEYED,)), T1)
-    open_before = {t.id: t for t in one.open}
-    two = compute_delta(open_before, cycle(T2, ()), T2, covered=lambda finding: False)
-    assert two.resolved == ()
-    assert [t.finding.status for t in two.still_open] == [Status.UNKNOWN]
 
 
 def test_scope_unknown_resolves_when_the_gap_closes() -> None:

@@ -186,10 +186,16 @@ def _config_exemption(**kw: Any) -> Exemption:
 @pytest.mark.parametrize(
     ("kw", "problem"),
     [
-        ({"rule": "ec2.no_such_rule"}, "auditor.yaml:7: rule: 'ec2.no_such_rule' matches no loaded rule"),
+        (
+            {"rule": "ec2.no_such_rule"},
+            "auditor.yaml:7: rule: 'ec2.no_such_rule' matches no loaded rule",
+        ),
         ({"rule": "*"}, "auditor.yaml:7: rule: '*' exempts every rule"),
         ({"rule": "*.*"}, "auditor.yaml:7: rule: '*.*' exempts every rule"),
-        ({"expires": date(9999, 12, 31)}, "auditor.yaml:7: expires: 9999-12-31 is more than 365 days away"),
+        (
+            {"expires": date(9999, 12, 31)},
+            "auditor.yaml:7: expires: 9999-12-31 is more than 365 days away",
+        ),
         ({"resource": "*"}, "auditor.yaml:7: resource: an exemption needs a scope"),
     ],
     ids=["unknown rule", "star", "star-dot-star", "year 9999", "unscoped"],

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from auditor.commands import rules as rules_command
+from auditor.engine import load_rules
+from auditor.settings import RulesConfig
 
 DATA = Path(__file__).parent.parent / "data" / "rules"
 
@@ -29,7 +31,7 @@ def test_list_prints_every_rule_as_plain_text(capsys: pytest.CaptureFixture[str]
     assert run("rules", "list") == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "id\tseverity\tkind\tframeworks"
-    assert len(lines) == 40
+    assert len(lines) == len(load_rules(RulesConfig())) + 1  # a header line
     row = next(line for line in lines if line.startswith("ec2.imdsv2_required\t"))
     assert row.split("\t")[1:3] == ["high", "ec2.instance"]
     assert "SecHub EC2.8" in row
@@ -38,7 +40,8 @@ def test_list_prints_every_rule_as_plain_text(capsys: pytest.CaptureFixture[str]
 def test_validate_ok(capsys: pytest.CaptureFixture[str]) -> None:
     """A valid custom pack: exit 0 and a count."""
     assert run("rules", "validate", str(DATA / "custom.yaml")) == 0
-    assert capsys.readouterr().out.startswith("ok: 41 rules valid")
+    expected = len(load_rules(RulesConfig())) + 2  # the built-ins and the pack's two
+    assert capsys.readouterr().out.startswith(f"ok: {expected} rules valid")
 
 
 def test_validate_prints_every_problem_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-import urllib.request
 import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,8 +17,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
+from tests.daemon.processes import MotoProcess
 from tests.hostile.conftest import auditor, child_env
 
 pytestmark = pytest.mark.slow
@@ -30,11 +29,11 @@ WEBHOOK_TOKEN = "canaryWebhookToken9d2e41"
 
 
 @pytest.fixture
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # a moto server process of its own: an in-process one shares moto's estate with every
+    # other module on this worker (and a reset would wipe theirs)
+    server = MotoProcess(tmp_path_factory.mktemp("moto") / "moto.log")
+    endpoint = server.url
     kw = {"region_name": REGION, "endpoint_url": endpoint, "aws_access_key_id": "c",
           "aws_secret_access_key": "c"}  # fmt: skip
     ec2 = boto3.client("ec2", **kw)
@@ -62,8 +61,6 @@ def moto_endpoint() -> Iterator[str]:
     )["taskDefinition"]["taskDefinitionArn"]
     ecs.create_service(cluster="canary", serviceName="api", taskDefinition=arn, desiredCount=1)
     yield endpoint
-    # moto keeps its state per process, across servers: leave nothing for the next test
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))  # noqa: S310
     server.stop()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from auditor.model import (
@@ -155,6 +156,19 @@ def test_coverage_gap_is_an_alert_whatever_the_severity_floor() -> None:
         ":warning: eu-west-1 in account 222222222222 could not be read "
         "(AccessDeniedException on ecs:ListClusters); affects ecs.cluster, ecs.service"
     ]
+
+
+def test_scope_and_resource_gaps_of_one_operation_plan_one_alert() -> None:
+    """Regression: a scope gap (no ARN) and a resource gap of the same operation used to
+    crash planning with a TypeError (None < str), failing the whole cycle."""
+    scope = gap(operation="ec2:DescribeLaunchTemplateVersions")
+    one = replace(scope, resource_arn="arn:aws:ec2:eu-west-1:222222222222:launch-template/lt-1")
+    organisation = replace(scope, account="*", region="*")
+    (message,) = plan(gaps=(one, scope, organisation))
+    text = all_text(message.payload)
+    assert "3 area(s) could not be read" in text
+    assert "every region in every account could not be read" in text
+    assert [m.key for m in plan(gaps=(scope, organisation, one))] == [message.key]
 
 
 def test_persistent_gap_is_not_repeated_every_cycle() -> None:

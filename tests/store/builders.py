@@ -98,3 +98,17 @@ def message(key: str, at: datetime = T0) -> OutboxMessage:
         payload={"text": f"alert {key}", "blocks": [{"type": "section"}]},
         created_at=at,
     )
+
+
+def alembic_head() -> str:
+    """The newest revision of the migrations shipped in the package."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from auditor.store.engine import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head

@@ -21,7 +21,8 @@ def _cycle(store: Store, snap_id: str, at: datetime, found: tuple[TrackedFinding
 
 
 def test_finding_lifecycle_new_open_resolved(store: Store) -> None:
-    """A finding is new, then still open, then resolved; each step is in its history."""
+    """A finding is new, then still open, then resolved; the transitions are its history
+    (staying open is the range between them, not an event per cycle)."""
     r = instance(1)
     first = tracked(r, first=T1, last=T1, cycles=1)
     _cycle(store, "c1", T1, (first,))
@@ -37,7 +38,6 @@ def test_finding_lifecycle_new_open_resolved(store: Store) -> None:
     assert store.open_findings() == {}
     assert [
         ("c1", FindingEventKind.NEW, T1 + timedelta(seconds=42)),
-        ("c2", FindingEventKind.OPEN, T2 + timedelta(seconds=42)),
         ("c3", FindingEventKind.RESOLVED, T3 + timedelta(seconds=42)),
     ] == [(e.cycle_id, e.event, e.at) for e in store.finding_history(first.id)]
 

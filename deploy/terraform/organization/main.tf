@@ -29,16 +29,30 @@ variable "member_role_name" {
   default = "auditor"
 }
 
+variable "event_feed_organization_id" {
+  description = "o-...: create the event feed, open to the organisation's accounts (each forwards with ../modules/event-forwarder). Empty: no feed."
+  type        = string
+  default     = ""
+}
+
 provider "aws" {
   region = var.region
 }
 
+module "events" {
+  count           = var.event_feed_organization_id != "" ? 1 : 0
+  source          = "../modules/event-feed"
+  organization_id = var.event_feed_organization_id
+}
+
 module "auditor" {
-  source            = "../modules/auditor-home"
-  region            = var.region
-  reports_bucket    = var.reports_bucket
-  access_log_bucket = var.access_log_bucket
-  oidc_provider_arn = var.oidc_provider_arn
+  source                = "../modules/auditor-home"
+  region                = var.region
+  reports_bucket        = var.reports_bucket
+  access_log_bucket     = var.access_log_bucket
+  oidc_provider_arn     = var.oidc_provider_arn
+  event_queue_arn       = length(module.events) > 0 ? module.events[0].queue_arn : ""
+  event_dead_letter_arn = length(module.events) > 0 ? module.events[0].dead_letter_arn : ""
 }
 
 resource "aws_cloudformation_stack_set" "audit_role" {
@@ -86,3 +100,5 @@ resource "aws_cloudformation_stack_set_instance" "members" {
 
 output "principal_role_arn" { value = module.auditor.principal_role_arn }
 output "signing_key_arn" { value = module.auditor.signing_key_arn }
+output "events_queue_url" { value = length(module.events) > 0 ? module.events[0].queue_url : "" }
+output "events_bus_arn" { value = length(module.events) > 0 ? module.events[0].event_bus_arn : "" }

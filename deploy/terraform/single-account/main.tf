@@ -27,9 +27,19 @@ variable "allow_remediation" {
   type    = bool
   default = false
 }
+variable "event_feed" {
+  description = "Create the event feed (queue, dead-letter queue, EventBridge rules): docs/events.md."
+  type        = bool
+  default     = false
+}
 
 provider "aws" {
   region = var.region
+}
+
+module "events" {
+  count  = var.event_feed ? 1 : 0
+  source = "../modules/event-feed"
 }
 
 module "auditor" {
@@ -40,7 +50,11 @@ module "auditor" {
   oidc_provider_arn        = var.oidc_provider_arn
   use_ec2_instance_profile = var.use_ec2_instance_profile
   allow_remediation        = var.allow_remediation
+  event_queue_arn          = var.event_feed ? module.events[0].queue_arn : ""
+  event_dead_letter_arn    = var.event_feed ? module.events[0].dead_letter_arn : ""
 }
 
 output "principal_role_arn" { value = module.auditor.principal_role_arn }
 output "signing_key_arn" { value = module.auditor.signing_key_arn }
+output "events_queue_url" { value = var.event_feed ? module.events[0].queue_url : "" }
+output "events_dead_letter_url" { value = var.event_feed ? module.events[0].dead_letter_url : "" }

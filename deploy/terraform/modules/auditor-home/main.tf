@@ -94,7 +94,8 @@ resource "aws_iam_role_policy" "event_reader" {
   name  = "auditor-event-reader"
   role  = aws_iam_role.principal.id
   policy = templatefile("${path.module}/../../../iam/event-reader.json.tftpl", {
-    queue_arn = var.event_queue_arn
+    queue_arn       = var.event_queue_arn
+    dead_letter_arn = var.event_dead_letter_arn
   })
 }
 

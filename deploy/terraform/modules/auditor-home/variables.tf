@@ -62,7 +62,13 @@ variable "terraform_state_prefix" {
 }
 
 variable "event_queue_arn" {
-  description = "ARN of the events queue (see events.tf); empty: no event feed."
+  description = "ARN of the events queue (../event-feed output queue_arn); empty: no event feed."
+  type        = string
+  default     = ""
+}
+
+variable "event_dead_letter_arn" {
+  description = "ARN of its dead-letter queue (../event-feed output dead_letter_arn): poison messages are parked there."
   type        = string
   default     = ""
 }
