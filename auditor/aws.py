@@ -7,18 +7,68 @@ botocore's adaptive retry mode, and a count of every API call and error per oper
 
 from __future__ import annotations
 
+import contextvars
 import threading
-from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import botocore.config
+import botocore.credentials
 import botocore.exceptions
+import botocore.session
 
 USER_AGENT = "auditor"
 DEFAULT_MAX_ATTEMPTS = 8
+THROTTLE_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "SlowDown",
+    }
+)
+
+Limiter = Callable[[str, str, str], None]
+"""Blocks until one call to (account, region, AWS API service) may go out."""
+
+
+@dataclass
+class UnitTally:
+    """The AWS calls of one unit of work (all threads it runs on): what its log line and
+    the per-unit metrics show."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    attempts: int = 0
+    throttles: int = 0
+
+    @property
+    def retries(self) -> int:
+        return max(0, self.attempts - sum(self.calls.values()))
+
+
+_TALLY: contextvars.ContextVar[UnitTally | None] = contextvars.ContextVar(
+    "auditor_unit_tally", default=None
+)
+
+
+@contextmanager
+def tally_calls() -> Iterator[UnitTally]:
+    """Count the AWS calls made in this context (threads started with a copy of it too)."""
+    tally = UnitTally()
+    token = _TALLY.set(tally)
+    try:
+        yield tally
+    finally:
+        _TALLY.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +90,7 @@ class ApiCallCounter:
     def attach(self, session: boto3.Session) -> None:
         session.events.register("before-call", self._on_call)
         session.events.register("after-call", self._on_response)
+        session.events.register("response-received", self._on_attempt)
 
     @staticmethod
     def _name(model: Any) -> str:
@@ -49,8 +100,25 @@ class ApiCallCounter:
         return f"{prefix or model.service_model.service_name}:{model.name}"
 
     def _on_call(self, model: Any, **_: Any) -> None:
+        name = self._name(model)
         with self._lock:
-            self._calls[self._name(model)] += 1
+            self._calls[name] += 1
+            tally = _TALLY.get()
+            if tally is not None:
+                tally.calls[name] += 1
+
+    def _on_attempt(self, parsed_response: Any = None, **_: Any) -> None:
+        """Every HTTP attempt, retries included: the tally's retries and throttles."""
+        tally = _TALLY.get()
+        if tally is None:
+            return
+        code = ""
+        if isinstance(parsed_response, Mapping):
+            code = str(parsed_response.get("Error", {}).get("Code") or "")
+        with self._lock:
+            tally.attempts += 1
+            if code in THROTTLE_CODES:
+                tally.throttles += 1
 
     def _on_response(self, model: Any, http_response: Any = None, **_: Any) -> None:
         status = getattr(http_response, "status_code", 200)
@@ -87,7 +155,15 @@ def client_config(
 
 
 class AwsSessions:
-    """Sessions and clients per account, region and service, shared across worker threads."""
+    """Sessions and clients per account, region and service, shared across worker threads.
+
+    Assumed-role credentials are kept per account and refreshed by botocore shortly before
+    they expire (a long cycle, or a worker process that lives for days, never uses expired
+    ones and never assumes a role per call). Every account's session shares the base
+    session's loader, so service models are parsed once per process. `limiter`, when given,
+    paces every call per (account, region, API service); `max_clients` bounds the client
+    cache of a long-lived process (least recently used first out).
+    """
 
     def __init__(
         self,
@@ -95,15 +171,22 @@ class AwsSessions:
         counter: ApiCallCounter | None = None,
         config: botocore.config.Config | None = None,
         session_name: str = "auditor",
+        *,
+        limiter: Limiter | None = None,
+        max_clients: int | None = None,
+        time_fetcher: Callable[[], datetime] | None = None,
     ) -> None:
         self.base = base or boto3.Session()
         self.counter = counter or ApiCallCounter()
         self.config = config or client_config()
         self._session_name = session_name
+        self._limiter = limiter
+        self._max_clients = max_clients
+        self._time_fetcher = time_fetcher
         self._lock = threading.Lock()
         self._assume_lock = threading.Lock()
         self._sessions: dict[str, boto3.Session] = {}
-        self._clients: dict[tuple[str, str, str], Any] = {}
+        self._clients: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
         self.counter.attach(self.base)
         self._caller_account: str | None = None
 
@@ -118,24 +201,43 @@ class AwsSessions:
         return self._caller_account
 
     def session_for(self, target: Target) -> boto3.Session:
-        """The session for an account: assume-role once per instance (one cycle)."""
+        """The session for an account: one AssumeRole per account until shortly before the
+        credentials expire (botocore refreshes them then)."""
         if target.role_arn is None:
             return self.base
-        # one AssumeRole per account per cycle, even when its regions start at once
+        # one AssumeRole per account, even when its regions start at once
         with self._assume_lock:
             cached = self._sessions.get(target.account_id)
             if cached is not None:
                 return cached
-            sts = self._make_client(self.base, "sts", self.default_region)
-            creds = sts.assume_role(RoleArn=target.role_arn, RoleSessionName=self._session_name)[
-                "Credentials"
-            ]
-            session = boto3.Session(
-                aws_access_key_id=creds["AccessKeyId"],
-                aws_secret_access_key=creds["SecretAccessKey"],
-                aws_session_token=creds["SessionToken"],
-                region_name=self.base.region_name,
+            role_arn = target.role_arn
+
+            def fetch() -> dict[str, str]:
+                sts = self._make_client(self.base, "sts", self.default_region)
+                creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=self._session_name)[
+                    "Credentials"
+                ]
+                return {
+                    "access_key": creds["AccessKeyId"],
+                    "secret_key": creds["SecretAccessKey"],
+                    "token": creds["SessionToken"],
+                    "expiry_time": creds["Expiration"].isoformat(),
+                }
+
+            first = fetch()  # an error here is the unit's gap, as before
+            credentials = botocore.credentials.RefreshableCredentials(
+                first["access_key"],
+                first["secret_key"],
+                first["token"],
+                datetime.fromisoformat(first["expiry_time"]),
+                fetch,
+                "sts-assume-role",
+                time_fetcher=self._time_fetcher or _local_now,
             )
+            core = botocore.session.get_session()
+            core.register_component("data_loader", self.base._session.get_component("data_loader"))
+            core._credentials = credentials  # type: ignore[attr-defined]  # boto3's own recipe
+            session = boto3.Session(botocore_session=core, region_name=self.base.region_name)
             self.counter.attach(session)
             self._sessions[target.account_id] = session
             return session
@@ -144,15 +246,31 @@ class AwsSessions:
         key = (target.account_id, service, region)
         with self._lock:
             found = self._clients.get(key)
-        if found is not None:
-            return found
+            if found is not None:
+                self._clients.move_to_end(key)
+                return found
         made = self._make_client(self.session_for(target), service, region)
+        if self._limiter is not None:
+            limiter, account = self._limiter, target.account_id
+
+            def pace(**_: Any) -> None:
+                limiter(account, region, service)
+
+            made.meta.events.register("before-call", pace)
         with self._lock:
-            return self._clients.setdefault(key, made)
+            found = self._clients.setdefault(key, made)
+            if self._max_clients is not None:
+                while len(self._clients) > self._max_clients:
+                    self._clients.popitem(last=False)
+            return found
 
     def _make_client(self, session: boto3.Session, service: str, region: str) -> Any:
         with self._lock:  # boto3 sessions are not thread-safe when creating clients
             return session.client(service, region_name=region, config=self.config)  # type: ignore[call-overload]
+
+
+def _local_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def error_code(exc: BaseException) -> str:

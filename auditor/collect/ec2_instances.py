@@ -8,6 +8,7 @@ stopped, and starting moves LaunchTime), so a value read in an earlier cycle for
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -171,8 +172,12 @@ def collect_instances(ctx: UnitContext, ec2: Any) -> CollectResult:
             user_data[str(attrs["InstanceId"])] = _UserData(cached)
     if to_read:
         with ThreadPoolExecutor(max_workers=min(USER_DATA_WORKERS, len(to_read))) as pool:
-            read = pool.map(lambda i: _read_user_data(ctx, ec2, i), to_read)
-            user_data.update(zip(to_read, read, strict=True))
+            # each read runs in a copy of this context: its calls count towards this unit
+            futures = [
+                pool.submit(contextvars.copy_context().run, _read_user_data, ctx, ec2, i)
+                for i in to_read
+            ]
+            user_data.update(zip(to_read, (f.result() for f in futures), strict=True))
     resources: list[Resource] = []
     for inst, attrs in prepared:
         instance_id = str(attrs["InstanceId"])

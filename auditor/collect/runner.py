@@ -1,26 +1,32 @@
 """Fan-out of one collection over accounts x regions x services.
 
-The unit of work is one (account, region, service). Units run concurrently on a thread pool
-(boto3 clients are thread-safe; adaptive retry mode paces each client). ECR runs after ECS in
-the same account and region, because it resolves the images that ECS tasks run.
+Resolves the accounts and regions, plans one unit per (account, region, service) and hands
+the units to an executor: in this process (a thread pool, `InProcessExecutor`) or to
+distributed workers (`auditor.workers`). Either way the result is one Snapshot.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Sequence
+from typing import Protocol
 
 import structlog
 
 from auditor.aws import AwsSessions, Target, error_code, error_message
-from auditor.collect.base import AWS_ERRORS, Collector, CollectResult, PreviousState, UnitContext
+from auditor.collect.base import AWS_ERRORS, Collector, PreviousState
+from auditor.collect.units import (
+    InProcessExecutor,
+    ProgressCallback,
+    Unit,
+    UnitDone,
+    UnitExecutor,
+    kinds_of,
+)
 from auditor.model import (
-    KIND_SERVICE,
     Clock,
     CollectionGap,
-    Kind,
     Resource,
     Scope,
     Service,
@@ -32,17 +38,15 @@ log = structlog.get_logger(__name__)
 
 ALL_REGIONS = "*"
 
-
-@dataclass(frozen=True, slots=True)
-class UnitDone:
-    account: str
-    region: str
-    service: Service
-    resources: int
-    gaps: int
+__all__ = ["ProgressCallback", "UnitDone", "collect", "collectors", "kinds_of", "resolve_targets"]
 
 
-ProgressCallback = Callable[[UnitDone], None]
+class AccountListCache(Protocol):
+    """Where the leader keeps the Organizations account list between cycles."""
+
+    def get(self, key: str) -> list[str] | None: ...
+
+    def put(self, key: str, accounts: list[str], ttl_seconds: int) -> None: ...
 
 
 def collectors() -> dict[Service, Collector]:
@@ -58,10 +62,6 @@ def collectors() -> dict[Service, Collector]:
         Service.EKS: collect_eks,
         Service.ECR: collect_ecr,
     }
-
-
-def kinds_of(service: Service) -> tuple[Kind, ...]:
-    return tuple(k for k, s in KIND_SERVICE.items() if s is service)
 
 
 def _scope_gap(
@@ -82,7 +82,7 @@ def _scope_gap(
 
 
 def resolve_targets(
-    settings: Settings, sessions: AwsSessions
+    settings: Settings, sessions: AwsSessions, cache: AccountListCache | None = None
 ) -> tuple[tuple[Target, ...], tuple[CollectionGap, ...]]:
     """The accounts to audit: explicit list, AWS Organizations discovery, or the caller's."""
     if settings.accounts:
@@ -98,13 +98,20 @@ def resolve_targets(
             )
     try:
         caller = sessions.caller_account()
-        client = sessions.client(Target(caller), "organizations", sessions.default_region)
-        accounts = [
-            a["Id"]
-            for page in client.get_paginator("list_accounts").paginate()
-            for a in page["Accounts"]
-            if a.get("Status", "ACTIVE") == "ACTIVE"
-        ]
+        key = f"organization:{caller}"
+        cached = cache.get(key) if cache is not None and org.cache_seconds else None
+        if cached is not None:
+            accounts = cached
+        else:
+            client = sessions.client(Target(caller), "organizations", sessions.default_region)
+            accounts = [
+                a["Id"]
+                for page in client.get_paginator("list_accounts").paginate()
+                for a in page["Accounts"]
+                if a.get("Status", "ACTIVE") == "ACTIVE"
+            ]
+            if cache is not None and org.cache_seconds:
+                cache.put(key, accounts, org.cache_seconds)
     except AWS_ERRORS as exc:
         return (), _scope_gap(
             "organization", ALL_REGIONS, settings.services, "organizations:ListAccounts", exc
@@ -137,6 +144,14 @@ def resolve_regions(
     return (sessions.default_region,), ()
 
 
+def plan_units(
+    targets: Sequence[Target], regions: Sequence[str], services: Sequence[Service]
+) -> tuple[Unit, ...]:
+    """Every (account, region, service) of the cycle; ECR after ECS within a cell."""
+    ordered = sorted(services, key=lambda s: s is Service.ECR)
+    return tuple(Unit(t, r, s) for t in targets for r in regions for s in ordered)
+
+
 def collect(
     settings: Settings,
     sessions: AwsSessions,
@@ -144,75 +159,28 @@ def collect(
     previous: PreviousState,
     progress: ProgressCallback | None = None,
     registry: dict[Service, Collector] | None = None,
+    executor: UnitExecutor | None = None,
+    accounts_cache: AccountListCache | None = None,
 ) -> Snapshot:
     """Run one collection and return everything it saw and could not see."""
     started = clock.now()
     snapshot_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     registry = registry or collectors()
-    targets, gaps = resolve_targets(settings, sessions)
+    targets, gaps = resolve_targets(settings, sessions, accounts_cache)
     regions, region_gaps = resolve_regions(settings, sessions)
-    all_gaps: list[CollectionGap] = [*gaps, *region_gaps]
-    resources: list[Resource] = []
     services = tuple(s for s in settings.services if s in registry)
-
-    def run(target: Target, region: str, service: Service, refs: tuple[str, ...]) -> CollectResult:
-        def client(name: str) -> object:
-            return sessions.client(target, name, region)
-
-        ctx = UnitContext(target.account_id, region, client, clock, previous, refs)
-        try:
-            return registry[service](ctx)
-        except AWS_ERRORS as exc:  # assume-role failure surfaces on the first client call
-            return CollectResult(
-                gaps=_scope_gap(target.account_id, region, [service], "sts:AssumeRole", exc)
-            )
-        except Exception as exc:  # a collector bug must be a gap, never a silent pass
-            log.exception(
-                "collector_failed", account=target.account_id, region=region, service=service.value
-            )
-            return CollectResult(
-                gaps=_scope_gap(
-                    target.account_id, region, [service], f"{service.value}:collect", exc
-                )
-            )
-
-    def done(target: Target, region: str, service: Service, result: CollectResult) -> None:
+    units = plan_units(targets, regions, services)
+    executor = executor or InProcessExecutor(
+        sessions, clock, registry, settings.collect.concurrency
+    )
+    executed = executor.execute(snapshot_id, units, previous, progress)
+    resources: list[Resource] = []
+    all_gaps: list[CollectionGap] = [*gaps, *region_gaps]
+    for _, result in executed.results:
         resources.extend(result.resources)
         all_gaps.extend(result.gaps)
-        if progress is not None:
-            progress(
-                UnitDone(
-                    target.account_id, region, service, len(result.resources), len(result.gaps)
-                )
-            )
-
-    def run_ecr(target: Target, region: str, ecs: Future[CollectResult] | None) -> CollectResult:
-        from auditor.collect.ecs import image_refs
-
-        refs = image_refs(ecs.result().resources) if ecs is not None else ()
-        return run(target, region, Service.ECR, refs)
-
-    with ThreadPoolExecutor(
-        max_workers=settings.collect.concurrency, thread_name_prefix="collect"
-    ) as pool:
-        pending: list[tuple[Target, str, Service, Future[CollectResult]]] = []
-        for target in targets:
-            for region in regions:
-                ecs: Future[CollectResult] | None = None
-                for service in services:
-                    if service is Service.ECR:
-                        continue
-                    fut = pool.submit(run, target, region, service, ())
-                    pending.append((target, region, service, fut))
-                    if service is Service.ECS:
-                        ecs = fut
-                if Service.ECR in services:
-                    # queued after its ECS unit, so waiting on it cannot starve the pool
-                    fut = pool.submit(run_ecr, target, region, ecs)
-                    pending.append((target, region, Service.ECR, fut))
-        for target, region, service, fut in pending:
-            done(target, region, service, fut.result())
-
+    api_calls = Counter(sessions.counter.calls)
+    api_calls.update(executed.remote_api_calls)
     accounts = tuple(t.account_id for t in targets)
     return Snapshot(
         id=snapshot_id,
@@ -221,5 +189,5 @@ def collect(
         scope=Scope(accounts=accounts, regions=regions, services=services),
         resources=tuple(sorted(resources, key=lambda r: (r.kind.value, r.arn))),
         gaps=tuple(all_gaps),
-        api_calls=dict(sorted(sessions.counter.calls.items())),
+        api_calls=dict(sorted(api_calls.items())),
     )
