@@ -40,9 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
         serve,
         tokens,
         verify,
+        worker,
     )
 
-    for module in (demo, scan, run, verify, rules, reports, keys, notify, serve, tokens):
+    for module in (demo, scan, run, verify, rules, reports, keys, notify, serve, tokens, worker):
         module.register(sub)
     return parser
 

@@ -57,8 +57,9 @@ from auditor.report.errors import ReportError
 from auditor.report.model import ReportInput
 from auditor.report.publish import kms_factory, publish_report
 from auditor.report.signing import Signer, signer_from_settings
-from auditor.settings import Settings
+from auditor.settings import Settings, require_shared_store
 from auditor.store import CycleRecord, Store
+from auditor.workers import executor_for
 
 log = structlog.get_logger("auditor.cycle")
 
@@ -94,6 +95,7 @@ class Preflight:
 def preflight(
     settings: Settings, sessions: AwsSessions | None = None, *, write_report: bool = True
 ) -> Preflight:
+    require_shared_store(settings)
     rules = cycle_rules(load_rules(settings.rules), settings)
     exemptions = load_exemptions(settings)
     signer = None
@@ -149,7 +151,12 @@ def run_cycle(
     try:
         previous = store.latest_snapshot()
         snapshot = collect(
-            settings, sessions, clock, PreviousState.from_snapshot(previous), options.progress
+            settings,
+            sessions,
+            clock,
+            PreviousState.from_snapshot(previous),
+            options.progress,
+            executor=executor_for(settings, store),
         )
         snapshot = with_declared_state(snapshot, settings, rules, sessions, clock)
         versions = store.baselines(baseline_arns(snapshot, baseline_kinds(rules)))

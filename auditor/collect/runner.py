@@ -10,13 +10,13 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from typing import Protocol
 
 import structlog
 
 from auditor.aws import AwsSessions, Target, error_code, error_message
 from auditor.collect.base import AWS_ERRORS, Collector, PreviousState
 from auditor.collect.units import (
+    AccountListCache,
     InProcessExecutor,
     ProgressCallback,
     Unit,
@@ -39,14 +39,6 @@ log = structlog.get_logger(__name__)
 ALL_REGIONS = "*"
 
 __all__ = ["ProgressCallback", "UnitDone", "collect", "collectors", "kinds_of", "resolve_targets"]
-
-
-class AccountListCache(Protocol):
-    """Where the leader keeps the Organizations account list between cycles."""
-
-    def get(self, key: str) -> list[str] | None: ...
-
-    def put(self, key: str, accounts: list[str], ttl_seconds: int) -> None: ...
 
 
 def collectors() -> dict[Service, Collector]:
@@ -160,19 +152,18 @@ def collect(
     progress: ProgressCallback | None = None,
     registry: dict[Service, Collector] | None = None,
     executor: UnitExecutor | None = None,
-    accounts_cache: AccountListCache | None = None,
 ) -> Snapshot:
     """Run one collection and return everything it saw and could not see."""
     started = clock.now()
     snapshot_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     registry = registry or collectors()
-    targets, gaps = resolve_targets(settings, sessions, accounts_cache)
-    regions, region_gaps = resolve_regions(settings, sessions)
-    services = tuple(s for s in settings.services if s in registry)
-    units = plan_units(targets, regions, services)
     executor = executor or InProcessExecutor(
         sessions, clock, registry, settings.collect.concurrency
     )
+    targets, gaps = resolve_targets(settings, sessions, executor.accounts_cache)
+    regions, region_gaps = resolve_regions(settings, sessions)
+    services = tuple(s for s in settings.services if s in registry)
+    units = plan_units(targets, regions, services)
     executed = executor.execute(snapshot_id, units, previous, progress)
     resources: list[Resource] = []
     all_gaps: list[CollectionGap] = [*gaps, *region_gaps]

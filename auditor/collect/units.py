@@ -76,7 +76,11 @@ class Executed:
 
 class UnitExecutor(Protocol):
     """Runs the units of one cycle; never raises for a unit: a unit it could not run is a
-    gap for exactly that unit."""
+    gap for exactly that unit. `accounts_cache`: where the account list of an organization
+    is kept between cycles (None: asked every cycle)."""
+
+    @property
+    def accounts_cache(self) -> AccountListCache | None: ...
 
     def execute(
         self,
@@ -156,8 +160,18 @@ def done_event(unit: Unit, run: UnitRun, outcome: str = "done") -> UnitDone:
     )
 
 
+class AccountListCache(Protocol):
+    """Where the leader keeps the Organizations account list between cycles."""
+
+    def get(self, key: str) -> list[str] | None: ...
+
+    def put(self, key: str, accounts: list[str], ttl_seconds: int) -> None: ...
+
+
 class InProcessExecutor:
     """The units of a cycle on a thread pool of `concurrency` threads, in this process."""
+
+    accounts_cache: AccountListCache | None = None
 
     def __init__(
         self,
