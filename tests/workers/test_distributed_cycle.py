@@ -53,7 +53,8 @@ def test_two_workers_collect_what_one_process_collects(
         load_settings(write_config(tmp_path, f"sqlite:///{tmp_path}/local.db", moto.key)),
         options=OPTIONS,
     )
-    assert local.snapshot.complete and len(local.snapshot.resources) > 0
+    assert local.snapshot.complete
+    assert len(local.snapshot.resources) > 0
 
     workers = {"broker": broker_url(), "queue": queue, "unit_timeout_seconds": 60}
     config = write_config(tmp_path, postgres_url, moto.key, workers=workers, name="dist.yaml")
@@ -68,10 +69,12 @@ def test_two_workers_collect_what_one_process_collects(
     assert distributed.snapshot.complete
     assert _inventory(distributed) == _inventory(local)
     assert _findings(distributed) == _findings(local)
-    assert len(done) == UNITS and {u.outcome for u in done} == {"done"}
+    assert len(done) == UNITS
+    assert {u.outcome for u in done} == {"done"}
     rows = _work_rows(postgres_url, distributed.cycle_id)
     assert len(rows) == UNITS
-    assert {r.state for r in rows} == {"done"} and {r.deliveries for r in rows} == {1}
+    assert {r.state for r in rows} == {"done"}
+    assert {r.deliveries for r in rows} == {1}
     lines = [u for w in (a, b) for u in w.units() if u["cycle_id"] == distributed.cycle_id]
     assert sorted((u["account"], u["region"], u["service"]) for u in lines) == sorted(
         (r.account, r.region, r.service) for r in rows
