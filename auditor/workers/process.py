@@ -25,6 +25,7 @@ import uuid
 from typing import Any
 
 import structlog
+from celery.signals import worker_shutting_down
 
 from auditor.aws import AwsSessions, client_config
 from auditor.collect.runner import collectors
@@ -92,6 +93,14 @@ def serve(settings: Settings, concurrency: int | None = None) -> int:
         handle(ctx, message)
 
     app = make_app(config, collect_unit)
+    # our "unit" line is the one line per unit: Celery's received/succeeded lines are noise
+    for name in ("celery.worker.strategy", "celery.app.trace"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+    def on_shutdown(sig: str = "", how: str = "", exitcode: int = 0, **_: Any) -> None:
+        log.info("worker_stopping", worker=worker_id, signal=sig, how=how)
+
+    worker_shutting_down.connect(on_shutdown, weak=False)
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat, args=(ctx, stop), name="lease", daemon=True)
     beat.start()

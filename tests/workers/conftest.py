@@ -213,3 +213,22 @@ def leader_env(moto: Moto, monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.setenv(key, value)
     monkeypatch.delenv("AUDITOR_SLACK_WEBHOOK", raising=False)
     os.environ.pop("AUDITOR_SLACK_WEBHOOK", None)
+
+
+@pytest.fixture(scope="session")
+def local_inventory(moto: Moto, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The in-process cycle over the same fleet: what a distributed cycle must match."""
+    from auditor.pipeline import CycleOptions, run_cycle
+    from auditor.settings import load_settings
+
+    directory = tmp_path_factory.mktemp("local")
+    saved = dict(os.environ)
+    os.environ.update({k: v for k, v in aws_env(moto.url).items() if k.startswith("AWS_")})
+    try:
+        config = write_config(directory, f"sqlite:///{directory}/local.db", moto.key)
+        return run_cycle(
+            load_settings(config), options=CycleOptions(write_report=False, send_alerts=False)
+        )
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
