@@ -20,7 +20,6 @@ import boto3
 import botocore.config
 import botocore.credentials
 import botocore.exceptions
-import botocore.session
 
 USER_AGENT = "auditor"
 DEFAULT_MAX_ATTEMPTS = 8
@@ -159,8 +158,7 @@ class AwsSessions:
 
     Assumed-role credentials are kept per account and refreshed by botocore shortly before
     they expire (a long cycle, or a worker process that lives for days, never uses expired
-    ones and never assumes a role per call). Every account's session shares the base
-    session's loader, so service models are parsed once per process. `limiter`, when given,
+    ones and never assumes a role per call). `limiter`, when given,
     paces every call per (account, region, API service); `max_clients` bounds the client
     cache of a long-lived process (least recently used first out).
     """
@@ -185,7 +183,7 @@ class AwsSessions:
         self._time_fetcher = time_fetcher
         self._lock = threading.Lock()
         self._assume_lock = threading.Lock()
-        self._sessions: dict[str, boto3.Session] = {}
+        self._credentials: dict[str, botocore.credentials.Credentials] = {}
         self._clients: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
         self.counter.attach(self.base)
         self._caller_account: str | None = None
@@ -200,14 +198,14 @@ class AwsSessions:
             self._caller_account = str(sts.get_caller_identity()["Account"])
         return self._caller_account
 
-    def session_for(self, target: Target) -> boto3.Session:
-        """The session for an account: one AssumeRole per account until shortly before the
-        credentials expire (botocore refreshes them then)."""
+    def credentials_for(self, target: Target) -> botocore.credentials.Credentials | None:
+        """An account's assumed-role credentials (None: the ambient ones): one AssumeRole per
+        account until shortly before they expire, when botocore refreshes them."""
         if target.role_arn is None:
-            return self.base
+            return None
         # one AssumeRole per account, even when its regions start at once
         with self._assume_lock:
-            cached = self._sessions.get(target.account_id)
+            cached = self._credentials.get(target.account_id)
             if cached is not None:
                 return cached
             role_arn = target.role_arn
@@ -234,13 +232,8 @@ class AwsSessions:
                 "sts-assume-role",
                 time_fetcher=self._time_fetcher or _local_now,
             )
-            core = botocore.session.get_session()
-            core.register_component("data_loader", self.base._session.get_component("data_loader"))
-            core._credentials = credentials  # type: ignore[attr-defined]  # boto3's own recipe
-            session = boto3.Session(botocore_session=core, region_name=self.base.region_name)
-            self.counter.attach(session)
-            self._sessions[target.account_id] = session
-            return session
+            self._credentials[target.account_id] = credentials
+            return credentials
 
     def client(self, target: Target, service: str, region: str) -> Any:
         key = (target.account_id, service, region)
@@ -249,7 +242,7 @@ class AwsSessions:
             if found is not None:
                 self._clients.move_to_end(key)
                 return found
-        made = self._make_client(self.session_for(target), service, region)
+        made = self._make_client(self.base, service, region, self.credentials_for(target))
         if self._limiter is not None:
             limiter, account = self._limiter, target.account_id
 
@@ -264,9 +257,31 @@ class AwsSessions:
                     self._clients.popitem(last=False)
             return found
 
-    def _make_client(self, session: boto3.Session, service: str, region: str) -> Any:
+    def _make_client(
+        self,
+        session: boto3.Session,
+        service: str,
+        region: str,
+        credentials: botocore.credentials.Credentials | None = None,
+    ) -> Any:
+        """A client of `session`; with `credentials`, signed with them. Every account's
+        clients come from the one base session (a session per account would cost its
+        creation, tens of milliseconds of CPU, in every process that meets the account)."""
         with self._lock:  # boto3 sessions are not thread-safe when creating clients
-            return session.client(service, region_name=region, config=self.config)  # type: ignore[call-overload]
+            if credentials is None:
+                return session.client(service, region_name=region, config=self.config)  # type: ignore[call-overload]
+            frozen = credentials.get_frozen_credentials()
+            client = session.client(  # type: ignore[call-overload]
+                service,
+                region_name=region,
+                config=self.config,
+                aws_access_key_id=frozen.access_key,
+                aws_secret_access_key=frozen.secret_key,
+                aws_session_token=frozen.token,
+            )
+        # the signer asks refreshable credentials for fresh values at every request
+        client._request_signer._credentials = credentials
+        return client
 
 
 def _local_now() -> datetime:

@@ -249,3 +249,4 @@ class WorkUnitRow(SQLModel, table=True):
     api_calls: dict[str, Any] | None = _json(nullable=True)
     error: str | None = _text(nullable=True)
     result: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary(), nullable=True))
+    reported: bool = False  # the leader has taken the result (and dropped its bytes)

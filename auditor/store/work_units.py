@@ -31,15 +31,6 @@ UnitKey = tuple[str, str, str]  # (account, region, service)
 
 
 @dataclass(frozen=True, slots=True)
-class UnitState:
-    key: UnitKey
-    state: str
-    deliveries: int
-    worker: str | None
-    error: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class UnitResult:
     key: UnitKey
     state: str
@@ -49,6 +40,7 @@ class UnitResult:
     retries: int
     throttles: int
     error: str | None
+    deliveries: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,36 +115,42 @@ class WorkUnits:
             )
             return conn.execute(stmt).rowcount == 1
 
-    def states(self, cycle_id: str) -> list[UnitState]:
+    def progress(self, cycle_id: str) -> tuple[int, int, int]:
+        """(running, finished, deliveries) of the cycle: changes whenever a unit moves."""
         with self._tx() as conn:
-            rows = conn.execute(
+            row = conn.execute(
                 sa.select(
-                    UNITS.c.account,
-                    UNITS.c.region,
-                    UNITS.c.service,
-                    UNITS.c.state,
-                    UNITS.c.deliveries,
-                    UNITS.c.worker,
-                    UNITS.c.error,
+                    sa.func.count().filter(UNITS.c.state == "running"),
+                    sa.func.count().filter(UNITS.c.state.in_(TERMINAL)),
+                    sa.func.coalesce(sa.func.sum(UNITS.c.deliveries), 0),
                 ).where(UNITS.c.cycle_id == cycle_id)
-            ).all()
-        return [
-            UnitState((r.account, r.region, r.service), r.state, r.deliveries, r.worker, r.error)
-            for r in rows
-        ]
+            ).one()
+        return int(row[0]), int(row[1]), int(row[2])
 
-    def results(self, cycle_id: str, keys: Sequence[UnitKey]) -> list[UnitResult]:
-        if not keys:
-            return []
-        wanted = set(keys)
+    def take_finished(self, cycle_id: str) -> list[UnitResult]:
+        """Finished units not taken yet, with their results; marked taken, bytes dropped
+        (the snapshot holds them from now on)."""
         with self._tx() as conn:
             rows = conn.execute(
                 sa.select(UNITS).where(
                     UNITS.c.cycle_id == cycle_id,
-                    UNITS.c.account.in_({k[0] for k in wanted}),
                     UNITS.c.state.in_(TERMINAL),
+                    UNITS.c.reported.is_(False),
                 )
             ).all()
+            if rows:
+                conn.execute(
+                    UNITS.update()
+                    .where(
+                        UNITS.c.cycle_id == cycle_id,
+                        UNITS.c.state.in_(TERMINAL),
+                        UNITS.c.reported.is_(False),
+                        sa.tuple_(UNITS.c.account, UNITS.c.region, UNITS.c.service).in_(
+                            [(r.account, r.region, r.service) for r in rows]
+                        ),
+                    )
+                    .values(reported=True, result=None)
+                )
         return [
             UnitResult(
                 key=(r.account, r.region, r.service),
@@ -163,9 +161,9 @@ class WorkUnits:
                 retries=int(r.retries),
                 throttles=int(r.throttles),
                 error=r.error,
+                deliveries=int(r.deliveries),
             )
             for r in rows
-            if (r.account, r.region, r.service) in wanted
         ]
 
     def expire_overdue(self, cycle_id: str) -> list[UnitKey]:
@@ -231,11 +229,6 @@ class WorkUnits:
                     rows = conn.execute(stmt.where(pending, _key(*key)).returning(*returning))
                     expired.extend(_keys(rows.all()))
         return expired
-
-    def drop_results(self, cycle_id: str) -> None:
-        """The snapshot holds the results now: keep only the units' bookkeeping."""
-        with self._tx() as conn:
-            conn.execute(UNITS.update().where(UNITS.c.cycle_id == cycle_id).values(result=None))
 
     # -- worker -----------------------------------------------------------------------------
     def claim(

@@ -33,7 +33,7 @@ from auditor.collect.units import (
 from auditor.model import Service
 from auditor.settings import Settings
 from auditor.store import Store
-from auditor.store.work_units import TERMINAL, UnitKey, UnitResult, UnitState
+from auditor.store.work_units import UnitKey, UnitResult
 from auditor.workers.app import TASK_NAME, make_app
 from auditor.workers.codec import UnitMessage, decode_result, encode_message
 from auditor.workers.redis_state import AccountCache
@@ -140,13 +140,13 @@ class _Cycle:
             self.o._units.expire_units(self.cycle_id, unsent, "BrokerUnavailable")
 
     # -- results ----------------------------------------------------------------------------
-    def gap_result(self, row: UnitResult | UnitState, key: UnitKey) -> CollectResult:
+    def gap_result(self, row: UnitResult, key: UnitKey) -> CollectResult:
         unit = self.units[key]
         code = row.error or "WorkerFailed"
         template = _GAP_MESSAGES.get(code, "the worker failed ({code})")
         message = template.format(
             timeout=self.o._config.unit_timeout_seconds,
-            deliveries=getattr(row, "deliveries", "?"),
+            deliveries=row.deliveries,
             broker=_safe_broker(self.o._config.broker or ""),
             code=code,
         )
@@ -204,18 +204,14 @@ class _Cycle:
         )
         log.info("dispatch", cycle_id=self.cycle_id, units=len(self.order), queue=config.queue)
         self.send([k for k in self.order if k not in self.waits_for_ecs])
-        seen: dict[UnitKey, tuple[str, int]] = {}
+        seen = (-1, -1, -1)
         last_change = self.o._monotonic()
         while len(self.results) < len(self.order):
-            states = self.o._units.states(self.cycle_id)
             now = self.o._monotonic()
-            for s in states:
-                mark = (s.state, s.deliveries)
-                if seen.get(s.key) != mark:
-                    seen[s.key] = mark
-                    last_change = now
-            finished = [s.key for s in states if s.state in TERMINAL and s.key not in self.results]
-            for row in self.o._units.results(self.cycle_id, finished):
+            moved = self.o._units.progress(self.cycle_id)
+            if moved != seen:
+                seen, last_change = moved, now
+            for row in self.o._units.take_finished(self.cycle_id):
                 self.take(row)
             if len(self.results) >= len(self.order):
                 break
@@ -230,7 +226,6 @@ class _Cycle:
                     log.error("no_worker", cycle_id=self.cycle_id, units=len(stalled))
                 last_change = now
             self.o._sleep(self.o._poll)
-        self.o._units.drop_results(self.cycle_id)
         return Executed(
             [(self.units[k], self.results[k]) for k in self.order], dict(self.remote_calls)
         )

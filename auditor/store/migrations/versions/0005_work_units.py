@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("api_calls", sa.JSON(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("result", sa.LargeBinary(), nullable=True),
+        sa.Column("reported", sa.Boolean(), nullable=False, server_default=sa.false()),
     )
     op.create_index("ix_work_units_enqueued_at", "work_units", ["enqueued_at"])
     op.create_index("ix_work_units_worker_state", "work_units", ["worker", "state"])
