@@ -109,9 +109,12 @@ class _LeaderStore(Store):
         """The engine belongs to the daemon's store; the daemon closes it."""
 
 
-def _default_runner(settings: Settings, clock: Clock) -> CycleRunner:
+def _default_runner(settings: Settings, clock: Clock, metrics: Metrics) -> CycleRunner:
     # With a report schedule, reports are published on it rather than after every cycle.
-    options = CycleOptions(write_report=settings.schedule.report is None)
+    # Every finished unit feeds the per-unit metrics, wherever it ran.
+    options = CycleOptions(
+        write_report=settings.schedule.report is None, progress=metrics.observe_unit
+    )
 
     def run(store: Store) -> CycleResult:
         fence = store.fence if isinstance(store, _LeaderStore) else None
@@ -143,7 +146,7 @@ class Daemon:
             # rather than failing every cycle
             preflight(settings, write_report=True)
         self.store = store or Store.open(settings.store)  # migrates, under a lock on PostgreSQL
-        self._runner = runner or _default_runner(settings, self.clock)
+        self._runner = runner or _default_runner(settings, self.clock, self.metrics)
         self.is_leader = False
         self.leader_since: datetime | None = None
         self.last_cycle_at: datetime | None = None

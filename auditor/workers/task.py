@@ -41,6 +41,13 @@ class WorkerContext:
 
 def handle(ctx: WorkerContext, data: Mapping[str, Any]) -> str:
     """Run one unit message; the outcome (done, skipped, discarded, failed)."""
+    try:
+        return _handle(ctx, data)
+    finally:
+        ctx.on_unit_end()
+
+
+def _handle(ctx: WorkerContext, data: Mapping[str, Any]) -> str:
     began = time.perf_counter()
     message = decode_message(data)
     unit, key = message.unit, message.key
@@ -104,5 +111,3 @@ def handle(ctx: WorkerContext, data: Mapping[str, Any]) -> str:
         except Exception:  # the store is gone: the lease lapses and the leader takes over
             log.warning("unit_not_recorded", **fields)
         return outcome
-    finally:
-        ctx.on_unit_end()

@@ -84,3 +84,51 @@ def test_two_workers_collect_what_one_process_collects(
     extra = dict(distributed.snapshot.api_calls)
     extra.pop("sts:AssumeRole")
     assert extra == {k: v for k, v in local.snapshot.api_calls.items() if k != "sts:AssumeRole"}
+
+
+def test_workers_status_shows_connected_workers_and_queue_depth(
+    moto: Moto, queue: str, spawn: Any, tmp_path: Path, postgres_url: str, capsys: Any
+) -> None:
+    """Units waiting with no worker show as queue depth; a started worker shows with its
+    concurrency (and drains the queue: units with no row are skipped, not run)."""
+    import json
+
+    from auditor.cli import main
+    from auditor.workers.app import TASK_NAME, make_app
+
+    workers = {"broker": broker_url(), "queue": queue, "max_units_per_process": 3}
+    config = write_config(tmp_path, postgres_url, moto.key, workers=workers)
+    app = make_app(load_settings(config).workers)
+    message = {
+        "v": 1,
+        "cycle_id": "no-such-cycle",
+        "account": ACCOUNTS[0],
+        "role_arn": None,
+        "region": REGIONS[0],
+        "service": "ec2",
+    }
+    for _ in range(3):
+        app.send_task(TASK_NAME, args=[message], queue=queue)
+
+    assert main(["workers", "status", "--config", str(config), "--json"]) == 0
+    before = json.loads(capsys.readouterr().out)
+    assert (before["queued"], before["workers"]) == (3, [])
+
+    worker = spawn(config, "worker", concurrency=3)
+    from tests.daemon.processes import wait_for
+
+    wait_for("the queue to drain", lambda: len(worker.units()) == 3, 30)
+    assert {u["outcome"] for u in worker.units()} == {"skipped"}
+    # three units were its max_units_per_process: it recycles itself (exit 0)
+    assert worker.proc.wait(timeout=30) == 0
+    assert worker.events("worker_recycling")
+
+    spawn(config, "second", concurrency=3)
+
+    def status() -> dict[str, Any]:
+        assert main(["workers", "status", "--config", str(config), "--json"]) == 0
+        return dict(json.loads(capsys.readouterr().out))
+
+    after = wait_for("the new worker to answer", lambda: (s := status())["workers"] and s, 30)
+    assert after["queued"] == 0
+    assert [(w["concurrency"], w["active"]) for w in after["workers"]] == [(3, 0)]
