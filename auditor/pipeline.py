@@ -38,6 +38,7 @@ from auditor.model import (
     ActionRecord,
     Clock,
     Evaluation,
+    Finding,
     FindingDelta,
     RuleInfo,
     Severity,
@@ -80,6 +81,9 @@ class CycleOptions:
     # called before anything is written or any action is taken; raises to abandon the
     # cycle (the daemon's leadership check: a replica that lost its lease writes nothing)
     fence: Callable[[], None] | None = None
+    # a run narrowed to part of the estate (`auditor scan --region ...`): open findings it
+    # did not look at are carried over, never resolved
+    looked_at: Callable[[Finding], bool] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +167,7 @@ def run_cycle(
         history = build_history(versions, previous)
         evaluation = evaluate(snapshot, rules, exemptions, clock, history=history)
         now = clock.now()
-        delta = compute_delta(store.open_findings(), evaluation, now)
+        delta = compute_delta(store.open_findings(), evaluation, now, covered=options.looked_at)
         infos = {r.id: rules.info(r.id) for r in rules.rules}
 
         decided = Plan(cycle_id=snapshot.id, mode="off")

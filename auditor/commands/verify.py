@@ -18,11 +18,14 @@ trusted key(s): --key FILE (repeatable: a PEM from `auditor keys public`), else 
 the configured signer (signing.key_file / key_env / kms_key_id). Without any trusted key
 only integrity is proven, not origin: a warning says so (--require-key makes it an error).
 
-exit codes: 0 valid; 4 invalid (each problem is printed: what was expected, what was found)
+A directory holding a single bundle (what `auditor reports get ID --out DIR` writes) is
+verified as that bundle, and the output says its place in the chain was not checked; pass
+--chain to require the whole chain (every bundle from sequence 1) instead.
 
 examples:
   auditor verify --key pub.pem reports/20261122T120000Z-1a2b3c4d
   auditor verify --key pub.pem reports/
+  auditor reports get 20261122T120000Z-1a2b3c4d --out evidence && auditor verify evidence
 """
 
 
@@ -40,6 +43,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--config", type=Path, default=None, help="config file (default ./auditor.yaml)")
     p.add_argument("--require-key", action="store_true", help="fail when no trusted key is known")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument(
+        "--chain",
+        action="store_true",
+        help="a directory must hold the whole chain, even when it holds one bundle",
+    )
     p.set_defaults(handler=handle)
 
 
@@ -69,11 +77,24 @@ def trusted_keys(args: argparse.Namespace) -> tuple[list[bytes], str]:
         return [], f"none ({type(exc).__name__}: {exc})"
 
 
+def _single_bundle(path: Path) -> Path | None:
+    """The one bundle in a directory that holds exactly one (and nothing else of note)."""
+    if not path.is_dir():
+        return None
+    from auditor.report.manifest import MANIFEST
+
+    bundles = [p for p in path.iterdir() if p.is_dir() and (p / MANIFEST).is_file()]
+    return bundles[0] if len(bundles) == 1 else None
+
+
 def handle(args: argparse.Namespace) -> int:
+    from auditor.errors import BadInputError
     from auditor.report.manifest import MANIFEST, SIGNATURE
     from auditor.report.verify import verify_bundle, verify_chain
 
     path: Path = args.path
+    if not path.exists():
+        raise BadInputError(f"{path}: no such file or directory")
     keys, origin = trusted_keys(args)
     if not keys:
         msg = (
@@ -86,10 +107,20 @@ def handle(args: argparse.Namespace) -> int:
             return int(ExitCode.VERIFY_FAILED)
         print(f"auditor: warning: {msg}", file=sys.stderr)
     trusted = keys or None
+    note = None
+    single = _single_bundle(path) if not args.chain else None
+    if single is not None:
+        path = single
     if any((path / name).is_file() for name in (MANIFEST, SIGNATURE, "report.json")):
         result = verify_bundle(path, trusted)
         problems = [f"{path.name}: {p}" for p in result.problems]
         checked = [result]
+        if (result.sequence or 0) > 1:
+            note = (
+                f"this bundle's place in the chain was not checked (sequence {result.sequence}; "
+                "its predecessors are not here): verify a directory with every bundle from "
+                "sequence 1 to check the chain"
+            )
     else:
         chain = verify_chain(path, trusted)
         problems = list(chain.all_problems)
@@ -113,6 +144,7 @@ def handle(args: argparse.Namespace) -> int:
                         for b in checked
                     ],
                     "problems": problems,
+                    "chain_checked": len(checked) > 1 or note is None,
                 },
                 indent=2,
             )
@@ -126,6 +158,8 @@ def handle(args: argparse.Namespace) -> int:
         if ok:
             trust = f"trusted key from {origin}" if keys else "embedded keys only"
             print(f"valid: {len(checked)} bundle(s), {trust}")
+            if note:
+                print(f"note: {note}")
         else:
             print(f"INVALID: {len(problems)} problem(s)")
     return int(ExitCode.OK if ok else ExitCode.VERIFY_FAILED)
