@@ -195,6 +195,8 @@ class WorkersConfig(_Section):
     """Distributed collection (Celery over Redis); off while `broker` is unset."""
 
     broker: str | None = None  # redis://127.0.0.1:6379/0
+    # a file holding the broker URL (it carries the Redis password): wins over `broker`
+    broker_file: Path | None = None
     concurrency: int = Field(default=4, ge=1, le=256)  # units at once per worker process
     unit_timeout_seconds: int = Field(default=300, ge=1)
     queue: str = Field(default="auditor-units", pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
@@ -209,6 +211,20 @@ class WorkersConfig(_Section):
         if value is not None and not re.match(r"^rediss?://", value):
             raise ValueError("expected a Redis URL: redis://HOST:6379/0 (or rediss://)")
         return value
+
+    @model_validator(mode="after")
+    def _broker_from_file(self) -> WorkersConfig:
+        if self.broker_file is None:
+            return self
+        try:
+            url = self.broker_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
+            raise ValueError(f"cannot read {self.broker_file}: {reason}") from None
+        if not re.match(r"^rediss?://", url):  # never echo the content: it holds a password
+            raise ValueError(f"{self.broker_file} does not hold a redis:// or rediss:// URL")
+        object.__setattr__(self, "broker", url)
+        return self
 
 
 class Settings(BaseSettings):

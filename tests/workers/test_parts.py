@@ -183,3 +183,20 @@ def test_workers_with_a_sqlite_store_exit_2_with_a_clear_message(
     assert "workers need a shared PostgreSQL store" in err
     assert str(config) in err
     assert not (tmp_path / "a.db").exists()
+
+
+def test_broker_url_from_a_file_is_used_and_never_echoed(tmp_path: Path) -> None:
+    """The broker URL carries the Redis password: read from a file; a bad file's content
+    is not repeated in the error."""
+    from auditor.settings import ConfigError, load_settings
+
+    secret = tmp_path / "broker-url"
+    secret.write_text("redis://:s3cret@redis:6379/0\n", encoding="utf-8")
+    config = tmp_path / "auditor.yaml"
+    config.write_text(f"workers: {{broker_file: {secret}}}\n", encoding="utf-8")
+    assert load_settings(config).workers.broker == "redis://:s3cret@redis:6379/0"
+    secret.write_text("not-a-url-s3cret\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config)
+    assert "s3cret" not in str(raised.value)
+    assert "workers.broker_file" in str(raised.value) or "broker-url" in str(raised.value)
