@@ -212,7 +212,6 @@ def leader_env(moto: Moto, monkeypatch: pytest.MonkeyPatch) -> None:
         if key.startswith("AWS_"):
             monkeypatch.setenv(key, value)
     monkeypatch.delenv("AUDITOR_SLACK_WEBHOOK", raising=False)
-    os.environ.pop("AUDITOR_SLACK_WEBHOOK", None)
 
 
 @pytest.fixture(scope="session")
