@@ -48,7 +48,14 @@ from auditor.model import (
     SystemClock,
     TrackedFinding,
 )
-from auditor.notify import SlackTransport, active_destinations, deliver, plan_messages
+from auditor.notify import (
+    GAPS,
+    SlackTransport,
+    active_destinations,
+    coverage_alert_key,
+    deliver_pending,
+    plan_messages,
+)
 from auditor.remediate.executor import execute, kill_switch_engaged, session_client_for
 from auditor.remediate.plan import Plan
 from auditor.remediate.planner import plan
@@ -182,8 +189,11 @@ def run_cycle(
         alerting = options.send_alerts and (
             options.transport is not None or bool(active_destinations(settings.slack))
         )
+        gap_alerts = _coverage_alert_times(store) if alerting else {}
         messages = (
-            plan_messages(delta, snapshot.gaps, actions, infos, settings.slack, report_url, now)
+            plan_messages(
+                delta, snapshot.gaps, actions, infos, settings.slack, report_url, now, gap_alerts
+            )
             if alerting
             else ()
         )
@@ -209,7 +219,14 @@ def run_cycle(
                 # same keys for the delta's messages (ignored); a new one for what was done
                 store.outbox().enqueue(
                     plan_messages(
-                        delta, snapshot.gaps, actions, infos, settings.slack, report_url, now
+                        delta,
+                        snapshot.gaps,
+                        actions,
+                        infos,
+                        settings.slack,
+                        report_url,
+                        now,
+                        gap_alerts,
                     )
                 )
         report_dir = None
@@ -260,6 +277,16 @@ def _report_url(settings: Settings, report_id: str) -> str | None:
     return None
 
 
+def _coverage_alert_times(store: Store) -> dict[str, datetime]:
+    """When each coverage alert was first queued, by its stable key."""
+    out: dict[str, datetime] = {}
+    for key, queued in store.outbox().first_queued(f"{GAPS}:").items():
+        base = coverage_alert_key(key)
+        if base is not None and (base not in out or queued < out[base]):
+            out[base] = queued
+    return out
+
+
 def _deliver(
     settings: Settings, store: Store, options: CycleOptions, clock: Clock
 ) -> tuple[int, int]:
@@ -267,8 +294,12 @@ def _deliver(
     outage never fails a committed cycle: it is logged and retried next time."""
     transport = options.transport or SlackTransport(settings.slack)
     try:
-        result = deliver(
-            store.outbox(), transport, clock, deadline_seconds=options.alert_deadline_seconds
+        result = deliver_pending(
+            store.outbox(),
+            transport,
+            settings.slack,
+            clock,
+            deadline_seconds=options.alert_deadline_seconds,
         )
         return len(result.sent), len(result.failed) + len(result.deferred)
     except Exception:
