@@ -180,9 +180,14 @@ class WorkerProcess:
         return self.events("unit")
 
     def close(self) -> None:
+        """Warm shutdown first (it also lets coverage write its data), then kill."""
         if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
         self._stderr.close()
 
 
