@@ -18,7 +18,7 @@ example:
 """
 
 STATUS_DESCRIPTION = """\
-Show the workers connected to workers.broker (name, concurrency, units running, units
+Show the workers consuming workers.queue on workers.broker (name, concurrency, units running, units
 done) and the depth of workers.queue (units waiting, units delivered and not yet
 acknowledged). Exit 3 when the broker does not answer.
 

@@ -72,8 +72,11 @@ def workers_status(settings: Settings, timeout: float = 1.0) -> WorkersStatus:
     inspect = app.control.inspect(timeout=timeout)
     stats: dict[str, Any] = inspect.stats() or {}
     active: dict[str, Any] = inspect.active() or {}
+    # every worker on the broker answers a broadcast: keep those consuming this queue
+    queues: dict[str, Any] = inspect.active_queues() or {}
+    ours = {n for n, qs in queues.items() if any(q.get("name") == config.queue for q in qs or ())}
     workers = []
-    for name in sorted(stats):
+    for name in sorted(n for n in stats if n in ours):
         info = stats[name]
         pool = info.get("pool") or {}
         total = info.get("total") or {}
