@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/collect.py
 	$(BIN)/python bench/evaluate.py
 	$(BIN)/python bench/report.py
+	$(BIN)/python bench/secrets.py
 
 # distributed collection: 200 accounts x 4 regions on 1, 2, 4 workers (needs PostgreSQL and
 # Redis on 127.0.0.1; about half an hour on 2 cores, most of it seeding moto)

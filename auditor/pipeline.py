@@ -26,12 +26,21 @@ from auditor.collect.runner import ProgressCallback, collect
 from auditor.engine import (
     Exemption,
     RuleSet,
+    TagPolicy,
+    check_exemptions,
     compute_delta,
     evaluate,
     load_exemptions,
     load_rules,
 )
-from auditor.engine.history import baseline_arns, baseline_kinds, build_history, restrict
+from auditor.engine.exemptions import from_requests
+from auditor.engine.history import (
+    baseline_arns,
+    baseline_kinds,
+    build_history,
+    restrict,
+    with_secret_allowlist,
+)
 from auditor.errors import ExitCode
 from auditor.iac.load import with_declared_state
 from auditor.model import (
@@ -56,15 +65,17 @@ from auditor.notify import (
     deliver_pending,
     plan_messages,
 )
+from auditor.remediate.approvals import gate
 from auditor.remediate.executor import execute, kill_switch_engaged, session_client_for
 from auditor.remediate.plan import Plan
 from auditor.remediate.planner import plan
-from auditor.report.build import build_report_input
+from auditor.report.build import build_report_input, with_audit_log
 from auditor.report.bundle import new_report_id
 from auditor.report.errors import ReportError
 from auditor.report.model import ReportInput
 from auditor.report.publish import kms_factory, publish_report
 from auditor.report.signing import Signer, signer_from_settings
+from auditor.report.storage import check_report_dir
 from auditor.settings import Settings, require_shared_store
 from auditor.store import CycleRecord, Store
 from auditor.workers import executor_for
@@ -104,13 +115,21 @@ class Preflight:
 
 
 def preflight(
-    settings: Settings, sessions: AwsSessions | None = None, *, write_report: bool = True
+    settings: Settings,
+    sessions: AwsSessions | None = None,
+    *,
+    write_report: bool = True,
+    clock: Clock | None = None,
 ) -> Preflight:
     require_shared_store(settings)
-    rules = cycle_rules(load_rules(settings.rules), settings)
+    loaded = load_rules(settings.rules)
+    rules = cycle_rules(loaded, settings)
     exemptions = load_exemptions(settings)
+    today = (clock or SystemClock()).now().date()
+    check_exemptions(exemptions, loaded, settings.exemption_policy, today)
     signer = None
     if write_report:
+        check_report_dir(Path(settings.reports.dir))
         signer = signer_from_settings(settings, kms_factory(sessions or AwsSessions()))
     return Preflight(rules, exemptions, signer)
 
@@ -141,7 +160,7 @@ class CycleResult:
         return ExitCode.OK
 
 
-def run_cycle(
+def run_cycle(  # noqa: PLR0915 - the pipeline refactor (another issue) splits it
     settings: Settings,
     *,
     clock: Clock | None = None,
@@ -154,12 +173,13 @@ def run_cycle(
     options = options or CycleOptions()
     began = time.perf_counter()
     sessions = sessions or AwsSessions(config=client_config(settings.collect.max_attempts))
-    checked = preflight(settings, sessions, write_report=options.write_report)
+    checked = preflight(settings, sessions, write_report=options.write_report, clock=clock)
     rules, exemptions, signer = checked.rules, checked.exemptions, checked.signer
     fence = options.fence or (lambda: None)
     own_store = store is None
     store = store or Store.open(settings.store)
     try:
+        exemptions += from_requests(store.approved_exemption_requests(clock.now().date()))
         previous = store.latest_snapshot()
         snapshot = collect(
             settings,
@@ -172,7 +192,9 @@ def run_cycle(
         snapshot = with_declared_state(snapshot, settings, rules, sessions, clock)
         versions = store.baselines(baseline_arns(snapshot, baseline_kinds(rules)))
         history = build_history(versions, previous)
-        evaluation = evaluate(snapshot, rules, exemptions, clock, history=history)
+        evaluation = evaluate(
+            snapshot, rules, exemptions, clock, history=history, tag_policy=tag_policy(settings)
+        )
         now = clock.now()
         delta = compute_delta(store.open_findings(), evaluation, now, covered=options.looked_at)
         infos = {r.id: rules.info(r.id) for r in rules.rules}
@@ -231,8 +253,11 @@ def run_cycle(
                 )
         report_dir = None
         if signer is not None:
-            data = build_report_input(
-                settings, snapshot, evaluation, delta, rules, exemptions, actions, clock
+            data = with_audit_log(
+                build_report_input(
+                    settings, snapshot, evaluation, delta, rules, exemptions, actions, clock
+                ),
+                store.audit_since,
             )
             report_dir = publish_report(
                 data, settings, sessions, clock, signer=signer, report_id=report_id
@@ -258,9 +283,11 @@ def run_cycle(
 
 
 def cycle_rules(rules: RuleSet, settings: Settings) -> RuleSet:
-    """The rules this configuration can judge: without a Terraform state there is nothing
-    to compare with, so the iac.* rules do not run (they would call everything unmanaged);
+    """The rules this configuration can judge, with the estate's secret allowlist. Without a
+    Terraform state there is nothing to compare with, so the iac.* rules do not run (they
+    would call everything unmanaged);
     `iac.cloudformation_managed: false` stops counting CloudFormation stacks as managed."""
+    rules = with_secret_allowlist(rules, settings.secrets)
     if not settings.iac.terraform_states:
         return restrict(rules, disabled=("iac.*",))
     unmanaged = rules.get(IAC_UNMANAGED_RULE)
@@ -268,6 +295,11 @@ def cycle_rules(rules: RuleSet, settings: Settings) -> RuleSet:
         tags = [t for t in unmanaged.params.get("managed_tags", []) if t != CFN_STACK_TAG]
         return restrict(rules, params={IAC_UNMANAGED_RULE: {"managed_tags": tags}})
     return rules
+
+
+def tag_policy(settings: Settings) -> TagPolicy:
+    """Which rules resource tags may exempt (exemption_policy.tags; none by default)."""
+    return TagPolicy.from_config(settings.exemption_policy.tags)
 
 
 def _report_url(settings: Settings, report_id: str) -> str | None:
@@ -320,7 +352,7 @@ def _plan(
     store: Store,
     now: datetime,
 ) -> Plan:
-    return plan(
+    decided = plan(
         delta.open,
         SnapshotView(snapshot),
         infos,
@@ -330,6 +362,8 @@ def _plan(
         snapshot.id,
         kill_switch_engaged(settings.remediation, os.environ),
     )
+    open_by_id = {t.id: t for t in delta.open}
+    return gate(decided, settings.remediation.require_approval, open_by_id, store.open_decisions())
 
 
 def _execute(
@@ -357,6 +391,7 @@ def report_input(
     own_store = store is None
     store = store or Store.open(settings.store)
     try:
+        exemptions += from_requests(store.approved_exemption_requests(clock.now().date()))
         cycles = store.list_cycles(limit=2)
         if not cycles:
             raise ReportError("no cycle in the store yet: run `auditor scan` first")
@@ -364,7 +399,12 @@ def report_input(
         previous = store.load_snapshot(cycles[1].id) if len(cycles) > 1 else None
         versions = store.baselines(baseline_arns(snapshot, baseline_kinds(rules)))
         evaluation = evaluate(
-            snapshot, rules, exemptions, clock, history=build_history(versions, previous)
+            snapshot,
+            rules,
+            exemptions,
+            clock,
+            history=build_history(versions, previous),
+            tag_policy=tag_policy(settings),
         )
         stored = store.open_findings()
         now = clock.now()

@@ -1,7 +1,7 @@
 """Distributed collection: one row per (cycle, account, region, service) unit.
 
 Revision ID: 0005_work_units
-Revises: 0002_api_tokens
+Revises: 0007_webapp
 Create Date: 2026-12-04
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_work_units"
-down_revision: str | None = "0002_api_tokens"
+down_revision: str | None = "0007_webapp"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
