@@ -10,7 +10,7 @@ TOOLS  := .venv-tools
 TSTAMP := $(TOOLS)/.installed
 LOCK_FLAGS := --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28
 
-.PHONY: demo test lint lint-deploy typecheck bench lock clean
+.PHONY: demo test lint lint-deploy typecheck bench bench-scale lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/events.py
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/cycle.py
+
+# distributed collection: 200 accounts x 4 regions on 1, 2, 4 workers (needs PostgreSQL and
+# Redis on 127.0.0.1; about half an hour on 2 cores, most of it seeding moto)
+bench-scale: $(STAMP)
+	$(BIN)/python bench/scale.py
 
 # re-resolve the locks after changing dependencies in pyproject.toml
 lock: $(TSTAMP)

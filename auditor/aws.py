@@ -8,15 +8,18 @@ botocore's adaptive retry mode, and a count of every API call and error per oper
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import threading
 import time
-from collections import Counter
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import botocore.config
+import botocore.credentials
 import botocore.exceptions
 
 USER_AGENT = "auditor"
@@ -31,26 +34,77 @@ class DeadlineExceeded(botocore.exceptions.BotoCoreError):
     fmt = "deadline exceeded before {operation} could be sent"
 
 
-_deadline = threading.local()
+# a context variable, not a thread-local: threads started with a copy of the context (a
+# unit's user-data reads) keep their unit's deadline
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "auditor_deadline", default=None
+)
 
 
 @contextlib.contextmanager
 def deadline(at: float | None) -> Iterator[None]:
     """Every AWS request this thread sends inside the block is refused once `time.monotonic()`
     passes `at` (a retry included): what is not done by then becomes a gap, not a wait."""
-    before = getattr(_deadline, "at", None)
-    _deadline.at = at if before is None or at is None else min(at, before)
+    before = _DEADLINE.get()
+    token = _DEADLINE.set(at if before is None or at is None else min(at, before))
     try:
         yield
     finally:
-        _deadline.at = before
+        _DEADLINE.reset(token)
 
 
 def _refuse_past_deadline(model: Any = None, **_: Any) -> None:
-    at = getattr(_deadline, "at", None)
+    at = _DEADLINE.get()
     if at is not None and time.monotonic() >= at:
         name = getattr(model, "name", "request")
         raise DeadlineExceeded(operation=name)
+
+
+THROTTLE_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "SlowDown",
+    }
+)
+
+Limiter = Callable[[str, str, str], None]
+"""Blocks until one call to (account, region, AWS API service) may go out."""
+
+
+@dataclass
+class UnitTally:
+    """The AWS calls of one unit of work (all threads it runs on): what its log line and
+    the per-unit metrics show."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    attempts: int = 0
+    throttles: int = 0
+
+    @property
+    def retries(self) -> int:
+        return max(0, self.attempts - sum(self.calls.values()))
+
+
+_TALLY: contextvars.ContextVar[UnitTally | None] = contextvars.ContextVar(
+    "auditor_unit_tally", default=None
+)
+
+
+@contextlib.contextmanager
+def tally_calls() -> Iterator[UnitTally]:
+    """Count the AWS calls made in this context (threads started with a copy of it too)."""
+    tally = UnitTally()
+    token = _TALLY.set(tally)
+    try:
+        yield tally
+    finally:
+        _TALLY.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +127,7 @@ class ApiCallCounter:
         session.events.register("before-call", self._on_call)
         session.events.register("after-call", self._on_response)
         session.events.register("before-send", _refuse_past_deadline)
+        session.events.register("response-received", self._on_attempt)
 
     @staticmethod
     def _name(model: Any) -> str:
@@ -82,8 +137,25 @@ class ApiCallCounter:
         return f"{prefix or model.service_model.service_name}:{model.name}"
 
     def _on_call(self, model: Any, **_: Any) -> None:
+        name = self._name(model)
         with self._lock:
-            self._calls[self._name(model)] += 1
+            self._calls[name] += 1
+            tally = _TALLY.get()
+            if tally is not None:
+                tally.calls[name] += 1
+
+    def _on_attempt(self, parsed_response: Any = None, **_: Any) -> None:
+        """Every HTTP attempt, retries included: the tally's retries and throttles."""
+        tally = _TALLY.get()
+        if tally is None:
+            return
+        code = ""
+        if isinstance(parsed_response, Mapping):
+            code = str(parsed_response.get("Error", {}).get("Code") or "")
+        with self._lock:
+            tally.attempts += 1
+            if code in THROTTLE_CODES:
+                tally.throttles += 1
 
     def _on_response(self, model: Any, http_response: Any = None, **_: Any) -> None:
         status = getattr(http_response, "status_code", 200)
@@ -125,7 +197,14 @@ def client_config(
 
 
 class AwsSessions:
-    """Sessions and clients per account, region and service, shared across worker threads."""
+    """Sessions and clients per account, region and service, shared across worker threads.
+
+    Assumed-role credentials are kept per account and refreshed by botocore shortly before
+    they expire (a long cycle, or a worker process that lives for days, never uses expired
+    ones and never assumes a role per call). `limiter`, when given,
+    paces every call per (account, region, API service); `max_clients` bounds the client
+    cache of a long-lived process (least recently used first out).
+    """
 
     def __init__(
         self,
@@ -133,16 +212,26 @@ class AwsSessions:
         counter: ApiCallCounter | None = None,
         config: botocore.config.Config | None = None,
         session_name: str = "auditor",
+        *,
+        limiter: Limiter | None = None,
+        max_clients: int | None = None,
+        time_fetcher: Callable[[], datetime] | None = None,
+        refusal_seconds: float | None = None,
     ) -> None:
         self.base = base or boto3.Session()
         self.counter = counter or ApiCallCounter()
         self.config = config or client_config()
         self._session_name = session_name
+        self._limiter = limiter
+        self._max_clients = max_clients
+        self._time_fetcher = time_fetcher
         self._lock = threading.Lock()
         self._assume_lock = threading.Lock()
-        self._sessions: dict[str, boto3.Session] = {}
-        self._refused: dict[str, BaseException] = {}  # account -> why AssumeRole failed
-        self._clients: dict[tuple[str, str, str], Any] = {}
+        self._credentials: dict[str, botocore.credentials.Credentials] = {}
+        # account -> (when, why) AssumeRole failed
+        self._refused: dict[str, tuple[float, BaseException]] = {}
+        self._refusal_seconds = refusal_seconds
+        self._clients: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
         self.counter.attach(self.base)
         self._caller_account: str | None = None
 
@@ -161,54 +250,107 @@ class AwsSessions:
             self._caller_account = str(sts.get_caller_identity()["Account"])
         return self._caller_account
 
-    def session_for(self, target: Target) -> boto3.Session:
-        """The session for an account: assume-role once per instance (one cycle). A failed
-        AssumeRole is not tried again in the cycle: every unit of the account gets its
-        error at once, instead of each waiting out the same timeout in turn."""
+    def credentials_for(self, target: Target) -> botocore.credentials.Credentials | None:
+        """An account's assumed-role credentials (None: the ambient ones): one AssumeRole per
+        account until shortly before they expire, when botocore refreshes them. A failed
+        AssumeRole is not tried again for `refusal_seconds` (None: for this instance's life,
+        one cycle in-process): every unit of the account gets its error at once, instead of
+        each waiting out the same timeout in turn."""
         if target.role_arn is None:
-            return self.base
-        # one AssumeRole per account per cycle, even when its regions start at once
+            return None
+        # one AssumeRole per account, even when its regions start at once
         with self._assume_lock:
-            cached = self._sessions.get(target.account_id)
+            cached = self._credentials.get(target.account_id)
             if cached is not None:
                 return cached
             refused = self._refused.get(target.account_id)
             if refused is not None:
-                raise refused
-            sts = self._make_client(self.base, "sts", self.default_region)
+                when, why = refused
+                if self._refusal_seconds is None or time.monotonic() - when < self._refusal_seconds:
+                    raise why
+                del self._refused[target.account_id]
+            role_arn = target.role_arn
+
+            def fetch() -> dict[str, str]:
+                sts = self._make_client(self.base, "sts", self.default_region)
+                creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=self._session_name)[
+                    "Credentials"
+                ]
+                return {
+                    "access_key": creds["AccessKeyId"],
+                    "secret_key": creds["SecretAccessKey"],
+                    "token": creds["SessionToken"],
+                    "expiry_time": creds["Expiration"].isoformat(),
+                }
+
             try:
-                creds = sts.assume_role(
-                    RoleArn=target.role_arn, RoleSessionName=self._session_name
-                )["Credentials"]
-            except botocore.exceptions.BotoCoreError as exc:
-                self._refused[target.account_id] = exc
+                first = fetch()  # an error here is the unit's gap, as before
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+                self._refused[target.account_id] = (time.monotonic(), exc)
                 raise
-            except botocore.exceptions.ClientError as exc:
-                self._refused[target.account_id] = exc
-                raise
-            session = boto3.Session(
-                aws_access_key_id=creds["AccessKeyId"],
-                aws_secret_access_key=creds["SecretAccessKey"],
-                aws_session_token=creds["SessionToken"],
-                region_name=self.base.region_name,
+            credentials = botocore.credentials.RefreshableCredentials(
+                first["access_key"],
+                first["secret_key"],
+                first["token"],
+                datetime.fromisoformat(first["expiry_time"]),
+                fetch,
+                "sts-assume-role",
+                time_fetcher=self._time_fetcher or _local_now,
             )
-            self.counter.attach(session)
-            self._sessions[target.account_id] = session
-            return session
+            self._credentials[target.account_id] = credentials
+            return credentials
 
     def client(self, target: Target, service: str, region: str) -> Any:
         key = (target.account_id, service, region)
         with self._lock:
             found = self._clients.get(key)
-        if found is not None:
-            return found
-        made = self._make_client(self.session_for(target), service, region)
-        with self._lock:
-            return self._clients.setdefault(key, made)
+            if found is not None:
+                self._clients.move_to_end(key)
+                return found
+        made = self._make_client(self.base, service, region, self.credentials_for(target))
+        if self._limiter is not None:
+            limiter, account = self._limiter, target.account_id
 
-    def _make_client(self, session: boto3.Session, service: str, region: str) -> Any:
+            def pace(**_: Any) -> None:
+                limiter(account, region, service)
+
+            made.meta.events.register("before-call", pace)
+        with self._lock:
+            found = self._clients.setdefault(key, made)
+            if self._max_clients is not None:
+                while len(self._clients) > self._max_clients:
+                    self._clients.popitem(last=False)
+            return found
+
+    def _make_client(
+        self,
+        session: boto3.Session,
+        service: str,
+        region: str,
+        credentials: botocore.credentials.Credentials | None = None,
+    ) -> Any:
+        """A client of `session`; with `credentials`, signed with them. Every account's
+        clients come from the one base session (a session per account would cost its
+        creation, tens of milliseconds of CPU, in every process that meets the account)."""
         with self._lock:  # boto3 sessions are not thread-safe when creating clients
-            return session.client(service, region_name=region, config=self.config)  # type: ignore[call-overload]
+            if credentials is None:
+                return session.client(service, region_name=region, config=self.config)  # type: ignore[call-overload]
+            frozen = credentials.get_frozen_credentials()
+            client = session.client(  # type: ignore[call-overload]
+                service,
+                region_name=region,
+                config=self.config,
+                aws_access_key_id=frozen.access_key,
+                aws_secret_access_key=frozen.secret_key,
+                aws_session_token=frozen.token,
+            )
+        # the signer asks refreshable credentials for fresh values at every request
+        client._request_signer._credentials = credentials
+        return client
+
+
+def _local_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def error_code(exc: BaseException) -> str:

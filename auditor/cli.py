@@ -43,10 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
         serve,
         tokens,
         verify,
+        worker,
     )
 
     for module in (
-        init, demo, scan, run, verify, rules, reports, keys, notify, serve, tokens, completion
+        init, demo, scan, run, verify, rules, reports, keys, notify, serve, tokens, completion,
+        worker,
     ):  # fmt: skip
         module.register(sub)
     from auditor.commands.exit_codes import epilog

@@ -116,10 +116,16 @@ class _LeaderStore(Store):
 
 
 def _default_runner(
-    settings: Settings, clock: Clock, coverage: Callable[[], dict[str, Any] | None]
+    settings: Settings,
+    clock: Clock,
+    coverage: Callable[[], dict[str, Any] | None],
+    metrics: Metrics,
 ) -> CycleRunner:
     # With a report schedule, reports are published on it rather than after every cycle.
-    options = CycleOptions(write_report=settings.schedule.report is None)
+    # Every finished unit feeds the per-unit metrics, wherever it ran.
+    options = CycleOptions(
+        write_report=settings.schedule.report is None, progress=metrics.observe_unit
+    )
 
     def run(store: Store) -> CycleResult:
         fence = store.fence if isinstance(store, _LeaderStore) else None
@@ -159,7 +165,9 @@ class Daemon:
                 f"metrics.listen: cannot listen on {settings.metrics.listen}: {exc.strerror or exc}"
             ) from None
         self.store = store or Store.open(settings.store)  # migrates, under a lock on PostgreSQL
-        self._runner = runner or _default_runner(settings, self.clock, self.events_coverage)
+        self._runner = runner or _default_runner(
+            settings, self.clock, self.events_coverage, self.metrics
+        )
         # micro-cycles and full cycles never overlap (a micro-cycle merges into the latest)
         self._work_lock = threading.Lock()
         self.feed: FeedLoop | None = None

@@ -15,9 +15,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from auditor.model import KIND_SERVICE, Kind, Service
 
 if TYPE_CHECKING:
+    from auditor.collect.units import UnitDone
     from auditor.pipeline import CycleResult
 
 CYCLE_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600)
+UNIT_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 
 
 @dataclass
@@ -149,12 +151,54 @@ class Metrics:
             registry=r,
         )
 
+        self.unit_duration = Histogram(
+            "auditor_unit_duration_seconds",
+            "Duration of (account, region, service) collection units, by service",
+            ["service"],
+            buckets=UNIT_BUCKETS,
+            registry=r,
+        )
+        self.units = Counter(
+            "auditor_units",
+            "Collection units by service and outcome: done, timeout, lost, no_worker, "
+            "broker_unavailable, failed",
+            ["service", "outcome"],
+            registry=r,
+        )
+        self.unit_gaps = Counter(
+            "auditor_unit_gaps",
+            "Collection gaps recorded by units, by service",
+            ["service"],
+            registry=r,
+        )
+        self.unit_retries = Counter(
+            "auditor_unit_retries",
+            "AWS call attempts retried by botocore within units, by service",
+            ["service"],
+            registry=r,
+        )
+        self.unit_throttles = Counter(
+            "auditor_unit_throttles",
+            "AWS throttling responses met by units, by service",
+            ["service"],
+            registry=r,
+        )
+
     def observe_failure(self, services: Iterable[Service]) -> None:
         """A cycle that raised: nothing was read as far as anyone can tell, so every service
         in scope shows a gap until a cycle commits."""
         self.last_cycle_failed.set(1)
         for service in services:
             self.gaps.labels(service=service.value).set(1)
+
+    def observe_unit(self, unit: UnitDone) -> None:
+        """One finished unit (in-process or on a worker), as the leader learns of it."""
+        service = unit.service.value
+        self.unit_duration.labels(service=service).observe(unit.duration_seconds)
+        self.units.labels(service=service, outcome=unit.outcome).inc()
+        self.unit_gaps.labels(service=service).inc(unit.gaps)
+        self.unit_retries.labels(service=service).inc(unit.retries)
+        self.unit_throttles.labels(service=service).inc(unit.throttles)
 
     def observe_cycle(self, result: CycleResult) -> None:
         """Update every per-cycle metric from one committed cycle's result."""

@@ -81,9 +81,10 @@ from auditor.report.model import ReportInput
 from auditor.report.publish import kms_factory, publish_report
 from auditor.report.signing import Signer, signer_from_settings
 from auditor.report.storage import check_report_dir
-from auditor.settings import Settings
+from auditor.settings import Settings, require_shared_store
 from auditor.stage_guard import StageGuard
 from auditor.store import CycleRecord, Store
+from auditor.workers import executor_for
 
 log = structlog.get_logger("auditor.cycle")
 
@@ -131,6 +132,7 @@ def preflight(
     write_report: bool = True,
     clock: Clock | None = None,
 ) -> Preflight:
+    require_shared_store(settings)
     loaded = load_rules(settings.rules)
     rules = cycle_rules(loaded, settings)
     exemptions = load_exemptions(settings)
@@ -191,7 +193,12 @@ def run_cycle(
         exemptions += from_requests(store.approved_exemption_requests(clock.now().date()))
         previous = store.latest_snapshot()
         collected = collect(
-            settings, sessions, clock, PreviousState.from_snapshot(previous), options.progress
+            settings,
+            sessions,
+            clock,
+            PreviousState.from_snapshot(previous),
+            options.progress,
+            executor=executor_for(settings, store),
         )
         # after collection, a crashing stage is a coverage gap with a fallback (stage_guard)
         declared = (Service.IAC,) if settings.iac.terraform_states else ()

@@ -57,6 +57,8 @@ class OrganizationConfig(_Section):
     role_name: str = "auditor"
     include: tuple[AccountId, ...] = ()
     exclude: tuple[AccountId, ...] = ()
+    # with workers, the leader keeps the account list in Redis this long (0: ask every cycle)
+    cache_seconds: int = Field(default=900, ge=0)
 
 
 class ScheduleConfig(_Section):
@@ -327,6 +329,49 @@ class EventsConfig(_Section):
         return m.group(1) if m else None
 
 
+class RateLimitConfig(_Section):
+    """A token bucket per (account, region, AWS API service), shared by every worker."""
+
+    per_second: float = Field(default=10.0, gt=0)
+    burst: int = Field(default=20, ge=1)
+
+
+class WorkersConfig(_Section):
+    """Distributed collection (Celery over Redis); off while `broker` is unset."""
+
+    broker: str | None = None  # redis://127.0.0.1:6379/0
+    # a file holding the broker URL (it carries the Redis password): wins over `broker`
+    broker_file: Path | None = None
+    concurrency: int = Field(default=4, ge=1, le=256)  # units at once per worker process
+    unit_timeout_seconds: int = Field(default=300, ge=1)
+    queue: str = Field(default="auditor-units", pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
+    lease_seconds: int = Field(default=30, ge=2)  # a silent worker loses its unit after this
+    max_units_per_process: int = Field(default=5000, ge=0)  # then exit 0 (0: never)
+    max_deliveries: int = Field(default=3, ge=1)  # a unit whose workers keep dying: a gap
+    rate_limit: RateLimitConfig = RateLimitConfig()
+
+    @field_validator("broker")
+    @classmethod
+    def _broker(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^rediss?://", value):
+            raise ValueError("expected a Redis URL: redis://HOST:6379/0 (or rediss://)")
+        return value
+
+    @model_validator(mode="after")
+    def _broker_from_file(self) -> WorkersConfig:
+        if self.broker_file is None:
+            return self
+        try:
+            url = self.broker_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
+            raise ValueError(f"cannot read {self.broker_file}: {reason}") from None
+        if not re.match(r"^rediss?://", url):  # never echo the content: it holds a password
+            raise ValueError(f"{self.broker_file} does not hold a redis:// or rediss:// URL")
+        object.__setattr__(self, "broker", url)
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -359,6 +404,7 @@ class Settings(BaseSettings):
     metrics: MetricsConfig = MetricsConfig()
     collect: CollectConfig = CollectConfig()
     events: EventsConfig = EventsConfig()
+    workers: WorkersConfig = WorkersConfig()
     # where the config came from, for messages; not a config key
     source: str = Field(default="<defaults>", exclude=True)
     # "file:line" or "environment VAR" of each key that was set, for messages
@@ -545,6 +591,16 @@ class _EnvSource(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         return _environment().data
+
+
+def require_shared_store(settings: Settings) -> None:
+    """Workers write to the store the leader reads: a SQLite file cannot be that (exit 2)."""
+    if settings.workers.broker and not settings.store.startswith("postgresql"):
+        raise ConfigError(
+            f"{settings.source}: workers.broker is set but store is SQLite: distributed "
+            "workers need a shared PostgreSQL store (store: postgresql+psycopg://USER@HOST/DB)"
+            " or remove workers.broker to collect in-process"
+        )
 
 
 def secret_from(env: str | None, file: Path | None) -> str | None:

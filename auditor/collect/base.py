@@ -7,7 +7,7 @@ service). It never raises for an AWS error: what it could not read becomes a Col
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -43,21 +43,38 @@ class PreviousState:
 
     user_data: Mapping[tuple[str, str], JSON] = field(default_factory=dict)
     task_definitions: Mapping[str, Resource] = field(default_factory=dict)
+    # the resources these facts came from: what a distributed unit is sent (`for_cell`)
+    sources: tuple[Resource, ...] = ()
 
     @classmethod
     def from_snapshot(cls, snapshot: Snapshot | None) -> PreviousState:
         if snapshot is None:
             return cls()
+        return cls.from_resources(snapshot.resources)
+
+    @classmethod
+    def from_resources(cls, resources: Iterable[Resource]) -> PreviousState:
         user_data: dict[tuple[str, str], JSON] = {}
         task_defs: dict[str, Resource] = {}
-        for r in snapshot.resources:
+        sources: list[Resource] = []
+        for r in resources:
             if r.kind is Kind.EC2_INSTANCE and "UserData" not in r.unavailable:
                 attrs = r.attributes
                 if "UserData" in attrs and "LaunchTime" in attrs:
                     user_data[(r.id, str(attrs["LaunchTime"]))] = attrs["UserData"]
+                    sources.append(r)
             elif r.kind is Kind.ECS_TASK_DEFINITION:
                 task_defs[r.arn] = r
-        return cls(user_data=user_data, task_definitions=task_defs)
+                sources.append(r)
+        return cls(user_data=user_data, task_definitions=task_defs, sources=tuple(sources))
+
+    def for_cell(self, account: str, region: str, service: Service) -> tuple[Resource, ...]:
+        """The source resources one (account, region, service) unit can use."""
+        return tuple(
+            r
+            for r in self.sources
+            if r.account == account and r.region == region and r.kind.service is service
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ else is read per instance. See docs/resources.md.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -66,7 +67,10 @@ def _read_all(ctx: UnitContext, ec2: Any, ids: Sequence[str]) -> dict[str, UserD
     if not ids:
         return {}
     with ThreadPoolExecutor(max_workers=min(USER_DATA_WORKERS, len(ids))) as pool:
-        return dict(zip(ids, pool.map(lambda i: _read(ctx, ec2, i), ids), strict=True))
+        # each read runs in a copy of this context: its calls count towards this unit, and
+        # the unit's deadline holds for it
+        futures = [pool.submit(contextvars.copy_context().run, _read, ctx, ec2, i) for i in ids]
+        return dict(zip(ids, (f.result() for f in futures), strict=True))
 
 
 def _cached(ctx: UnitContext, attrs: Mapping[str, JSON]) -> JSON | None:

@@ -1,17 +1,17 @@
 """Fan-out of one collection over accounts x regions x services.
 
-The unit of work is one (account, region, service). Units run concurrently on a thread pool
-(boto3 clients are thread-safe; adaptive retry mode paces each client). ECR runs after ECS in
-the same account and region, because it resolves the images that ECS tasks run.
+Resolves the accounts and regions, plans one unit per (account, region, service) and hands
+the units to an executor: in this process (a thread pool, `InProcessExecutor`, with a
+deadline per unit and per cycle) or to distributed workers (`auditor.workers`). Either way
+the result is one Snapshot.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Sequence
 
 import botocore.config
 import structlog
@@ -24,13 +24,21 @@ from auditor.aws import (
     error_code,
     error_message,
 )
-from auditor.collect.base import AWS_ERRORS, Collector, CollectResult, PreviousState, UnitContext
+from auditor.collect.base import AWS_ERRORS, Collector, PreviousState
+from auditor.collect.units import (
+    DEADLINE_CODE,
+    AccountListCache,
+    InProcessExecutor,
+    ProgressCallback,
+    Unit,
+    UnitDone,
+    UnitExecutor,
+    kinds_of,
+)
 from auditor.model import (
     ANY,
-    KIND_SERVICE,
     Clock,
     CollectionGap,
-    Kind,
     Resource,
     Scope,
     Service,
@@ -40,17 +48,17 @@ from auditor.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class UnitDone:
-    account: str
-    region: str
-    service: Service
-    resources: int
-    gaps: int
-
-
-ProgressCallback = Callable[[UnitDone], None]
+__all__ = [
+    "DEADLINE_CODE",
+    "ProgressCallback",
+    "UnitDone",
+    "collect",
+    "collect_client_config",
+    "collectors",
+    "kinds_of",
+    "plan_units",
+    "resolve_targets",
+]
 
 
 def collectors() -> dict[Service, Collector]:
@@ -78,13 +86,6 @@ def collect_client_config(settings: Settings) -> botocore.config.Config:
     )
 
 
-DEADLINE_CODE = "DeadlineExceeded"
-
-
-def kinds_of(service: Service) -> tuple[Kind, ...]:
-    return tuple(k for k, s in KIND_SERVICE.items() if s is service)
-
-
 def _scope_gap(
     account: str, region: str, services: Sequence[Service], operation: str, exc: BaseException
 ) -> tuple[CollectionGap, ...]:
@@ -103,7 +104,7 @@ def _scope_gap(
 
 
 def resolve_targets(
-    settings: Settings, sessions: AwsSessions
+    settings: Settings, sessions: AwsSessions, cache: AccountListCache | None = None
 ) -> tuple[tuple[Target, ...], tuple[CollectionGap, ...]]:
     """The accounts to audit: explicit list, AWS Organizations discovery, or the caller's."""
     if settings.accounts:
@@ -117,13 +118,20 @@ def resolve_targets(
             return (), _scope_gap(ANY, ANY, settings.services, "sts:GetCallerIdentity", exc)
     try:
         caller = sessions.caller_account()
-        client = sessions.client(Target(caller), "organizations", sessions.default_region)
-        accounts = [
-            a["Id"]
-            for page in client.get_paginator("list_accounts").paginate()
-            for a in page["Accounts"]
-            if a.get("Status", "ACTIVE") == "ACTIVE"
-        ]
+        key = f"organization:{caller}"
+        cached = cache.get(key) if cache is not None and org.cache_seconds else None
+        if cached is not None:
+            accounts = cached
+        else:
+            client = sessions.client(Target(caller), "organizations", sessions.default_region)
+            accounts = [
+                a["Id"]
+                for page in client.get_paginator("list_accounts").paginate()
+                for a in page["Accounts"]
+                if a.get("Status", "ACTIVE") == "ACTIVE"
+            ]
+            if cache is not None and org.cache_seconds:
+                cache.put(key, accounts, org.cache_seconds)
     except AWS_ERRORS as exc:
         return (), _scope_gap(ANY, ANY, settings.services, "organizations:ListAccounts", exc)
     chosen = [
@@ -154,73 +162,12 @@ def resolve_regions(
     return (sessions.default_region,), ()
 
 
-@dataclass(eq=False)
-class _Unit:
-    """One (account, region, service) in flight: its deadline starts when it starts."""
-
-    target: Target
-    region: str
-    service: Service
-    future: Future[CollectResult] | None = None
-    started: float | None = None
-    expires: float = 0.0
-
-    def start(self, unit_seconds: float, cycle_ends: float) -> None:
-        if self.started is None:
-            self.started = time.monotonic()
-            self.expires = min(cycle_ends, self.started + unit_seconds)
-
-
-@dataclass(frozen=True, slots=True)
-class _Runner:
-    """Runs one unit's collector inside its deadline; every failure becomes a gap."""
-
-    sessions: AwsSessions
-    clock: Clock
-    previous: PreviousState
-    registry: dict[Service, Collector]
-    unit_seconds: float
-    cycle_ends: float
-
-    def run(self, unit: _Unit, refs: tuple[str, ...] = ()) -> CollectResult:
-        target, region, service = unit.target, unit.region, unit.service
-        unit.start(self.unit_seconds, self.cycle_ends)
-
-        def client(name: str) -> object:
-            return self.sessions.client(target, name, region)
-
-        ctx = UnitContext(target.account_id, region, client, self.clock, self.previous, refs)
-        try:
-            with deadline(unit.expires):
-                return self.registry[service](ctx)
-        except AWS_ERRORS as exc:  # assume-role failure surfaces on the first client call
-            return CollectResult(
-                gaps=_scope_gap(target.account_id, region, [service], "sts:AssumeRole", exc)
-            )
-        except Exception as exc:  # a collector bug must be a gap, never a silent pass
-            log.exception(
-                "collector_failed", account=target.account_id, region=region, service=service.value
-            )
-            return CollectResult(
-                gaps=_scope_gap(
-                    target.account_id, region, [service], f"{service.value}:collect", exc
-                )
-            )
-
-    def run_ecr(self, unit: _Unit, ecs: _Unit | None) -> CollectResult:
-        """ECR resolves the images its ECS unit found running: it waits for it, within
-        its own deadline."""
-        from auditor.collect.ecs import image_refs
-
-        unit.start(self.unit_seconds, self.cycle_ends)
-        refs: tuple[str, ...] = ()
-        if ecs is not None and ecs.future is not None:
-            remaining = max(0.0, unit.expires - time.monotonic())
-            try:
-                refs = image_refs(ecs.future.result(timeout=remaining).resources)
-            except (TimeoutError, CancelledError):
-                return CollectResult(gaps=_deadline_gaps(unit, "unit"))
-        return self.run(unit, refs)
+def plan_units(
+    targets: Sequence[Target], regions: Sequence[str], services: Sequence[Service]
+) -> tuple[Unit, ...]:
+    """Every (account, region, service) of the cycle; ECR after ECS within a cell."""
+    ordered = sorted(services, key=lambda s: s is Service.ECR)
+    return tuple(Unit(t, r, s) for t in targets for r in regions for s in ordered)
 
 
 def collect(
@@ -230,68 +177,42 @@ def collect(
     previous: PreviousState,
     progress: ProgressCallback | None = None,
     registry: dict[Service, Collector] | None = None,
+    executor: UnitExecutor | None = None,
 ) -> Snapshot:
     """Run one collection and return everything it saw and could not see.
 
-    It always ends: every unit has `collect.unit_deadline_seconds` from its start and the
-    whole collection `collect.cycle_deadline_seconds`; a unit not done by its deadline is
-    a gap over its (account, region, service) and its late result is dropped. Requests are
-    refused past the deadline (no retry either), so an abandoned unit stops soon after.
+    It always ends. In process (no `executor` given): every unit has
+    `collect.unit_deadline_seconds` from its start and the whole collection
+    `collect.cycle_deadline_seconds`; a unit not done by its deadline is a gap over its
+    (account, region, service) and its late result is dropped. Requests are refused past the
+    deadline (no retry either), so an abandoned unit stops soon after. A distributed
+    executor bounds its units by its own rules (`workers.unit_timeout_seconds`, ...).
     """
     started = clock.now()
     cycle_ends = time.monotonic() + settings.collect.cycle_deadline_seconds
     snapshot_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     registry = registry or collectors()
-    with deadline(cycle_ends):
-        targets, gaps = resolve_targets(settings, sessions)
-        regions, region_gaps = resolve_regions(settings, sessions)
-    all_gaps: list[CollectionGap] = [*gaps, *region_gaps]
-    resources: list[Resource] = []
-    services = tuple(s for s in settings.services if s in registry)
-    runner = _Runner(
-        sessions, clock, previous, registry, settings.collect.unit_deadline_seconds, cycle_ends
+    executor = executor or InProcessExecutor(
+        sessions,
+        clock,
+        registry,
+        settings.collect.concurrency,
+        unit_seconds=settings.collect.unit_deadline_seconds,
+        cycle_ends=cycle_ends,
     )
-
-    def done(unit: _Unit, result: CollectResult) -> None:
+    with deadline(cycle_ends):
+        targets, gaps = resolve_targets(settings, sessions, executor.accounts_cache)
+        regions, region_gaps = resolve_regions(settings, sessions)
+    services = tuple(s for s in settings.services if s in registry)
+    units = plan_units(targets, regions, services)
+    executed = executor.execute(snapshot_id, units, previous, progress)
+    resources: list[Resource] = []
+    all_gaps: list[CollectionGap] = [*gaps, *region_gaps]
+    for _, result in executed.results:
         resources.extend(result.resources)
         all_gaps.extend(result.gaps)
-        if progress is not None:
-            progress(
-                UnitDone(
-                    unit.target.account_id,
-                    unit.region,
-                    unit.service,
-                    len(result.resources),
-                    len(result.gaps),
-                )
-            )
-
-    pool = ThreadPoolExecutor(
-        max_workers=settings.collect.concurrency, thread_name_prefix="collect"
-    )
-    units: list[_Unit] = []
-    try:
-        for target in targets:
-            for region in regions:
-                ecs: _Unit | None = None
-                for service in services:
-                    if service is Service.ECR:
-                        continue
-                    unit = _Unit(target, region, service)
-                    unit.future = pool.submit(runner.run, unit)
-                    units.append(unit)
-                    if service is Service.ECS:
-                        ecs = unit
-                if Service.ECR in services:
-                    # queued after its ECS unit, so waiting on it cannot starve the pool
-                    unit = _Unit(target, region, Service.ECR)
-                    unit.future = pool.submit(runner.run_ecr, unit, ecs)
-                    units.append(unit)
-        _await(units, cycle_ends, done)
-    finally:
-        # an abandoned unit's thread is not waited for: its requests are refused already
-        pool.shutdown(wait=False, cancel_futures=True)
-
+    api_calls = Counter(sessions.counter.calls)
+    api_calls.update(executed.remote_api_calls)
     accounts = tuple(t.account_id for t in targets)
     return Snapshot(
         id=snapshot_id,
@@ -300,74 +221,5 @@ def collect(
         scope=Scope(accounts=accounts, regions=regions, services=services),
         resources=tuple(sorted(resources, key=lambda r: (r.kind.value, r.arn))),
         gaps=tuple(all_gaps),
-        api_calls=dict(sorted(sessions.counter.calls.items())),
-    )
-
-
-def _await(
-    units: list[_Unit],
-    cycle_ends: float,
-    done: Callable[[_Unit, CollectResult], None],
-) -> None:
-    """Results in submission order as they come; past a unit's deadline (or the cycle's,
-    for a unit that never started), a gap instead of its result."""
-    waiting = {u.future: u for u in units if u.future is not None}
-    finished: dict[_Unit, CollectResult] = {}
-    while waiting:
-        now = time.monotonic()
-        for fut, unit in list(waiting.items()):
-            expires = unit.expires if unit.started is not None else cycle_ends
-            if fut.done():
-                finished[unit] = _result(unit, fut)
-                del waiting[fut]
-            elif now >= expires:
-                fut.cancel()
-                del waiting[fut]
-                what = "cycle" if expires >= cycle_ends else "unit"
-                finished[unit] = CollectResult(gaps=_deadline_gaps(unit, what))
-        if not waiting:
-            break
-        next_expiry = min(
-            u.expires if u.started is not None else cycle_ends for u in waiting.values()
-        )
-        # a unit that starts meanwhile sets its own expiry: look again at least every second
-        wait(waiting, timeout=max(0.0, min(next_expiry - now, 1.0)), return_when=FIRST_COMPLETED)
-    for unit in units:
-        done(unit, finished[unit])
-
-
-def _result(unit: _Unit, fut: Future[CollectResult]) -> CollectResult:
-    try:
-        return fut.result()
-    except Exception as exc:  # the unit wrapper itself failed: still a gap, never a pass
-        log.exception("unit_failed", account=unit.target.account_id, region=unit.region)
-        return CollectResult(
-            gaps=_scope_gap(
-                unit.target.account_id,
-                unit.region,
-                [unit.service],
-                f"{unit.service.value}:collect",
-                exc,
-            )
-        )
-
-
-def _deadline_gaps(unit: _Unit, what: str) -> tuple[CollectionGap, ...]:
-    log.warning(
-        "unit_deadline_exceeded",
-        account=unit.target.account_id,
-        region=unit.region,
-        service=unit.service.value,
-        deadline=what,
-    )
-    return (
-        CollectionGap(
-            account=unit.target.account_id,
-            region=unit.region,
-            service=unit.service,
-            kinds=kinds_of(unit.service),
-            operation=f"{unit.service.value}:collect",
-            error_code=DEADLINE_CODE,
-            message=f"not finished by the {what} deadline (collect.{what}_deadline_seconds)",
-        ),
+        api_calls=dict(sorted(api_calls.items())),
     )

@@ -47,10 +47,14 @@ EXIT_CODES: Mapping[str, tuple[tuple[int, str], ...]] = {
     "tokens": ((0, "ok"), (2, "bad usage: unknown token, bad expiry date")),
     "completion": ((0, "the script was printed"), (2, "unknown shell")),
     "worker": (
-        (0, "stopped cleanly (warm shutdown)"),
-        (2, BAD_INPUT + "; workers need PostgreSQL"),
+        (
+            0,
+            "stopped cleanly: warm shutdown on SIGTERM/SIGINT, or recycled after "
+            "workers.max_units_per_process units",
+        ),
+        (2, BAD_INPUT + "; workers need a PostgreSQL store"),
     ),
-    "workers": ((0, "ok"), (2, BAD_INPUT)),
+    "workers": ((0, "ok"), (2, BAD_INPUT), (3, "the broker does not answer")),
 }
 
 

@@ -26,6 +26,7 @@ from auditor.store.records import (
     ResourceVersion,
 )
 from auditor.store.snapshots import insert_cycle
+from auditor.store.work_units import WorkUnits
 
 
 class Store:
@@ -177,6 +178,14 @@ class Store:
 
     def outbox(self) -> SqlOutbox:
         return SqlOutbox(self._engine)
+
+    def work_units(self) -> WorkUnits:
+        """Units of distributed collection (PostgreSQL stores only)."""
+        return WorkUnits(self._engine)
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
 
     def try_acquire_lease(self, name: str, holder: str, ttl_seconds: float, now: datetime) -> bool:
         """Take or renew lease `name` for `holder` if it is free, expired or already ours."""

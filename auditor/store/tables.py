@@ -269,3 +269,39 @@ class EventResourceRow(SQLModel, table=True):
     arn: str = Field(max_length=2048, index=True)
     access_kind: str | None = Field(default=None, max_length=32, index=True)
     session_id: str | None = Field(default=None, max_length=256)
+
+
+class WorkUnitRow(SQLModel, table=True):
+    """One (account, region, service) unit of a distributed cycle: its state of record.
+
+    Workers claim, lease and finish units here (never in a Celery result backend); the
+    leader waits on these rows, and a unit's result is written once, by the worker that
+    holds it, while it holds it.
+    """
+
+    __tablename__ = "work_units"
+    __table_args__ = (
+        sa.Index("ix_work_units_enqueued_at", "enqueued_at"),
+        sa.Index("ix_work_units_worker_state", "worker", "state"),
+    )
+
+    cycle_id: str = Field(primary_key=True, max_length=128)
+    account: str = Field(primary_key=True, max_length=32)
+    region: str = Field(primary_key=True, max_length=32)
+    service: str = Field(primary_key=True, max_length=16)
+    # waiting (for its ECS unit) | queued | running | done | failed | expired
+    state: str = Field(max_length=16)
+    deliveries: int = 0
+    worker: str | None = Field(default=None, max_length=256)
+    enqueued_at: datetime | None = _ts(nullable=True)
+    started_at: datetime | None = _ts(nullable=True)
+    deadline_at: datetime | None = _ts(nullable=True)
+    lease_until: datetime | None = _ts(nullable=True)
+    finished_at: datetime | None = _ts(nullable=True)
+    duration_seconds: float | None = None
+    retries: int = 0
+    throttles: int = 0
+    api_calls: dict[str, Any] | None = _json(nullable=True)
+    error: str | None = _text(nullable=True)
+    result: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary(), nullable=True))
+    reported: bool = False  # the leader has taken the result (and dropped its bytes)

@@ -231,3 +231,32 @@ def test_regions_all_with_describe_regions_denied_is_a_gap_for_the_whole_estate(
     denied = [g for g in snap.gaps if g.operation == "ec2:DescribeRegions"]
     assert {"ec2", "ecs"} == {g.service.value for g in denied}
     assert {"UnauthorizedOperation"} == {g.error_code for g in denied}
+
+
+def test_each_finished_unit_reports_its_duration_and_its_own_calls() -> None:
+    """Per-unit progress (what /metrics and the progress display show): every unit once,
+    with the AWS calls made for it alone, even with units running at once."""
+    from auditor.collect.units import UnitDone
+
+    done: list[UnitDone] = []
+    with mock_aws():
+        boto3.client("ec2", region_name="us-east-1").run_instances(
+            ImageId="ami-12345678", MinCount=3, MaxCount=3
+        )
+        sessions = AwsSessions(base=boto3.Session(region_name="us-east-1"))
+        settings = _settings(regions=("us-east-1", "eu-west-1"), services=(Service.EC2,))
+        snap = collect(
+            settings,
+            sessions,
+            CLOCK,
+            PreviousState(),
+            done.append,
+            registry={Service.EC2: _instance_reader},
+        )
+    assert sorted((u.region, u.resources, u.outcome) for u in done) == [
+        ("eu-west-1", 0, "done"),
+        ("us-east-1", 3, "done"),
+    ]
+    assert all(u.duration_seconds > 0 for u in done)
+    assert [u.api_calls for u in done] == [1, 1]
+    assert sum(u.api_calls for u in done) == snap.total_api_calls - 1  # + GetCallerIdentity

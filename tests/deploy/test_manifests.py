@@ -105,6 +105,10 @@ def _config_with_secrets(path: Path, tmp_path: Path) -> Path:
         url = tmp_path / "store-url"
         url.write_text("postgresql+psycopg://auditor:pw@db/auditor\n", encoding="utf-8")
         data["store_url_file"] = str(url)
+    if "broker_file" in data.get("workers", {}):
+        broker = tmp_path / "broker-url"
+        broker.write_text("redis://:pw@redis:6379/0\n", encoding="utf-8")
+        data["workers"]["broker_file"] = str(broker)
     out = tmp_path / "auditor.yaml"
     out.write_text(yaml.safe_dump(data), encoding="utf-8")
     return out
