@@ -17,6 +17,7 @@ from typing import TypeVar
 
 import structlog
 
+from auditor.errors import BadInputError
 from auditor.model import ANY, KIND_SERVICE, CollectionGap, Service, Snapshot
 
 log = structlog.get_logger("auditor.cycle")
@@ -65,6 +66,8 @@ class StageGuard:
         `services` (default: every service in scope)."""
         try:
             return fn()
+        except BadInputError:
+            raise  # bad input (e.g. a malformed Terraform state) is exit 2, not a crash
         except Exception as exc:
             log.exception("stage_failed", stage=stage, error=type(exc).__name__)
             self.failed.append(stage)

@@ -76,7 +76,7 @@ def test_an_exemption_added_applies_to_reused_results(
                 "resource": target,
                 "reason": "vendor appliance",
                 "owner": "team-x",
-                "expires": "2099-01-01",
+                "expires": "2027-06-30",
             }
         ]
     )
