@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from auditor.errors import ExitCode
@@ -17,6 +18,11 @@ The signature is checked against the public key embedded in each manifest AND ag
 trusted key(s): --key FILE (repeatable: a PEM from `auditor keys public`), else the key of
 the configured signer (signing.key_file / key_env / kms_key_id). Without any trusted key
 only integrity is proven, not origin: a warning says so (--require-key makes it an error).
+
+A chain is ordered by each manifest's sequence number. Warnings (exit code unchanged): a
+bundle dated in the future or before its predecessor (a clock jump). Notes: reports the
+chain declares missing (a committed cycle whose report could not be written or rebuilt) and
+reports published late for their cycle ("repaired").
 
 exit codes: 0 valid; 4 invalid (each problem is printed: what was expected, what was found)
 
@@ -86,15 +92,23 @@ def handle(args: argparse.Namespace) -> int:
             return int(ExitCode.VERIFY_FAILED)
         print(f"auditor: warning: {msg}", file=sys.stderr)
     trusted = keys or None
+    warnings: list[str] = []
     if any((path / name).is_file() for name in (MANIFEST, SIGNATURE, "report.json")):
         result = verify_bundle(path, trusted)
         problems = [f"{path.name}: {p}" for p in result.problems]
         checked = [result]
     else:
-        chain = verify_chain(path, trusted)
+        chain = verify_chain(path, trusted, now=datetime.now(UTC))
         problems = list(chain.all_problems)
+        warnings = list(chain.warnings)
         checked = list(chain.bundles)
     ok = not problems and bool(checked)
+    missing = [
+        {**m, "declared_in": b.report_id} for b in checked for m in b.missing_reports
+    ]
+    repaired = [{**(b.repaired or {}), "report_id": b.report_id} for b in checked if b.repaired]
+    for w in warnings:
+        print(f"auditor: warning: {w}", file=sys.stderr)
     if args.json:
         print(
             json.dumps(
@@ -113,6 +127,9 @@ def handle(args: argparse.Namespace) -> int:
                         for b in checked
                     ],
                     "problems": problems,
+                    "warnings": warnings,
+                    "missing_reports": missing,
+                    "repaired_reports": repaired,
                 },
                 indent=2,
             )
@@ -123,6 +140,16 @@ def handle(args: argparse.Namespace) -> int:
             print(f"{mark} {b.path.name} (sequence {b.sequence}, key {b.key_id})")
         for p in problems:
             print(f"  - {p}")
+        for m in missing:
+            print(
+                f"  note: report missing for cycle {m.get('cycle_id')} (report "
+                f"{m.get('report_id')}), declared in {m['declared_in']}: {m.get('reason')}"
+            )
+        for r in repaired:
+            print(
+                f"  note: {r['report_id']} is the late report of cycle {r.get('cycle_id')} "
+                f"({r.get('reason')})"
+            )
         if ok:
             trust = f"trusted key from {origin}" if keys else "embedded keys only"
             print(f"valid: {len(checked)} bundle(s), {trust}")

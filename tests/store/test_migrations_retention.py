@@ -26,7 +26,7 @@ def test_migration_from_empty_database_reaches_head(store_url: str) -> None:
     for _ in range(2):
         store = Store.open(store_url)
         with store.engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0002_api_tokens"
+            assert MigrationContext.configure(conn).get_current_revision() == "0003_report_chain"
         store.close()
 
 
