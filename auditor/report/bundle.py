@@ -17,7 +17,7 @@ import fcntl
 import json
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,13 +113,16 @@ def write_bundle(
     missing: Sequence[Mapping[str, JSON]] = (),
     repaired: Mapping[str, JSON] | None = None,
     disk: LocalDisk | None = None,
+    fence: Callable[[], None] | None = None,
 ) -> BundleInfo:
     """Render, hash, sign and publish one bundle under `out_dir/<report id>/`.
 
     `previous="auto"` links to the highest-sequence bundle already in out_dir; pass a
     ChainLink when the chain lives elsewhere (the store's ledger, S3), or None to start a new
     chain. `missing` declares reports that will never be published (cycle, report id,
-    reason); `repaired` marks a report published late for its cycle. A file-system failure
+    reason); `repaired` marks a report published late for its cycle; `fence` is called
+    right before the bundle is renamed into place (raises when the chain lock was lost).
+    A file-system failure
     (disk full, reports.dir not a directory) raises ReportWriteError and leaves nothing.
     """
     unknown = [f for f in formats if f not in FORMAT_FILES]
@@ -158,6 +161,8 @@ def write_bundle(
             if repaired is not None:
                 extra["repaired"] = dict(repaired)
             info = _assemble(data, tmp, signer, chosen, rid, link, checked, extra)
+            if fence is not None:
+                fence()
             checked.publish(tmp, target)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

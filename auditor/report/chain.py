@@ -36,6 +36,7 @@ from auditor.report.publish import Published, s3_store
 from auditor.report.signing import Signer
 from auditor.settings import Settings
 from auditor.store import ChainEntry, ChainState, Store
+from auditor.store.chain import ChainLock, ChainLockLostError
 
 log = structlog.get_logger("auditor.report")
 
@@ -74,17 +75,17 @@ class ReportChain:
         self.disk = disk
         self.out_dir = Path(settings.reports.dir)
         self.s3 = s3_store(settings, sessions, clock)
-        self._held = False
+        self._lock: ChainLock | None = None
 
     @contextmanager
     def locked(self) -> Iterator[ReportChain]:
         """Hold the store's chain lock; publish and repair only inside it."""
-        with self.store.chain_lock():
-            self._held = True
+        with self.store.chain_lock() as held:
+            self._lock = held
             try:
                 yield self
             finally:
-                self._held = False
+                self._lock = None
 
     def head(self) -> ChainLink | None:
         """The predecessor of the next report, adopting bundles whose record was lost."""
@@ -109,7 +110,7 @@ class ReportChain:
         repaired: dict[str, JSON] | None = None,
     ) -> Published:
         """Write, sign and record one report as the chain's next link (lock held)."""
-        self._require_lock()
+        lock = self._require_lock()
         rid = report_id or new_report_id(data.generated_at)
         self.store.add_pending_report(rid, cycle_id, self.clock.now())
         if self.s3 is not None and self.settings.reports.s3.object_lock_days > 0:
@@ -126,8 +127,9 @@ class ReportChain:
                 missing=[_declaration(m) for m in missing],
                 repaired=repaired,
                 disk=self.disk,
+                fence=lock.check,
             )
-        except ReportError as exc:
+        except (ReportError, ChainLockLostError) as exc:
             if cycle_id is None:
                 self.store.discard_report(rid)
             else:
@@ -261,9 +263,10 @@ class ReportChain:
         except (OSError, ValueError):
             return None
 
-    def _require_lock(self) -> None:
-        if not self._held:
+    def _require_lock(self) -> ChainLock:
+        if self._lock is None:
             raise RuntimeError("the report chain is written only with its lock held")
+        return self._lock
 
 
 _UNPUBLISHED = (ChainState.PENDING, ChainState.FAILED)

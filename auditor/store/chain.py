@@ -19,45 +19,100 @@ from __future__ import annotations
 import fcntl
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from auditor.store.engine import insert_for
+from auditor.store.engine import StoreError, insert_for
 from auditor.store.records import ChainEntry, ChainState
 from auditor.store.tables import ReportChainRow, table
 
 CHAIN = table(ReportChainRow)
-_CHAIN_LOCK_ID = 0x61756469746F73  # "auditos": not the migration or cycle lock
+_CHAIN_LOCK_ID = 0x61756469746F63  # "audito" + "c"; distinct from the migration and cycle locks
 _MEMORY_LOCKS: dict[int, threading.Lock] = {}
 _MEMORY_GUARD = threading.Lock()
 
 
+class ChainLockLostError(StoreError):
+    """The connection holding the chain lock died: another writer may hold it now."""
+
+
+class ChainLock:
+    """A held chain lock. `check()` raises ChainLockLostError when it is no longer held.
+
+    On PostgreSQL the lock lives as long as its connection: a heartbeat keeps the connection
+    busy (an idle connection may be cut by a proxy or firewall) and notices when it is gone.
+    """
+
+    def __init__(self, conn: sa.Connection | None = None, interval: float = 2.0) -> None:
+        self._conn = conn
+        self._guard = threading.Lock()
+        self._stop = threading.Event()
+        self._lost: str | None = None
+        self._thread: threading.Thread | None = None
+        if conn is not None:
+            self._thread = threading.Thread(
+                target=self._beat, args=(interval,), name="chain-lock", daemon=True
+            )
+            self._thread.start()
+
+    def _ping(self) -> None:
+        if self._conn is None or self._lost is not None:
+            return
+        with self._guard:
+            try:
+                self._conn.execute(sa.text("SELECT 1"))
+            except sa.exc.SQLAlchemyError as exc:
+                self._lost = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+    def _beat(self, interval: float) -> None:
+        while not self._stop.wait(interval) and self._lost is None:
+            self._ping()
+
+    def check(self) -> None:
+        self._ping()
+        if self._lost is not None:
+            raise ChainLockLostError(f"the report chain lock was lost ({self._lost})")
+
+    def stop(self) -> bool:
+        """Stop the heartbeat; True when the lock is still held (worth unlocking)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        return self._lost is None
+
+
 @contextmanager
-def chain_lock(engine: sa.Engine) -> Iterator[None]:
+def chain_lock(engine: sa.Engine) -> Iterator[ChainLock]:
     """Hold the store's report-chain lock (blocks until it is free)."""
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": _CHAIN_LOCK_ID})
+            held = ChainLock(conn)
             try:
-                yield
+                yield held
             finally:
-                conn.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": _CHAIN_LOCK_ID})
+                # a lost connection took the lock with it: the server released it
+                if held.stop():
+                    with suppress(sa.exc.SQLAlchemyError):
+                        conn.execute(
+                            sa.text("SELECT pg_advisory_unlock(:id)"), {"id": _CHAIN_LOCK_ID}
+                        )
         return
     database = engine.url.database
     if not database or database == ":memory:":
         with _MEMORY_GUARD:
             lock = _MEMORY_LOCKS.setdefault(id(engine), threading.Lock())
         with lock:
-            yield
+            yield ChainLock()
         return
     with open(Path(database).with_name(Path(database).name + ".chain-lock"), "a+b") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
-            yield
+            yield ChainLock()
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 

@@ -86,10 +86,10 @@ class Store:
                 chain.add_pending(conn, record.report_id, snapshot.id, at)
 
     @contextmanager
-    def chain_lock(self) -> Iterator[None]:
+    def chain_lock(self) -> Iterator[chain.ChainLock]:
         """Serialise report-chain writers on this store (see store/chain.py)."""
-        with chain.chain_lock(self._engine):
-            yield
+        with chain.chain_lock(self._engine) as held:
+            yield held
 
     def chain_head(self) -> ChainEntry | None:
         """The published report with the highest sequence: the next report's predecessor."""

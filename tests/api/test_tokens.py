@@ -115,7 +115,7 @@ def test_migration_and_tokens_on_postgresql(postgres_url: str) -> None:
     store = Store.open(postgres_url)
     try:
         with store.engine.connect() as conn:
-            assert "0002_api_tokens" == MigrationContext.configure(conn).get_current_revision()
+            assert "0003_report_chain" == MigrationContext.configure(conn).get_current_revision()
         token = create_token(store.engine, "ci", NOW, expires_at=NOW + timedelta(days=3))
         assert "ci" == authenticate(store.engine, token, NOW + timedelta(minutes=5))
         info = list_tokens(store.engine)[0]
