@@ -103,9 +103,7 @@ def handle(args: argparse.Namespace) -> int:
         warnings = list(chain.warnings)
         checked = list(chain.bundles)
     ok = not problems and bool(checked)
-    missing = [
-        {**m, "declared_in": b.report_id} for b in checked for m in b.missing_reports
-    ]
+    missing = [{**m, "declared_in": b.report_id} for b in checked for m in b.missing_reports]
     repaired = [{**(b.repaired or {}), "report_id": b.report_id} for b in checked if b.repaired]
     for w in warnings:
         print(f"auditor: warning: {w}", file=sys.stderr)

@@ -131,9 +131,7 @@ def _entry(row: Any) -> ChainEntry:
     )
 
 
-def add_pending(
-    conn: sa.Connection, report_id: str, cycle_id: str | None, now: datetime
-) -> None:
+def add_pending(conn: sa.Connection, report_id: str, cycle_id: str | None, now: datetime) -> None:
     """The cycle's commit records the report it owes (same transaction as the cycle); an
     on-demand report records itself before its bundle is written. Idempotent."""
     insert = insert_for(conn, CHAIN).values(
