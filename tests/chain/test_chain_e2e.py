@@ -12,6 +12,7 @@ against a moto_server subprocess, on one SQLite file and on the real PostgreSQL.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import random
 import signal
@@ -333,3 +334,45 @@ def test_disk_full_is_exit_5_with_the_cycle_committed_and_repaired_next_run(
     assert cycle.id == (late.repaired or {}).get("cycle_id")
     assert second.report_dir is not None
     assert second.report_dir.name == own.report_id
+
+
+def test_findings_carried_through_a_gap_are_in_the_report_as_unknown(
+    endpoint: str, signing_key: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cycle that cannot read EC2 keeps the open EC2 findings open as unknown in the store:
+    its report.json lists every one of them, status unknown, first_seen from the first cycle,
+    and counts them as unknown for their rule."""
+    for key, value in aws_env(endpoint).items():
+        if key.startswith("AWS_"):
+            monkeypatch.setenv(key, value)
+    store_url = f"sqlite:///{tmp_path / 'auditor.db'}"
+    settings = load_settings(write_config(tmp_path, store_url, signing_key))
+    quiet = CycleOptions(send_alerts=False, remediate=False)
+    first = run_cycle(settings, sessions=AwsSessions(), options=quiet)
+    failing = {f.id for f in first.evaluation.findings if f.status.value == "fail"}
+    assert failing
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_EC2", "http://127.0.0.1:9")
+    blind = run_cycle(settings, sessions=AwsSessions(), options=quiet)
+    assert not blind.snapshot.complete
+    store = Store.open(store_url)
+    try:
+        stored = store.open_findings()
+    finally:
+        store.close()
+    carried = {fid for fid in failing if stored[fid].finding.status.value == "unknown"}
+    assert carried == failing
+
+    assert blind.report_dir is not None
+    report = json.loads((blind.report_dir / "report.json").read_text())
+    listed = {f["id"]: f for f in report["findings"]}
+    assert carried <= set(listed)
+    for fid in carried:
+        assert "unknown" == listed[fid]["status"]
+        assert (
+            stored[fid].first_seen.isoformat().replace("+00:00", "Z")[:19]
+            == listed[fid]["first_seen"][:19]
+        )
+    rules = {r["id"]: r for r in report["rules"]}
+    for fid in carried:
+        assert rules[listed[fid]["rule_id"]]["unknown"] >= 1
