@@ -283,3 +283,37 @@ def test_publish_outside_the_lock_is_refused(
     """A writer that forgot the lock could fork the chain: refused outright."""
     with pytest.raises(RuntimeError, match="lock"):
         chain_of(store, settings, signer).publish(make_input())
+
+
+def test_verify_cli_prints_clock_warnings_and_missing_reports_and_exits_0(
+    store: Store,
+    settings: Settings,
+    signer: Ed25519Signer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`auditor verify DIR`: a future-dated bundle is a warning on stderr, a declared missing
+    report a note naming its cycle; the chain is valid (exit 0), also in --json."""
+    import json
+
+    from tests.report.conftest import cli
+
+    chain = chain_of(store, settings, signer)
+    publish(chain, at=365 * 86400)
+    commit_owed(store, "r-lost", "cycle-lost")
+    with chain.locked():
+        chain.repair(lambda e: (_ for _ in ()).throw(LookupError("pruned")))  # type: ignore[arg-type,return-value]
+        chain.publish(make_input(generated_at=NOW + timedelta(minutes=1)))
+    pub = tmp_path / "pub.pem"
+    pub.write_bytes(signer.public_key_pem())
+    reports = str(settings.reports.dir)
+    assert 0 == cli(["verify", "--key", str(pub), reports])
+    out = capsys.readouterr()
+    assert "auditor: warning:" in out.err
+    assert "in the future" in out.err
+    assert "note: report missing for cycle cycle-lost (report r-lost)" in out.out
+    assert 0 == cli(["verify", "--key", str(pub), "--json", reports])
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["valid"] is True
+    assert ["cycle-lost"] == [m["cycle_id"] for m in shown["missing_reports"]]
+    assert 2 == len(shown["warnings"])

@@ -1,4 +1,4 @@
-"""Test hook, not product code: `python -m tests.chain.slow_writer ARGS` runs `auditor ARGS`
+"""Test hook, not product code: `python -m tests.report.slow_writer ARGS` runs `auditor ARGS`
 with report files written slowly and one line appended to a marker file each time a bundle's
 report.json is started, so a test can kill -9 the process at a random moment while a given
 bundle is being written.
