@@ -34,6 +34,7 @@ from auditor.report.manifest import MANIFEST, SIGNATURE, ChainLink, parse_manife
 from auditor.report.model import ReportInput
 from auditor.report.publish import Published, s3_store
 from auditor.report.signing import Signer
+from auditor.report.verify import verify_bundle
 from auditor.settings import Settings
 from auditor.store import ChainEntry, ChainState, Store
 from auditor.store.chain import ChainLock, ChainLockLostError
@@ -99,7 +100,7 @@ class ReportChain:
         link = _link(entry)
         while (adopted := self._adopt_next(link)) is not None:
             link = adopted
-        return link
+        return self._ahead_on_disk(link) or link
 
     def publish(
         self,
@@ -232,6 +233,32 @@ class ReportChain:
                 self._record(nxt, manifest)
                 return nxt
         return None
+
+    def _ahead_on_disk(self, link: ChainLink) -> ChainLink | None:
+        """A bundle on disk past the ledger's head (the store was restored from an older
+        backup): continued from, if it verifies with our own key, so the chain does not fork."""
+        on_disk = latest_link(self.out_dir)
+        if on_disk is None or on_disk.sequence <= link.sequence:
+            return None
+        bundle = self.out_dir / on_disk.report_id
+        if not verify_bundle(bundle, self.signer.public_key_pem()).ok:
+            log.warning(
+                "chain_bundle_ahead_not_ours",
+                bundle=str(bundle),
+                sequence=on_disk.sequence,
+                ledger_sequence=link.sequence,
+            )
+            return None
+        log.warning(
+            "chain_ledger_behind",
+            bundle=on_disk.report_id,
+            sequence=on_disk.sequence,
+            ledger_sequence=link.sequence,
+            detail="reports.dir is ahead of the store (restored from a backup?): continuing "
+            "from its newest signed bundle",
+        )
+        self._record(on_disk, self._manifest(bundle))
+        return on_disk
 
     def _record(self, link: ChainLink, manifest: dict[str, Any] | None) -> None:
         declared = [

@@ -317,3 +317,40 @@ def test_verify_cli_prints_clock_warnings_and_missing_reports_and_exits_0(
     assert shown["valid"] is True
     assert ["cycle-lost"] == [m["cycle_id"] for m in shown["missing_reports"]]
     assert 2 == len(shown["warnings"])
+
+
+def test_a_store_restored_from_an_older_backup_does_not_fork_the_chain(
+    settings: Settings, signer: Ed25519Signer, tmp_path: Path
+) -> None:
+    """The database is restored from before the newest bundles: the next report continues
+    from the newest bundle on disk signed with our key, not from the ledger's older head;
+    a bundle ahead of the ledger signed by another key is not followed."""
+    from shutil import copyfile
+
+    database = tmp_path / "restored.db"
+    store_url = f"sqlite:///{database}"
+    store = Store.open(store_url)
+    chain = chain_of(store, settings, signer)
+    publish(chain)
+    store.close()
+    copyfile(database, tmp_path / "backup.db")
+    store = Store.open(store_url)
+    publish(chain_of(store, settings, signer), at=60)
+    store.close()
+    copyfile(tmp_path / "backup.db", database)
+    restored = Store.open(store_url)
+    try:
+        with chain_of(restored, settings, signer).locked() as locked:
+            third = locked.publish(make_input(generated_at=NOW + timedelta(minutes=2))).bundle
+        assert 3 == third.sequence
+        result = verify_chain(Path(settings.reports.dir), signer.public_key_pem())
+        assert result.ok, result.all_problems
+
+        stranger = Ed25519Signer(ed25519.Ed25519PrivateKey.generate())
+        reports = Path(settings.reports.dir)
+        write_bundle(make_input(generated_at=NOW + timedelta(minutes=3)), reports, stranger)
+        with chain_of(restored, settings, signer).locked() as locked:
+            fourth = locked.publish(make_input(generated_at=NOW + timedelta(minutes=4))).bundle
+        assert third.manifest_sha256 == fourth.previous_manifest_sha256
+    finally:
+        restored.close()
