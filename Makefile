@@ -1,18 +1,28 @@
 # Two commands on a fresh machine with Python 3.11: `make demo` and `make test`.
+# Dependencies install from requirements/*.lock (hashes checked); bounds live in pyproject.toml.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+TOOLS  := .venv-tools
+TSTAMP := $(TOOLS)/.installed
+LOCK_FLAGS := --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test lint lint-deploy typecheck bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[demo,test]'
+$(STAMP): pyproject.toml requirements/test.lock | $(BIN)/python
+	$(BIN)/python -m pip install -q --require-hashes -r requirements/test.lock
+	$(BIN)/python -m pip install -q --no-deps -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
+
+$(TSTAMP): requirements/tools.lock
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install -q --require-hashes -r requirements/tools.lock
+	touch $(TSTAMP)
 
 demo: $(STAMP)
 	$(BIN)/auditor demo --out demo-out
@@ -27,6 +37,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check auditor tests bench
 	$(BIN)/ruff format --check auditor tests bench
 
+# hadolint, kubectl kustomize | kubernetes-validate, checkov, parliament, terraform fmt
+lint-deploy: $(TSTAMP)
+	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" bash deploy/check.sh
+
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
@@ -35,5 +49,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/evaluate.py
 	$(BIN)/python bench/report.py
 
+# re-resolve the locks after changing dependencies in pyproject.toml
+lock: $(TSTAMP)
+	$(TOOLS)/bin/uv pip compile pyproject.toml $(LOCK_FLAGS) -o requirements/runtime.lock
+	$(TOOLS)/bin/uv pip compile pyproject.toml --extra demo --extra test $(LOCK_FLAGS) -o requirements/test.lock
+	$(TOOLS)/bin/uv pip compile requirements/tools.in $(LOCK_FLAGS) -o requirements/tools.lock
+
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) demo-out .pytest_cache .mypy_cache .ruff_cache

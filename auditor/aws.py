@@ -111,6 +111,11 @@ class AwsSessions:
     def default_region(self) -> str:
         return self.base.region_name or "us-east-1"
 
+    def ambient_client(self, service: str) -> Any:
+        """A client with the ambient credentials in the default region (before any target
+        is known, e.g. `auditor init` asking who the caller is)."""
+        return self._make_client(self.base, service, self.default_region)
+
     def caller_account(self) -> str:
         if self._caller_account is None:
             sts = self._make_client(self.base, "sts", self.default_region)

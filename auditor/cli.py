@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -32,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     from auditor.commands import (
+        completion,
         demo,
+        init,
         keys,
         notify,
         reports,
@@ -44,13 +47,37 @@ def build_parser() -> argparse.ArgumentParser:
         verify,
     )
 
-    for module in (demo, scan, run, verify, rules, reports, keys, notify, serve, tokens):
+    for module in (
+        init, demo, scan, run, verify, rules, reports, keys, notify, serve, tokens, completion
+    ):  # fmt: skip
         module.register(sub)
+    from auditor.commands.exit_codes import epilog
+
+    for name, command in sub.choices.items():
+        command.epilog = epilog(name)
+        command.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a reader that went away shows here, inside the handler
+    except BrokenPipeError:
+        # `auditor reports list | head`: the reader closed the pipe; stop quietly, like any
+        # Unix tool killed by SIGPIPE, without a traceback at interpreter exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + 13
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
+    if "_ARGCOMPLETE" in os.environ:  # a shell asking for completions (`auditor completion`)
+        import argcomplete
+
+        argcomplete.autocomplete(parser)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help / --version (0) and usage errors (2)

@@ -39,6 +39,7 @@ from auditor.model import (
     ActionRecord,
     Clock,
     Evaluation,
+    Finding,
     FindingDelta,
     FixedClock,
     RuleInfo,
@@ -49,7 +50,14 @@ from auditor.model import (
     SystemClock,
     TrackedFinding,
 )
-from auditor.notify import SlackTransport, active_destinations, deliver, plan_messages
+from auditor.notify import (
+    GAPS,
+    SlackTransport,
+    active_destinations,
+    coverage_alert_key,
+    deliver_pending,
+    plan_messages,
+)
 from auditor.remediate.executor import execute, kill_switch_engaged, session_client_for
 from auditor.remediate.plan import Plan
 from auditor.remediate.planner import plan
@@ -83,6 +91,9 @@ class CycleOptions:
     # called before anything is written or any action is taken; raises to abandon the
     # cycle (the daemon's leadership check: a replica that lost its lease writes nothing)
     fence: Callable[[], None] | None = None
+    # a run narrowed to part of the estate (`auditor scan --region ...`): open findings it
+    # did not look at are carried over, never resolved
+    looked_at: Callable[[Finding], bool] | None = None
     # the file operations report bundles are written with (tests inject a full disk)
     report_disk: LocalDisk | None = None
 
@@ -163,7 +174,7 @@ def run_cycle(
         history = build_history(versions, previous)
         evaluation = evaluate(snapshot, rules, exemptions, clock, history=history)
         now = clock.now()
-        delta = compute_delta(store.open_findings(), evaluation, now)
+        delta = compute_delta(store.open_findings(), evaluation, now, covered=options.looked_at)
         infos = {r.id: rules.info(r.id) for r in rules.rules}
 
         decided = Plan(cycle_id=snapshot.id, mode="off")
@@ -178,8 +189,11 @@ def run_cycle(
         alerting = options.send_alerts and (
             options.transport is not None or bool(active_destinations(settings.slack))
         )
+        gap_alerts = _coverage_alert_times(store) if alerting else {}
         messages = (
-            plan_messages(delta, snapshot.gaps, actions, infos, settings.slack, report_url, now)
+            plan_messages(
+                delta, snapshot.gaps, actions, infos, settings.slack, report_url, now, gap_alerts
+            )
             if alerting
             else ()
         )
@@ -207,7 +221,14 @@ def run_cycle(
                     # same keys for the delta's messages (ignored); a new one for what was done
                     store.outbox().enqueue(
                         plan_messages(
-                            delta, snapshot.gaps, actions, infos, settings.slack, report_url, now
+                            delta,
+                            snapshot.gaps,
+                            actions,
+                            infos,
+                            settings.slack,
+                            report_url,
+                            now,
+                            gap_alerts,
                         )
                     )
             report_dir, unwritten = _publish(
@@ -293,6 +314,16 @@ def _report_url(settings: Settings, report_id: str) -> str | None:
     return None
 
 
+def _coverage_alert_times(store: Store) -> dict[str, datetime]:
+    """When each coverage alert was first queued, by its stable key."""
+    out: dict[str, datetime] = {}
+    for key, queued in store.outbox().first_queued(f"{GAPS}:").items():
+        base = coverage_alert_key(key)
+        if base is not None and (base not in out or queued < out[base]):
+            out[base] = queued
+    return out
+
+
 def _deliver(
     settings: Settings, store: Store, options: CycleOptions, clock: Clock
 ) -> tuple[int, int]:
@@ -300,8 +331,12 @@ def _deliver(
     outage never fails a committed cycle: it is logged and retried next time."""
     transport = options.transport or SlackTransport(settings.slack)
     try:
-        result = deliver(
-            store.outbox(), transport, clock, deadline_seconds=options.alert_deadline_seconds
+        result = deliver_pending(
+            store.outbox(),
+            transport,
+            settings.slack,
+            clock,
+            deadline_seconds=options.alert_deadline_seconds,
         )
         return len(result.sent), len(result.failed) + len(result.deferred)
     except Exception:

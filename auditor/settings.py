@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from auditor.errors import BadInputError
@@ -73,6 +80,8 @@ class RulesConfig(_Section):
     paths: tuple[str, ...] = ()
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     disabled: tuple[str, ...] = ()
+    # when set, only rules matching these ids/globs run (`auditor scan --rule`)
+    only: tuple[str, ...] = ()
     builtin: bool = True
 
 
@@ -187,6 +196,8 @@ class Settings(BaseSettings):
     regions: tuple[str, ...] | Literal["all"] = ()  # () = the ambient AWS region
     services: tuple[Service, ...] = (Service.EC2, Service.ECS, Service.EKS, Service.ECR)
     store: str = "sqlite:///auditor.db"
+    # a file holding the store URL (it carries the database password): wins over `store`
+    store_url_file: Path | None = None
     schedule: ScheduleConfig = ScheduleConfig()
     rules: RulesConfig = RulesConfig()
     exemptions: tuple[ExemptionConfig, ...] = ()
@@ -215,6 +226,26 @@ class Settings(BaseSettings):
         if not re.match(r"^(sqlite|postgresql(\+psycopg)?)://", value):
             raise ValueError("expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
         return value
+
+    @model_validator(mode="after")
+    def _store_from_file(self) -> Settings:
+        if self.store_url_file is None:
+            return self
+        try:
+            url = self.store_url_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
+            raise ValueError(
+                f"store_url_file: cannot read {self.store_url_file}: {reason}"
+            ) from None
+        if not re.match(r"^(sqlite|postgresql(\+psycopg)?)://", url):
+            # never echo the content: it holds a password
+            raise ValueError(
+                f"store_url_file: {self.store_url_file} does not hold a sqlite:/// or "
+                "postgresql+psycopg:// URL"
+            )
+        object.__setattr__(self, "store", url)
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -10,6 +10,8 @@ import pytest
 
 from auditor.model import FixedClock
 
+pytest_plugins = ["tests.ci_no_skip"]
+
 NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
 
 

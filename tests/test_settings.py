@@ -109,7 +109,7 @@ def test_settings_are_frozen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     """One immutable object: nothing downstream can change the configuration."""
     monkeypatch.chdir(tmp_path)
     settings = load_settings(None)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="frozen"):
         settings.store = "sqlite:///other.db"  # type: ignore[misc]
 
 

@@ -32,6 +32,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    try:
+        import moto  # noqa: F401  - the demo's embedded AWS
+    except ImportError:
+        from auditor.errors import BadInputError
+
+        raise BadInputError(
+            "auditor demo needs the `demo` extra (moto), which is not installed: "
+            "pip install 'auditor[demo]'"
+        ) from None
     from auditor.commands.summary import print_summary
     from auditor.demo.changes import apply_in_place_changes
     from auditor.demo.fleet import seed_fleet

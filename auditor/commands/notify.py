@@ -10,8 +10,6 @@ Send a test message to each configured Slack destination (the default webhook or
 every route and every tag channel) and print ok or failed for each. Secrets are read from
 the environment variables or files the config names and are never printed.
 
-Exit codes: 0 every destination ok, 1 at least one failed, 2 nothing is configured.
-
 example:
   AUDITOR_SLACK_WEBHOOK=https://hooks.slack.com/services/... auditor notify test
   auditor notify test --config auditor.yaml

@@ -21,11 +21,11 @@ SEVERITY_ORDER = [s.value for s in sorted(Severity, key=lambda s: -s.rank)]
 
 @contextmanager
 def live_progress(
-    units: int | None, stream: TextIO | None = None
+    units: int | None, stream: TextIO | None = None, *, enabled: bool = True
 ) -> Iterator[ProgressCallback | None]:
     """Live progress per account and region on a terminal; nothing otherwise (logs say it)."""
     out = stream or sys.stderr
-    if not out.isatty():
+    if not enabled or not out.isatty():
         yield None
         return
     console = Console(file=out)
@@ -48,7 +48,10 @@ def live_progress(
         yield on_done
 
 
-def print_summary(result: CycleResult, out: TextIO | None = None) -> None:
+def print_summary(
+    result: CycleResult, out: TextIO | None = None, *, min_severity: Severity | None = None
+) -> None:
+    """Tables of what was collected and found; `min_severity` hides findings below it."""
     console = Console(file=out or sys.stdout, width=120)
     snap = result.snapshot
     kinds = Table(title=f"Cycle {result.cycle_id}", show_edge=False)
@@ -71,7 +74,12 @@ def print_summary(result: CycleResult, out: TextIO | None = None) -> None:
         console.print("[green]coverage complete[/]")
 
     findings = result.evaluation.findings
-    rules = Table(title="Findings by rule", show_edge=False)
+    if min_severity is not None:
+        findings = tuple(f for f in findings if f.severity.at_least(min_severity))
+    title = "Findings by rule" + (
+        f" (severity {min_severity.value} and above)" if min_severity else ""
+    )
+    rules = Table(title=title, show_edge=False)
     rules.add_column("rule")
     rules.add_column("severity")
     for status in Status:

@@ -19,16 +19,19 @@ trusted key(s): --key FILE (repeatable: a PEM from `auditor keys public`), else 
 the configured signer (signing.key_file / key_env / kms_key_id). Without any trusted key
 only integrity is proven, not origin: a warning says so (--require-key makes it an error).
 
+A directory holding a single bundle (what `auditor reports get ID --out DIR` writes) is
+verified as that bundle, and the output says its place in the chain was not checked; pass
+--chain to require the whole chain (every bundle from sequence 1) instead.
+
 A chain is ordered by each manifest's sequence number. Warnings (exit code unchanged): a
 bundle dated in the future or before its predecessor (a clock jump). Notes: reports the
 chain declares missing (a committed cycle whose report could not be written or rebuilt) and
 reports published late for their cycle ("repaired").
 
-exit codes: 0 valid; 4 invalid (each problem is printed: what was expected, what was found)
-
 examples:
   auditor verify --key pub.pem reports/20261122T120000Z-1a2b3c4d
   auditor verify --key pub.pem reports/
+  auditor reports get 20261122T120000Z-1a2b3c4d --out evidence && auditor verify evidence
 """
 
 
@@ -46,6 +49,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--config", type=Path, default=None, help="config file (default ./auditor.yaml)")
     p.add_argument("--require-key", action="store_true", help="fail when no trusted key is known")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument(
+        "--chain",
+        action="store_true",
+        help="a directory must hold the whole chain, even when it holds one bundle",
+    )
     p.set_defaults(handler=handle)
 
 
@@ -75,11 +83,24 @@ def trusted_keys(args: argparse.Namespace) -> tuple[list[bytes], str]:
         return [], f"none ({type(exc).__name__}: {exc})"
 
 
+def _single_bundle(path: Path) -> Path | None:
+    """The one bundle in a directory that holds exactly one (and nothing else of note)."""
+    if not path.is_dir():
+        return None
+    from auditor.report.manifest import MANIFEST
+
+    bundles = [p for p in path.iterdir() if p.is_dir() and (p / MANIFEST).is_file()]
+    return bundles[0] if len(bundles) == 1 else None
+
+
 def handle(args: argparse.Namespace) -> int:
+    from auditor.errors import BadInputError
     from auditor.report.manifest import MANIFEST, SIGNATURE
     from auditor.report.verify import verify_bundle, verify_chain
 
     path: Path = args.path
+    if not path.exists():
+        raise BadInputError(f"{path}: no such file or directory")
     keys, origin = trusted_keys(args)
     if not keys:
         msg = (
@@ -93,10 +114,20 @@ def handle(args: argparse.Namespace) -> int:
         print(f"auditor: warning: {msg}", file=sys.stderr)
     trusted = keys or None
     warnings: list[str] = []
+    note = None
+    single = _single_bundle(path) if not args.chain else None
+    if single is not None:
+        path = single
     if any((path / name).is_file() for name in (MANIFEST, SIGNATURE, "report.json")):
         result = verify_bundle(path, trusted)
         problems = [f"{path.name}: {p}" for p in result.problems]
         checked = [result]
+        if (result.sequence or 0) > 1:
+            note = (
+                f"this bundle's place in the chain was not checked (sequence {result.sequence}; "
+                "its predecessors are not here): verify a directory with every bundle from "
+                "sequence 1 to check the chain"
+            )
     else:
         chain = verify_chain(path, trusted, now=datetime.now(UTC))
         problems = list(chain.all_problems)
@@ -125,6 +156,7 @@ def handle(args: argparse.Namespace) -> int:
                         for b in checked
                     ],
                     "problems": problems,
+                    "chain_checked": len(checked) > 1 or note is None,
                     "warnings": warnings,
                     "missing_reports": missing,
                     "repaired_reports": repaired,
@@ -151,6 +183,8 @@ def handle(args: argparse.Namespace) -> int:
         if ok:
             trust = f"trusted key from {origin}" if keys else "embedded keys only"
             print(f"valid: {len(checked)} bundle(s), {trust}")
+            if note:
+                print(f"note: {note}")
         else:
             print(f"INVALID: {len(problems)} problem(s)")
     return int(ExitCode.OK if ok else ExitCode.VERIFY_FAILED)

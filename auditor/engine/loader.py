@@ -240,8 +240,20 @@ class _Loader:
                 )
             for rule_id in matched:
                 self.drafts.remove(by_id.pop(rule_id))
+        left_out: set[str] = set()
+        if config.only:  # `auditor scan --rule`: this run judges only these rules
+            for pattern in config.only:
+                if not any(fnmatch.fnmatchcase(i, pattern) for i in by_id):
+                    field = f"rules.only: {pattern}"
+                    self.problems.add(where, None, field, "matches no loaded rule")
+            for rule_id in list(by_id):
+                if not any(fnmatch.fnmatchcase(rule_id, p) for p in config.only):
+                    self.drafts.remove(by_id.pop(rule_id))
+                    left_out.add(rule_id)
         for rule_id, overrides in config.params.items():
             draft = by_id.get(rule_id)
+            if draft is None and rule_id in left_out:
+                continue  # configured, but not part of this run
             if draft is None:
                 self.problems.add(
                     where,

@@ -55,6 +55,29 @@ def notify_cycle(  # the pipeline passes everything the cycle produced
     what earlier cycles could not deliver, within `deadline_seconds`."""
     messages = plan_messages(delta, gaps, actions, rules_info, slack, report_url, clock.now())
     outbox.enqueue(messages)
+    return deliver_pending(
+        outbox,
+        transport,
+        slack,
+        clock,
+        deadline_seconds=deadline_seconds,
+        sleep=sleep,
+        monotonic=monotonic,
+    )
+
+
+def deliver_pending(
+    outbox: Outbox,
+    transport: Transport,
+    slack: SlackConfig,
+    clock: Clock,
+    *,
+    deadline_seconds: float,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> DeliveryResult:
+    """Deliver everything the outbox holds, each request bounded by slack.timeout_seconds and
+    the whole by `deadline_seconds`: the one delivery path of scans, the daemon and the demo."""
     return deliver(
         outbox,
         transport,

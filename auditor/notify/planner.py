@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from auditor.model import (
     JSON,
@@ -34,6 +34,7 @@ from auditor.notify.routing import default_destination, route_finding, route_gap
 from auditor.settings import SlackConfig
 
 MAX_GAP_LINES = 40
+GAPS = "gaps"  # the kind (key prefix) of coverage alerts
 MAX_ACTION_LINES = 20
 
 
@@ -62,8 +63,10 @@ def _messages(
     identity: JSON,
     payloads: Sequence[dict[str, JSON]],
     now: datetime,
+    *,
+    key: str | None = None,
 ) -> list[OutboxMessage]:
-    base = _key(kind, destination, identity)
+    base = key or _key(kind, destination, identity)
     out: list[OutboxMessage] = []
     for i, payload in enumerate(payloads, 1):
         key = base if len(payloads) == 1 else f"{base}:{i}of{len(payloads)}"
@@ -89,6 +92,8 @@ class _Cycle:
     slack: SlackConfig
     foot: str
     now: datetime
+    # when each coverage alert (by its stable key) was first queued: reminders count from it
+    gap_alerts: Mapping[str, datetime] = field(default_factory=dict)
 
     def top(self, findings: list[TrackedFinding]) -> tuple[list[TrackedFinding], ...]:
         ordered = sorted(findings, key=render.severity_order)
@@ -156,9 +161,10 @@ def _gap_identity(gap: CollectionGap) -> list[JSON]:
 def _coverage(
     c: _Cycle, gaps: Sequence[CollectionGap], unknown: Sequence[TrackedFinding]
 ) -> list[OutboxMessage]:
-    """Persistent gaps are re-alerted once per `reminder_hours` window, not every cycle."""
+    """A gap is alerted when it appears, then reminded once per `reminder_hours` counted from
+    that first alert (never again because a clock boundary passed), not every cycle."""
     slack, foot, now = c.slack, c.foot, c.now
-    bucket = int(now.timestamp() // (slack.reminder_hours * 3600))
+    interval = timedelta(hours=slack.reminder_hours)
     per_destination: dict[str, list[CollectionGap]] = defaultdict(list)
     for gap in gaps:
         for destination in route_gap(gap, slack):
@@ -185,13 +191,16 @@ def _coverage(
         )
         summary = "; ".join(summary_parts) or None
         payloads = render.pack(":warning: " + title, title, blocks, foot, summary)
-        identity: JSON = [
+        identity: JSON = (
             sorted(_gap_identity(g) for g in dest_gaps)
             if dest_gaps
-            else ["unknown", sorted({tf.finding.rule_id for tf in unknown})],
-            bucket,
-        ]
-        out.extend(_messages("gaps", destination, identity, payloads, now))
+            else ["unknown", sorted({tf.finding.rule_id for tf in unknown})]
+        )
+        base = _key(GAPS, destination, identity)
+        first = c.gap_alerts.get(base)
+        n = 0 if first is None else max(0, int((now - first) / interval))
+        key = base if n == 0 else f"{base}:r{n}"
+        out.extend(_messages(GAPS, destination, identity, payloads, now, key=key))
     return out
 
 
@@ -247,9 +256,11 @@ def plan_messages(
     slack: SlackConfig,
     report_url: str | None,
     now: datetime,
+    gap_alerts: Mapping[str, datetime] | None = None,
 ) -> tuple[OutboxMessage, ...]:
-    """Every message this cycle should send, in sending order, each with its idempotency key."""
-    c = _Cycle(rules_info, slack, render.footer(now, report_url), now)
+    """Every message this cycle should send, in sending order, each with its idempotency key.
+    `gap_alerts`: when each coverage alert was first queued (`coverage_alert_times`)."""
+    c = _Cycle(rules_info, slack, render.footer(now, report_url), now, gap_alerts or {})
     new = [tf for tf in _unique(delta.new) if tf.finding.status is Status.FAIL]
     resolved = [tf for tf in _unique(delta.resolved) if tf.finding.status is Status.FAIL]
     unknown = [tf for tf in _unique(delta.open) if tf.finding.status is Status.UNKNOWN]
@@ -264,3 +275,9 @@ def plan_messages(
     open_by_id = {tf.id: tf for tf in delta.open}
     out.extend(_remediation(c, actions, {tf.id for tf in new}, open_by_id))
     return tuple(out)
+
+
+def coverage_alert_key(key: str) -> str | None:
+    """The stable key of a coverage alert (without reminder or part suffix), else None."""
+    parts = key.split(":")
+    return ":".join(parts[:2]) if parts[0] == GAPS and len(parts) >= 2 else None

@@ -1,7 +1,7 @@
 """The automatic actions remediation can take, as plain data.
 
 Each action names the boto3 client and method it calls and the IAM actions it needs.
-`deploy/iam/auditor-remediation.json` must grant exactly the union of these: a meta-test
+`deploy/iam/remediation.json` must grant exactly the union of these: a meta-test
 checks it, so adding an action without its permission (or a stray permission) fails CI.
 """
 

@@ -222,8 +222,8 @@ def signer_from_settings(settings: Settings, kms_client_factory: KmsClientFactor
         pem_bytes = path.read_bytes()
     except OSError as exc:
         raise SigningKeyError(
-            f"{path}: cannot read signing key ({exc.strerror}); "
-            f"create one with `auditor keys generate --out {path}`"
+            f"{path}: cannot read signing key ({exc.strerror}); first run? `auditor init` "
+            f"writes a config and a key; or create one with `auditor keys generate --out {path}`"
         ) from None
     return Ed25519Signer.from_pem(pem_bytes, str(path))
 

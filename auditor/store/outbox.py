@@ -84,6 +84,17 @@ class SqlOutbox:
                 .values(attempts=OUTBOX.c.attempts + 1, last_error=error)
             )
 
+    def first_queued(self, prefix: str) -> dict[str, datetime]:
+        """For every key starting with `prefix`: when it was queued (oldest first wins in the
+        caller's grouping). Coverage reminders count from the first alert of a gap."""
+        with self._engine.connect() as conn, conn.begin():
+            rows = conn.execute(
+                sa.select(OUTBOX.c.key, OUTBOX.c.created_at).where(
+                    OUTBOX.c.key.startswith(prefix, autoescape=True)
+                )
+            )
+            return {str(key): created for key, created in rows}
+
     def sent_keys(self, keys: Iterable[str]) -> set[str]:
         out: set[str] = set()
         with self._engine.connect() as conn, conn.begin():

@@ -61,8 +61,9 @@ def test_other_errors_are_raised_for_the_caller_to_record() -> None:
     """AccessDenied is not a missing id: it propagates, to become a CollectionGap."""
     call = FakeDescribe(set(), "UnauthorizedOperation", name_ids=True)
 
-    with pytest.raises(botocore.exceptions.ClientError):
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
         describe_ids(call, ["ami-1"])
+    assert "UnauthorizedOperation" == caught.value.response["Error"]["Code"]
 
 
 def test_duplicates_are_asked_once() -> None:

@@ -132,3 +132,31 @@ def test_organization_discovery_assumes_the_named_role(monkeypatch: pytest.Monke
     assert sorted(by_id) == sorted([caller, ids[0], ids[1]])
     assert by_id[caller] is None
     assert by_id[ids[0]] == f"arn:aws:iam::{ids[0]}:role/audit"
+
+
+class _Denied:
+    status_code = 403
+
+
+def _deny(operation: str) -> object:
+    def handler(**_: object) -> tuple[_Denied, dict[str, object]]:
+        error = {"Code": "UnauthorizedOperation", "Message": f"not allowed: {operation}"}
+        return _Denied(), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 403}}
+
+    return handler
+
+
+def test_regions_all_with_describe_regions_denied_is_a_gap_for_the_whole_estate() -> None:
+    """`regions: all` when ec2:DescribeRegions is denied: the region list is unknown, so every
+    service everywhere is a gap (never "no regions, nothing to audit")."""
+    with mock_aws():
+        base = boto3.Session(region_name="us-east-1")
+        base.events.register("before-call.ec2.DescribeRegions", _deny("ec2:DescribeRegions"))
+        settings = _settings(regions="all", services=["ec2", "ecs"])
+        sessions = AwsSessions(base=base)
+        registry = {Service.EC2: _instance_reader, Service.ECS: _instance_reader}
+        snap = collect(settings, sessions, CLOCK, PreviousState(), registry=registry)
+    assert not snap.complete
+    denied = [g for g in snap.gaps if g.operation == "ec2:DescribeRegions"]
+    assert {"ec2", "ecs"} == {g.service.value for g in denied}
+    assert {"UnauthorizedOperation"} == {g.error_code for g in denied}

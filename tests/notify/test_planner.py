@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from auditor.model import (
     ActionRecord,
@@ -32,6 +32,7 @@ def plan(
     gaps: tuple[object, ...] = (),
     actions: tuple[ActionRecord, ...] = (),
     now: object = NOW,
+    gap_alerts: dict[str, datetime] | None = None,
 ) -> tuple[OutboxMessage, ...]:
     return plan_messages(
         FindingDelta(new=new, still_open=still_open, resolved=resolved),
@@ -41,6 +42,7 @@ def plan(
         slack or SlackConfig(),
         REPORT,
         now,  # type: ignore[arg-type]
+        gap_alerts,
     )
 
 
@@ -156,13 +158,25 @@ def test_coverage_gap_is_an_alert_whatever_the_severity_floor() -> None:
 
 
 def test_persistent_gap_is_not_repeated_every_cycle() -> None:
-    """The same gap in the next cycle plans the same key (the outbox drops it); a day later
-    it is alerted again."""
-    first = plan(gaps=(gap(),))
-    again = plan(gaps=(gap(),), now=NOW + timedelta(minutes=15))
-    next_day = plan(gaps=(gap(),), now=NOW + timedelta(hours=24))
-    assert [m.key for m in first] == [m.key for m in again]
-    assert [m.key for m in first] != [m.key for m in next_day]
+    """The same gap in the next cycle plans the same key (the outbox drops it); a day after
+    its first alert it is reminded once, with a new key."""
+    (first,) = plan(gaps=(gap(),))
+    alerted = {first.key: NOW}
+    again = plan(gaps=(gap(),), now=NOW + timedelta(minutes=15), gap_alerts=alerted)
+    next_day = plan(gaps=(gap(),), now=NOW + timedelta(hours=24), gap_alerts=alerted)
+    assert [first.key] == [m.key for m in again]
+    assert [f"{first.key}:r1"] == [m.key for m in next_day]
+
+
+def test_a_persistent_gap_is_not_realerted_at_midnight() -> None:
+    """Reminders count from the first alert, not from clock boundaries: a gap first alerted
+    at 23:50 plans the same key at 00:05 (the old wall-clock bucket changed there)."""
+    late = NOW.replace(hour=23, minute=50)
+    (first,) = plan(gaps=(gap(),), now=late)
+    after_midnight = plan(
+        gaps=(gap(),), now=late + timedelta(minutes=15), gap_alerts={first.key: late}
+    )
+    assert [first.key] == [m.key for m in after_midnight]
 
 
 def test_keys_are_stable_across_replanning_and_differ_by_content() -> None:

@@ -460,3 +460,49 @@ def test_finding_on_an_instance_the_group_no_longer_lists_is_held() -> None:
     [held] = p.with_status(ActionStatus.HELD)
     assert (fs[1].id,) == held.record.finding_ids
     assert "not listed as a member of the group" in held.record.reason
+
+
+def test_group_already_acted_on_in_this_cycle_is_held() -> None:
+    """A replanned cycle (same cycle id) never acts twice on a group, even when the first
+    action's instances are already gone; the same record from an earlier cycle does not hold."""
+    group, insts = asg_fleet(4)
+    f = b.tracked("ec2.max_age", insts[0])
+    this_cycle = [_executed(group.arn, 5, ["i-gone"], cycle=CYCLE)]
+    earlier = [_executed(group.arn, 5, ["i-gone"], cycle="cycle-1")]
+    held = run([f], b.view_of(group, *insts), history=this_cycle)
+    planned = run([f], b.view_of(group, *insts), history=earlier)
+    [item] = held.items
+    assert ActionStatus.HELD is item.status
+    assert "already acted on in this cycle (start_instance_refresh, request req-1)" == (
+        item.record.reason
+    )
+    assert [ActionStatus.PLANNED] == [i.status for i in planned.items]
+
+
+def test_actions_executed_earlier_in_this_cycle_count_toward_the_limits() -> None:
+    """Two actions already executed by this cycle leave one of max_actions_per_cycle=3, and
+    an account's executed actions count toward max_actions_per_account."""
+    groups: list[b.Resource] = []
+    findings = []
+    for k in range(3):
+        name = f"g{k}"
+        group = b.asg(name, [f"i-{k}a", f"i-{k}b"])
+        inst = b.instance(f"i-{k}a", asg=name)
+        groups += [group, inst, b.instance(f"i-{k}b", asg=name)]
+        findings.append(b.tracked("ec2.max_age", inst, first_seen=NOW - timedelta(days=9 - k)))
+    done = [
+        _executed(f"arn:aws:autoscaling:{b.REGION}:{b.ACCOUNT}:elsewhere/{n}", 2, [], cycle=CYCLE)
+        for n in ("x", "y")
+    ]
+    per_cycle = run(findings, b.view_of(*groups), b.config(max_actions_per_cycle=3), done)
+    per_account = run(
+        findings,
+        b.view_of(*groups),
+        b.config(max_actions_per_cycle=9, max_actions_per_account=3),
+        done,
+    )
+    assert 1 == len(per_cycle.planned)
+    assert ["max_actions_per_cycle 3 reached"] * 2 == [
+        i.record.reason for i in per_cycle.with_status(ActionStatus.HELD)
+    ]
+    assert 1 == len(per_account.planned)

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from auditor.model import (
@@ -31,6 +31,7 @@ REPLACE_RULES = ("ec2.max_age", "ec2.ami_age", "ecs.task_max_age", "eks.nodegrou
 ALL_RULES = (*REPLACE_RULES, "lt.ssh_keypair", "ecs.image_not_pinned", "ec2.imdsv2_required")
 OTHER_STATUSES = (Status.EXEMPT, Status.UNKNOWN)
 TAG = {"auditor:no-remediate": "yes"}
+CYCLE, EARLIER_CYCLE = "cycle-1", "cycle-0"
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,8 @@ def worlds(draw: st.DrawFn) -> World:
             history.append(
                 ActionRecord(
                     id=f"h{g}",
-                    cycle_id="cycle-0",
+                    # the plan's own cycle too: a cycle replanned after acting
+                    cycle_id=draw(st.sampled_from([EARLIER_CYCLE, CYCLE])),
                     target_arn=group.arn,
                     target_kind="autoscaling.group",
                     action=draw(st.sampled_from(["start_instance_refresh", "terminate_instance"])),
@@ -173,7 +175,11 @@ def worlds(draw: st.DrawFn) -> World:
 
 
 def make_plan(w: World) -> Plan:
-    return plan(w.findings, w.view, b.RULES, w.config, w.history, NOW, "cycle-1", w.kill_switch)
+    return plan(w.findings, w.view, b.RULES, w.config, w.history, NOW, CYCLE, w.kill_switch)
+
+
+def executed_this_cycle(w: World) -> list[ActionRecord]:
+    return [r for r in w.history if r.cycle_id == CYCLE and r.status is ActionStatus.EXECUTED]
 
 
 def in_progress(group: Resource, history: tuple[ActionRecord, ...]) -> bool:
@@ -214,13 +220,19 @@ SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[Heal
 @SETTINGS
 @given(worlds())
 def test_limits_are_never_exceeded(w: World) -> None:
-    """Planned actions never exceed the per-cycle and per-account limits; one per group."""
+    """Planned actions plus those this cycle already executed never exceed the per-cycle and
+    per-account limits; one per group; never a group this cycle already acted on."""
     p = make_plan(w)
     planned = p.planned
-    assert len(planned) <= w.config.max_actions_per_cycle
+    done = executed_this_cycle(w)
+    if planned:
+        assert len(planned) + len(done) <= w.config.max_actions_per_cycle
     per_account = Counter(i.record.account for i in planned)
-    assert all(n <= w.config.max_actions_per_account for n in per_account.values())
+    done_per_account = Counter(r.account for r in done)
+    for account, n in per_account.items():
+        assert n + done_per_account[account] <= w.config.max_actions_per_account
     assert len({i.record.target_arn for i in planned}) == len(planned)
+    assert set() == {i.record.target_arn for i in planned} & {r.target_arn for r in done}
 
 
 @SETTINGS
@@ -284,9 +296,8 @@ def test_planned_findings_are_eligible(w: World) -> None:
 @given(worlds())
 def test_every_actionable_finding_is_accounted_for_exactly_once(w: World) -> None:
     """Each finding of a replace or source-caused rule is in exactly one record (mode on)."""
+    assume(w.config.mode != "off")
     p = make_plan(w)
-    if w.config.mode == "off":
-        return
     seen = Counter(fid for item in p.items for fid in item.record.finding_ids)
     expected = {
         f.id
@@ -295,3 +306,36 @@ def test_every_actionable_finding_is_accounted_for_exactly_once(w: World) -> Non
     }
     assert set(seen) == expected
     assert all(n == 1 for n in seen.values())
+
+
+@st.composite
+def eligible_worlds(draw: st.DrawFn) -> World:
+    """A world where at least one action must be planned: enforce or dry-run, no kill switch,
+    an idle healthy group large enough for P%, an opted-in finding persisting K cycles."""
+    n = draw(st.integers(2, 12))
+    ids = [f"i-{k}" for k in range(n)]
+    group = b.asg("web", ids, desired=n, min_size=0)
+    insts = [b.instance(i, asg="web", launch_days_ago=draw(st.integers(1, 99))) for i in ids]
+    rule = draw(st.sampled_from(["ec2.max_age", "ec2.ami_age"]))
+    k = draw(st.integers(1, 3))
+    chosen = draw(st.lists(st.integers(0, n - 1), min_size=1, unique=True))
+    findings = tuple(b.tracked(rule, insts[i], cycles=k + draw(st.integers(0, 2))) for i in chosen)
+    cfg = RemediationConfig(
+        mode=draw(st.sampled_from(["enforce", "dry-run"])),
+        rules=(rule,),
+        max_actions_per_cycle=draw(st.integers(1, 6)),
+        max_actions_per_account=draw(st.integers(1, 6)),
+        max_percent_per_group=draw(st.sampled_from([50, 100])),
+        min_consecutive_cycles=k,
+        asg_strategy=draw(st.sampled_from(["instance-refresh", "terminate-one"])),
+    )
+    return World((group, *insts), findings, (), cfg, False)
+
+
+@SETTINGS
+@given(eligible_worlds())
+def test_an_eligible_finding_is_acted_on(w: World) -> None:
+    """Safety never degenerates into doing nothing: the eligible group gets exactly one action."""
+    p = make_plan(w)
+    assert 1 == len(p.planned)
+    assert {f.id for f in w.findings} == {fid for i in p.items for fid in i.record.finding_ids}

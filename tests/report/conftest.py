@@ -5,16 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
+import boto3
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from moto import mock_aws
 
 from auditor.report.bundle import write_bundle
 from auditor.report.model import BundleInfo
-from auditor.report.signing import ED25519, Ed25519Signer, algorithm_of
+from auditor.report.signing import ED25519, Ed25519Signer, KmsSigner, Signer, algorithm_of
 from tests.report.factory import NOW, make_input
 
 
@@ -23,8 +26,23 @@ def signer() -> Ed25519Signer:
     return Ed25519Signer(ed25519.Ed25519PrivateKey.generate())
 
 
+SIGNER_KINDS = ("ed25519", "kms")
+
+
+@contextmanager
+def signer_of(kind: str) -> Iterator[Signer]:
+    """A local Ed25519 key, or an ECC_NIST_P256 KMS key (moto) signing through kms:Sign."""
+    if kind == "ed25519":
+        yield Ed25519Signer(ed25519.Ed25519PrivateKey.generate())
+        return
+    with mock_aws():
+        kms = boto3.client("kms", region_name="us-east-1")
+        meta = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+        yield KmsSigner(kms, meta["Arn"])
+
+
 @pytest.fixture
-def pub_pem(tmp_path: Path, signer: Ed25519Signer) -> Path:
+def pub_pem(tmp_path: Path, signer: Signer) -> Path:
     path = tmp_path / "pub.pem"
     path.write_bytes(signer.public_key_pem())
     return path
@@ -34,7 +52,7 @@ ChainFactory = Callable[[int], list[BundleInfo]]
 
 
 @pytest.fixture
-def make_chain(tmp_path: Path, signer: Ed25519Signer) -> ChainFactory:
+def make_chain(tmp_path: Path, signer: Signer) -> ChainFactory:
     def make(n: int) -> list[BundleInfo]:
         out = tmp_path / "reports"
         return [

@@ -52,8 +52,9 @@ def test_schema_rejects_a_report_claiming_complete_coverage_with_gaps() -> None:
     """The schema itself ties `complete` to the gap list: a report cannot hide a gap."""
     report = build_report(make_input(3, with_gap=True), "20261122T120000Z-0000abcd")
     report["coverage"]["complete"] = True
-    with pytest.raises(jsonschema.ValidationError):
+    with pytest.raises(jsonschema.ValidationError) as caught:
         validate(report)
+    assert "coverage" in list(caught.value.absolute_path)
 
 
 def test_unknown_findings_are_not_counted_as_passing() -> None:

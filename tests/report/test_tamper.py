@@ -1,4 +1,5 @@
-"""Tampering with signed bundles is detected by verify_* and by the documented openssl steps.
+"""Tampering with signed bundles is detected by verify_* and by the documented openssl steps,
+for a local Ed25519 key and for an AWS KMS ECDSA P-256 key alike.
 
 Each test is named after the attack it guards against.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,17 +16,26 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from auditor.report.bundle import write_bundle
 from auditor.report.manifest import MANIFEST, SIGNATURE
-from auditor.report.signing import Ed25519Signer
+from auditor.report.signing import Ed25519Signer, Signer
 from auditor.report.verify import verify_bundle, verify_chain
 from tests.report.conftest import (
+    SIGNER_KINDS,
     ChainFactory,
     cli,
     openssl_bundle_ok,
     openssl_chain_ok,
+    signer_of,
 )
 from tests.report.factory import make_input
 
 FILES = ("report.json", "report.html", "findings.csv", "findings.ocsf.json", MANIFEST, SIGNATURE)
+
+
+@pytest.fixture(params=SIGNER_KINDS)
+def signer(request: pytest.FixtureRequest) -> Iterator[Signer]:
+    """Every attack below runs against both kinds of signing key."""
+    with signer_of(request.param) as s:
+        yield s
 
 
 def _flip(path: Path, offset_from_middle: int = 0) -> None:
@@ -153,6 +164,7 @@ def test_re_signing_with_another_key_fails_against_the_trusted_key(
         f["sha256"] = sha256_hex((bundle.path / f["name"]).read_bytes())
         f["size"] = (bundle.path / f["name"]).stat().st_size
     m["key_id"] = attacker.key_id
+    m["algorithm"] = attacker.algorithm
     m["public_key_pem"] = attacker.public_key_pem().decode()
     raw = manifest_bytes(m)
     (bundle.path / MANIFEST).write_bytes(raw)

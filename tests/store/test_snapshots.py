@@ -161,7 +161,7 @@ def test_duplicate_snapshot_id_is_refused_whole(store: Store) -> None:
     """Committing a snapshot id twice fails and adds nothing (no half-written second copy)."""
     _commit(store, "snap-1", (instance(1),))
 
-    with pytest.raises(sa.exc.IntegrityError):
+    with pytest.raises(sa.exc.IntegrityError, match="(?i)unique"):
         _commit(store, "snap-1", (instance(2),))
 
     assert _count(store, "resource_configs") == 1

@@ -1,6 +1,6 @@
 # The role auditor assumes in each audited account: read-only collection, and (only when
-# var.allow_remediation) the separate least-privilege remediation policy. Apply it in every
-# member account (e.g. with a StackSet-like loop or one provider alias per account).
+# var.allow_remediation) the separate least-privilege remediation policy. For a whole
+# organisation, ../../organization deploys the same role to every account with a StackSet.
 
 terraform {
   required_version = ">= 1.5"
@@ -46,14 +46,14 @@ resource "aws_iam_role" "auditor" {
 resource "aws_iam_role_policy" "readonly" {
   name   = "auditor-readonly"
   role   = aws_iam_role.auditor.id
-  policy = file("${path.module}/../iam/auditor-readonly.json")
+  policy = file("${path.module}/../../../iam/audit-readonly.json")
 }
 
 resource "aws_iam_role_policy" "remediation" {
   count  = var.allow_remediation ? 1 : 0
   name   = "auditor-remediation"
   role   = aws_iam_role.auditor.id
-  policy = file("${path.module}/../iam/auditor-remediation.json")
+  policy = file("${path.module}/../../../iam/remediation.json")
 }
 
 output "role_arn" {
