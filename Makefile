@@ -1,5 +1,7 @@
 # Two commands on a fresh machine with Python 3.11: `make demo` and `make test`.
 # Dependencies install from requirements/*.lock (hashes checked); bounds live in pyproject.toml.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -31,7 +33,11 @@ test: $(STAMP)
 	$(BIN)/ruff check auditor tests bench
 	$(BIN)/mypy --no-incremental
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -n 2 -q
+	rm -f .coverage .coverage.* coverage.json
+	$(BIN)/python -m pytest -n 2 -q --cov=auditor --cov-report= --cov-report=json:coverage.json \
+	  | tee .pytest-output
+	$(BIN)/python .ci/coverage_floor.py coverage.json
+	@tail -n 1 .pytest-output
 
 lint: $(STAMP)
 	$(BIN)/ruff check auditor tests bench

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from auditor.commands import cli_doc
 from auditor.settings import load_settings
+from tests.daemon.processes import MotoProcess
 
 REGION = "eu-west-1"
 OTHER = "us-east-1"
@@ -25,12 +25,11 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 
 
 @pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    """Two regions, each with an instance launched with an SSH key and no IMDSv2."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Two regions, each with an instance launched with an SSH key and no IMDSv2, on a moto
+    server of its own (an in-process one would share state with other modules' servers)."""
+    server = MotoProcess(tmp_path_factory.mktemp("moto") / "moto.log")
+    endpoint = server.url
     for region in (REGION, OTHER):
         ec2 = boto3.client(
             "ec2",
