@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/collect.py
 	$(BIN)/python bench/evaluate.py
 	$(BIN)/python bench/report.py
+	$(BIN)/python bench/secrets.py
 
 # re-resolve the locks after changing dependencies in pyproject.toml
 lock: $(TSTAMP)

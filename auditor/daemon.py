@@ -142,6 +142,14 @@ class Daemon:
             # bad rules, exemptions or a missing signing key stop the daemon at start (exit 2),
             # rather than failing every cycle
             preflight(settings, write_report=True)
+        host, _, port = settings.metrics.listen.rpartition(":")
+        try:  # before the store is opened: a port in use is a config error, nothing written
+            self.health = HealthServer(host, int(port), self.metrics, self.ready)
+        except OSError as exc:
+            raise ConfigError(
+                f"metrics.listen: cannot listen on {settings.metrics.listen}: "
+                f"{exc.strerror or exc}"
+            ) from None
         self.store = store or Store.open(settings.store)  # migrates, under a lock on PostgreSQL
         self._runner = runner or _default_runner(settings, self.clock)
         self.is_leader = False
@@ -166,8 +174,6 @@ class Daemon:
             },
             timezone=UTC,
         )
-        host, _, port = settings.metrics.listen.rpartition(":")
-        self.health = HealthServer(host, int(port), self.metrics, self.ready)
 
     # -- leadership -------------------------------------------------------------------------
     def _set_leader(self, leader: bool, released: bool = False) -> None:

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from enum import IntEnum
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters escaped: a key or value from a hostile file can never
+    break one problem into two lines (or forge a line) in our messages and logs."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 class ExitCode(IntEnum):

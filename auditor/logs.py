@@ -12,6 +12,22 @@ from typing import TextIO
 
 import structlog
 
+# Third-party loggers that print request URLs or bodies (botocore request bodies at DEBUG;
+# httpx "HTTP Request: POST <url>" at INFO, where the URL is the Slack webhook, a secret;
+# slack_sdk the URL and body at DEBUG): held at WARNING whatever --log-level says.
+QUIET_LOGGERS = (
+    "botocore",
+    "boto3",
+    "urllib3",
+    "s3transfer",
+    "alembic",
+    "werkzeug",
+    "httpx",
+    "httpcore",
+    "slack_sdk",
+    "hpack",
+)
+
 
 def configure(level: str = "info", stream: TextIO | None = None, json: bool | None = None) -> None:
     """Configure structlog and the stdlib root logger once per process."""
@@ -49,6 +65,5 @@ def configure(level: str = "info", stream: TextIO | None = None, json: bool | No
     root.handlers[:] = [handler]
     root.setLevel(numeric)
     logging.captureWarnings(True)
-    # botocore logs request bodies at DEBUG; never let them through (they may carry secrets)
-    for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "alembic", "werkzeug"):
+    for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)

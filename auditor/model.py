@@ -133,11 +133,15 @@ class SecretHit:
     """Where a secret was seen. Never holds the value: only where, what kind, and a short hash."""
 
     location: str  # e.g. "line 4", "env DB_PASSWORD", "container web env DB_PASSWORD"
-    detector: str  # detect-secrets type, or "Secret-looking variable name"
+    detector: str  # auditor.secrets.detect.REASONS key, or a token library's type
     hash: str  # first 12 hex chars of sha256(value): lets two reports say "same secret"
+    name: str = ""  # the variable, key or tool flag (for allowlists by name pattern)
 
     def to_json(self) -> dict[str, str]:
-        return {"location": self.location, "detector": self.detector, "hash": self.hash}
+        out = {"location": self.location, "detector": self.detector, "hash": self.hash}
+        if self.name:
+            out["name"] = self.name
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,12 +27,21 @@ from auditor.collect.runner import ProgressCallback, collect
 from auditor.engine import (
     Exemption,
     RuleSet,
+    TagPolicy,
+    check_exemptions,
     compute_delta,
     evaluate,
     load_exemptions,
     load_rules,
 )
-from auditor.engine.history import baseline_arns, baseline_kinds, build_history, restrict
+from auditor.engine.exemptions import from_requests
+from auditor.engine.history import (
+    baseline_arns,
+    baseline_kinds,
+    build_history,
+    restrict,
+    with_secret_allowlist,
+)
 from auditor.errors import ExitCode
 from auditor.iac.load import with_declared_state
 from auditor.model import (
@@ -58,17 +67,19 @@ from auditor.notify import (
     deliver_pending,
     plan_messages,
 )
+from auditor.remediate.approvals import gate
 from auditor.remediate.executor import execute, kill_switch_engaged, session_client_for
 from auditor.remediate.plan import Plan
 from auditor.remediate.planner import plan
-from auditor.report.build import build_report_input
+from auditor.report.build import build_report_input, with_audit_log
 from auditor.report.bundle import new_report_id
 from auditor.report.chain import ReportChain
-from auditor.report.disk import LocalDisk, check_reports_dir
+from auditor.report.disk import LocalDisk
 from auditor.report.errors import ReportError, ReportWriteError
 from auditor.report.model import ReportInput
 from auditor.report.publish import Published, kms_factory
 from auditor.report.signing import Signer, signer_from_settings
+from auditor.report.storage import check_report_dir
 from auditor.settings import Settings
 from auditor.store import ChainEntry, CycleRecord, Store
 
@@ -109,13 +120,20 @@ class Preflight:
 
 
 def preflight(
-    settings: Settings, sessions: AwsSessions | None = None, *, write_report: bool = True
+    settings: Settings,
+    sessions: AwsSessions | None = None,
+    *,
+    write_report: bool = True,
+    clock: Clock | None = None,
 ) -> Preflight:
-    rules = cycle_rules(load_rules(settings.rules), settings)
+    loaded = load_rules(settings.rules)
+    rules = cycle_rules(loaded, settings)
     exemptions = load_exemptions(settings)
+    today = (clock or SystemClock()).now().date()
+    check_exemptions(exemptions, loaded, settings.exemption_policy, today)
     signer = None
     if write_report:
-        check_reports_dir(Path(settings.reports.dir))
+        check_report_dir(Path(settings.reports.dir))
         signer = signer_from_settings(settings, kms_factory(sessions or AwsSessions()))
     return Preflight(rules, exemptions, signer)
 
@@ -146,7 +164,7 @@ class CycleResult:
         return ExitCode.OK
 
 
-def run_cycle(
+def run_cycle(  # noqa: PLR0915 - the pipeline refactor (another issue) splits it
     settings: Settings,
     *,
     clock: Clock | None = None,
@@ -159,12 +177,13 @@ def run_cycle(
     options = options or CycleOptions()
     began = time.perf_counter()
     sessions = sessions or AwsSessions(config=client_config(settings.collect.max_attempts))
-    checked = preflight(settings, sessions, write_report=options.write_report)
+    checked = preflight(settings, sessions, write_report=options.write_report, clock=clock)
     rules, exemptions, signer = checked.rules, checked.exemptions, checked.signer
     fence = options.fence or (lambda: None)
     own_store = store is None
     store = store or Store.open(settings.store)
     try:
+        exemptions += from_requests(store.approved_exemption_requests(clock.now().date()))
         previous = store.latest_snapshot()
         snapshot = collect(
             settings, sessions, clock, PreviousState.from_snapshot(previous), options.progress
@@ -172,7 +191,9 @@ def run_cycle(
         snapshot = with_declared_state(snapshot, settings, rules, sessions, clock)
         versions = store.baselines(baseline_arns(snapshot, baseline_kinds(rules)))
         history = build_history(versions, previous)
-        evaluation = evaluate(snapshot, rules, exemptions, clock, history=history)
+        evaluation = evaluate(
+            snapshot, rules, exemptions, clock, history=history, tag_policy=tag_policy(settings)
+        )
         now = clock.now()
         delta = compute_delta(store.open_findings(), evaluation, now, covered=options.looked_at)
         infos = {r.id: rules.info(r.id) for r in rules.rules}
@@ -233,8 +254,11 @@ def run_cycle(
                     )
             report_dir, unwritten = _publish(
                 chain,
-                lambda: build_report_input(
-                    settings, snapshot, evaluation, delta, rules, exemptions, actions, clock
+                lambda: with_audit_log(
+                    build_report_input(
+                        settings, snapshot, evaluation, delta, rules, exemptions, actions, clock
+                    ),
+                    store.audit_since,
                 ),
                 report_id,
                 snapshot.id,
@@ -295,9 +319,11 @@ def _publish(
 
 
 def cycle_rules(rules: RuleSet, settings: Settings) -> RuleSet:
-    """The rules this configuration can judge: without a Terraform state there is nothing
-    to compare with, so the iac.* rules do not run (they would call everything unmanaged);
+    """The rules this configuration can judge, with the estate's secret allowlist. Without a
+    Terraform state there is nothing to compare with, so the iac.* rules do not run (they
+    would call everything unmanaged);
     `iac.cloudformation_managed: false` stops counting CloudFormation stacks as managed."""
+    rules = with_secret_allowlist(rules, settings.secrets)
     if not settings.iac.terraform_states:
         return restrict(rules, disabled=("iac.*",))
     unmanaged = rules.get(IAC_UNMANAGED_RULE)
@@ -305,6 +331,11 @@ def cycle_rules(rules: RuleSet, settings: Settings) -> RuleSet:
         tags = [t for t in unmanaged.params.get("managed_tags", []) if t != CFN_STACK_TAG]
         return restrict(rules, params={IAC_UNMANAGED_RULE: {"managed_tags": tags}})
     return rules
+
+
+def tag_policy(settings: Settings) -> TagPolicy:
+    """Which rules resource tags may exempt (exemption_policy.tags; none by default)."""
+    return TagPolicy.from_config(settings.exemption_policy.tags)
 
 
 def _report_url(settings: Settings, report_id: str) -> str | None:
@@ -357,7 +388,7 @@ def _plan(
     store: Store,
     now: datetime,
 ) -> Plan:
-    return plan(
+    decided = plan(
         delta.open,
         SnapshotView(snapshot),
         infos,
@@ -367,6 +398,8 @@ def _plan(
         snapshot.id,
         kill_switch_engaged(settings.remediation, os.environ),
     )
+    open_by_id = {t.id: t for t in delta.open}
+    return gate(decided, settings.remediation.require_approval, open_by_id, store.open_decisions())
 
 
 def _execute(
@@ -398,6 +431,7 @@ def report_input(
     own_store = store is None
     store = store or Store.open(settings.store)
     try:
+        exemptions += from_requests(store.approved_exemption_requests(clock.now().date()))
         cycles = store.list_cycles(limit=2)
         if not cycles:
             raise ReportError("no cycle in the store yet: run `auditor scan` first")
@@ -413,7 +447,12 @@ def report_input(
         previous = store.load_snapshot(cycles[1].id) if len(cycles) > 1 else None
         versions = store.baselines(baseline_arns(snapshot, baseline_kinds(rules)))
         evaluation = evaluate(
-            snapshot, rules, exemptions, judged_at, history=build_history(versions, previous)
+            snapshot,
+            rules,
+            exemptions,
+            judged_at,
+            history=build_history(versions, previous),
+            tag_policy=tag_policy(settings),
         )
         stored = store.open_findings()
         now = judged_at.now()

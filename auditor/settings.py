@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -23,13 +23,17 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from auditor.errors import BadInputError
+from auditor.config_env import ENV_PREFIX, EnvError, EnvOverrides, env_overrides
+from auditor.errors import BadInputError, one_line
 from auditor.model import Service, Severity
+from auditor.yamlsafe import YamlError, read_capped, read_yaml
 
 DEFAULT_CONFIG = Path("auditor.yaml")
-ENV_PREFIX = "AUDITOR_"
+MAX_CONFIG_BYTES = 1024 * 1024
+INTERNAL_FIELDS = ("source", "locations")  # not config keys: where the config came from
 
 
 class ConfigError(BadInputError):
@@ -37,7 +41,7 @@ class ConfigError(BadInputError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
@@ -72,8 +76,19 @@ class ScheduleConfig(_Section):
         if re.fullmatch(r"every\s+\d+\s*[smhd]", value.strip()):
             return value.strip()
         if len(value.split()) == 5:
-            return value
+            return _cron(value)
         raise ValueError("expected 'every <N><s|m|h|d>' or a 5-field cron expression")
+
+
+def _cron(value: str) -> str:
+    """A 5-field cron expression the scheduler accepts (the daemon's own parser decides)."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(value, timezone="UTC")
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"not a valid cron expression ({exc})") from None
+    return value
 
 
 class RulesConfig(_Section):
@@ -93,6 +108,44 @@ class ExemptionConfig(_Section):
     reason: str = Field(min_length=1)
     owner: str = Field(min_length=1)
     expires: date
+
+
+class TagExemptionConfig(_Section):
+    """Exemptions a resource grants itself with tags: off unless a rule is listed here."""
+
+    rules: tuple[str, ...] = ()  # rule ids (or globs) that resource tags may exempt
+    allow_critical: bool = False  # critical rules only when listed by exact id AND this is true
+    max_days: int = Field(default=30, ge=1, le=366)  # an auditor:exempt-until further out: ignored
+
+
+class ExemptionPolicyConfig(_Section):
+    """What an exemption may be: checked at start (exit 2), before anything is collected."""
+
+    max_days: int = Field(default=365, ge=1)  # longest lifetime, from today to `expires`
+    allow_all_rules: bool = False  # rule "*" (or any glob matching every loaded rule)
+    allow_unscoped: bool = False  # resource "*" with no account and no tags
+    tags: TagExemptionConfig = TagExemptionConfig()
+
+
+class SecretAllowConfig(_Section):
+    """A known non-secret for the secret rules: by 12-hex hash or by variable-name glob."""
+
+    hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{12}$")
+    name: str | None = Field(default=None, min_length=1)  # glob on the variable/key/flag name
+    rule: str = "*"  # rule id or glob
+    reason: str = Field(min_length=1)
+    owner: str = Field(min_length=1)
+    expires: date
+
+    @model_validator(mode="after")
+    def _one_selector(self) -> SecretAllowConfig:
+        if (self.hash is None) == (self.name is None):
+            raise ValueError("give exactly one of hash (12 hex) or name (a glob)")
+        return self
+
+
+class SecretsConfig(_Section):
+    allow: tuple[SecretAllowConfig, ...] = ()
 
 
 class IacConfig(_Section):
@@ -159,6 +212,31 @@ class RemediationConfig(_Section):
     min_healthy_percentage: int = Field(default=90, ge=0, le=100)
     instance_warmup_seconds: int = Field(default=300, ge=0)
     force_nodegroup_update: bool = False
+    # rule ids/globs whose planned actions wait for an operator's approval (auditor serve)
+    require_approval: tuple[str, ...] = ()
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a known IANA time zone (e.g. UTC, Europe/Paris)"
+            ) from None
+        return value
+
+    @field_validator("windows")
+    @classmethod
+    def _windows(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from croniter import croniter
+
+        for expression in value:
+            if len(expression.split()) != 5 or not croniter.is_valid(expression):
+                raise ValueError(f"{expression!r} is not a 5-field cron expression")
+        return value
 
 
 class ListenConfig(_Section):
@@ -171,6 +249,17 @@ class ListenConfig(_Section):
         if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError("expected HOST:PORT, e.g. 127.0.0.1:8080")
         return value
+
+
+class ApiConfig(ListenConfig):
+    """`auditor serve`: behind a TLS proxy set secure_cookies; exemptions requested in the
+    web app live at most max_exemption_days."""
+
+    secure_cookies: bool = False
+    max_exemption_days: int = Field(default=90, ge=1, le=3650)
+    max_body_bytes: int = Field(default=65536, ge=1024, le=10_485_760)
+    login_failures_per_minute: int = Field(default=10, ge=1)
+    idle_timeout_seconds: int = Field(default=5, ge=1, le=300)
 
 
 class MetricsConfig(ListenConfig):
@@ -189,6 +278,7 @@ class Settings(BaseSettings):
         extra="forbid",
         frozen=True,
         case_sensitive=False,
+        allow_inf_nan=False,
     )
 
     accounts: tuple[AccountConfig, ...] = ()
@@ -202,16 +292,22 @@ class Settings(BaseSettings):
     rules: RulesConfig = RulesConfig()
     exemptions: tuple[ExemptionConfig, ...] = ()
     exemption_files: tuple[Path, ...] = ()
+    exemption_policy: ExemptionPolicyConfig = ExemptionPolicyConfig()
+    secrets: SecretsConfig = SecretsConfig()
     iac: IacConfig = IacConfig()
     reports: ReportsConfig = ReportsConfig()
     signing: SigningConfig = SigningConfig()
     slack: SlackConfig = SlackConfig()
     remediation: RemediationConfig = RemediationConfig()
-    api: ListenConfig = ListenConfig()
+    api: ApiConfig = ApiConfig()
     metrics: MetricsConfig = MetricsConfig()
     collect: CollectConfig = CollectConfig()
     # where the config came from, for messages; not a config key
     source: str = Field(default="<defaults>", exclude=True)
+    # "file:line" or "environment VAR" of each key that was set, for messages
+    locations: Mapping[tuple[Any, ...], str] = Field(
+        default_factory=dict, exclude=True, repr=False
+    )
 
     @field_validator("regions", mode="before")
     @classmethod
@@ -227,16 +323,25 @@ class Settings(BaseSettings):
             raise ValueError("expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
         return value
 
+    def where(self, *path: Any) -> str:
+        """Where a key (or its nearest parent) was set: `file:line` or `environment VAR`."""
+        for end in range(len(path), 0, -1):
+            found = self.locations.get(tuple(path[:end]))
+            if found is not None:
+                return found
+        return self.source
+
     @model_validator(mode="after")
     def _store_from_file(self) -> Settings:
         if self.store_url_file is None:
             return self
-        try:
-            url = self.store_url_file.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
+        try:  # capped, regular files only: never /dev/zero; never echo the content
+            raw = read_capped(Path(self.store_url_file), 64 * 1024, "store_url_file")
+            url = raw.decode("utf-8").strip()
+        except (ValueError, UnicodeDecodeError) as exc:
+            reason = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
             raise ValueError(
-                f"store_url_file: cannot read {self.store_url_file}: {reason}"
+                f"store_url_file: cannot read {self.store_url_file}: {reason.rsplit(': ', 1)[-1]}"
             ) from None
         if not re.match(r"^(sqlite|postgresql(\+psycopg)?)://", url):
             # never echo the content: it holds a password
@@ -256,75 +361,42 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (env_settings, init_settings)
-
-
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that remembers the line of every mapping key, by path."""
-
-
-def _load_yaml_with_lines(text: str, filename: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
-    lines: dict[tuple[Any, ...], int] = {}
-    try:
-        node = yaml.compose(text, Loader=_LineLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{filename}:{mark.line + 1}" if mark else filename
-        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-
-    def walk(n: yaml.Node | None, path: tuple[Any, ...]) -> None:
-        if n is None:
-            return
-        lines.setdefault(path, n.start_mark.line + 1)
-        if isinstance(n, yaml.MappingNode):
-            for key, value in n.value:
-                lines[(*path, key.value)] = key.start_mark.line + 1
-                walk(value, (*path, key.value))
-        elif isinstance(n, yaml.SequenceNode):
-            for i, item in enumerate(n.value):
-                lines[(*path, i)] = item.start_mark.line + 1
-                walk(item, (*path, i))
-
-    walk(node, ())
-    data = yaml.safe_load(text) if node is not None else None
-    return data, lines
-
-
-def _env_var_for(loc: tuple[Any, ...]) -> str | None:
-    """The AUDITOR_* variable a bad value came from, when it did not come from the file."""
-    keys = [str(p) for p in loc if not isinstance(p, int)]
-    env = {k.upper(): k for k in os.environ}
-    for i in range(len(keys), 0, -1):
-        name = ENV_PREFIX + "__".join(keys[:i]).upper()
-        if name in env:
-            return env[name]
-    return None
+        return (_EnvSource(settings_cls), init_settings)
 
 
 def format_validation_error(
-    exc: ValidationError, filename: str, lines: dict[tuple[Any, ...], int]
+    exc: ValidationError,
+    filename: str,
+    lines: Mapping[tuple[Any, ...], int],
+    env: EnvOverrides | None = None,
 ) -> str:
+    """One line per problem: where the value came from (environment variable, else the
+    file's line of the key or its nearest parent), the dotted key, what is wrong."""
+    env = env or EnvOverrides({}, {})
     problems: list[str] = []
     for err in exc.errors():
         loc = tuple(err["loc"])
         # pydantic adds the union member / literal tag to the path; keep the user's keys only
-        path = tuple(p for p in loc if isinstance(p, int) or p in _known_keys(lines, loc))
-        # the exact key in the file; else the environment variable; else the nearest parent
-        line = lines.get(path)
-        env = _env_var_for(path) if line is None and path else None
+        known = _known_keys(lines, loc) | {p for path in env.sources for p in path}
+        path = tuple(p for p in loc if isinstance(p, int) or p in known)
+        variable = env.variable_for(path) if path else None
+        line = None if variable else lines.get(path)
         for i in range(len(path) - 1, 0, -1):
-            if line is None and env is None and path[:i] in lines:
+            if line is None and variable is None and path[:i] in lines:
                 line = lines[path[:i]]
         key = ".".join(str(p) for p in path) or "<top level>"
-        where = f"{filename}:{line}" if line else (f"environment {env}" if env else filename)
+        if variable:
+            where = f"environment {variable}"
+        else:
+            where = f"{filename}:{line}" if line else filename
         message = err["msg"]
         if err["type"] == "extra_forbidden":
             message = "unknown key" + _valid_choices(path)
-        problems.append(f"{where}: {key}: {message}")
+        problems.append(one_line(f"{where}: {key}: {message}"))
     return "\n".join(problems)
 
 
-def _known_keys(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> set[Any]:
+def _known_keys(lines: Mapping[tuple[Any, ...], int], loc: tuple[Any, ...]) -> set[Any]:
     known: set[Any] = set()
     for path in lines:
         known.update(path)
@@ -349,7 +421,7 @@ def _valid_choices(path: tuple[Any, ...]) -> str:
         model = _model_of(field.annotation)
         if model is None:
             return ""
-    names = [n for n in model.model_fields if n != "source"]
+    names = [n for n in model.model_fields if n not in INTERNAL_FIELDS]
     return f" (valid keys: {', '.join(names)})"
 
 
@@ -367,25 +439,57 @@ def load_settings(path: Path | str | None = None) -> Settings:
     """Read the config file (default ./auditor.yaml if present) and the environment."""
     filename = "<environment>"
     data: Any = {}
-    lines: dict[tuple[Any, ...], int] = {}
+    lines: Mapping[tuple[Any, ...], int] = {}
     chosen = (
         Path(path) if path is not None else (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
     )
     if chosen is not None:
         filename = str(chosen)
         try:
-            text = chosen.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{filename}: cannot read config file: {exc.strerror}") from None
-        data, lines = _load_yaml_with_lines(text, filename)
+            doc = read_yaml(chosen, "config file", MAX_CONFIG_BYTES)
+        except YamlError as exc:
+            raise ConfigError(str(exc)) from None
+        data, lines = doc.data, doc.lines
         if data is None:
             data = {}
         if not isinstance(data, dict):
             raise ConfigError(f"{filename}:1: the config file must be a mapping of sections")
+        for internal in INTERNAL_FIELDS:
+            if internal in data:
+                raise ConfigError(f"{doc.where(internal)}: {internal}: unknown key")
+    env = _environment()
     try:
-        return Settings(**data, source=filename)
+        return Settings(**data, source=filename, locations=_locations(filename, lines, env))
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, filename, lines)) from None
+        raise ConfigError(format_validation_error(exc, filename, lines, env)) from None
+
+
+def _locations(
+    filename: str, lines: Mapping[tuple[Any, ...], int], env: EnvOverrides
+) -> dict[tuple[Any, ...], str]:
+    out = {path: f"{filename}:{line}" for path, line in lines.items() if path}
+    for path in list(out):  # a key the environment replaced is no longer the file's
+        if env.variable_for(path):
+            del out[path]
+    out.update({path: f"environment {name}" for path, name in env.sources.items()})
+    return out
+
+
+def _environment() -> EnvOverrides:
+    try:
+        return env_overrides(Settings, os.environ, INTERNAL_FIELDS)
+    except EnvError as exc:
+        raise ConfigError(one_line(str(exc))) from None
+
+
+class _EnvSource(PydanticBaseSettingsSource):
+    """AUDITOR_* variables as config_env reads them (named in errors, UTF-8 checked)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return _environment().data
 
 
 def secret_from(env: str | None, file: Path | None) -> str | None:
@@ -395,8 +499,8 @@ def secret_from(env: str | None, file: Path | None) -> str | None:
         if value:
             return value.strip()
     if file is not None:
-        try:
-            return file.read_text(encoding="utf-8").strip() or None
-        except OSError:
+        try:  # a regular file of at most 64 KiB: a secret file of /dev/zero never hangs us
+            return read_capped(Path(file), 64 * 1024, "secret file").decode().strip() or None
+        except (ValueError, UnicodeDecodeError):
             return None
     return None

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
+
+from tests.daemon.processes import MotoProcess
 
 pytestmark = pytest.mark.slow
 
@@ -24,11 +25,11 @@ REGION = "us-east-1"
 
 
 @pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # a moto server process of its own: an in-process one shares (and a reset would wipe)
+    # the estate of every other module's moto on this worker
+    server = MotoProcess(tmp_path_factory.mktemp("moto") / "moto.log")
+    endpoint = server.url
     ec2 = boto3.client(
         "ec2",
         region_name=REGION,

@@ -124,3 +124,41 @@ def test_secrets_only_by_reference(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     path = write(tmp_path, "slack: {webhook_url: https://hooks.example/T/B/X}\n")
     with pytest.raises(ConfigError, match="slack.webhook_url: unknown key"):
         load_settings(path)
+
+
+def test_environment_lists_are_comma_separated_or_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AUDITOR_SERVICES=ec2,ecs works as users type it; sections and lists of mappings are
+    JSON; variables that are not config (AUDITOR_SLACK_WEBHOOK) are left alone."""
+    path = write(tmp_path, "services: [eks]\n")
+    monkeypatch.setenv("AUDITOR_SERVICES", "ec2, ecs")
+    monkeypatch.setenv("AUDITOR_REPORTS__FORMATS", '["json", "csv"]')
+    monkeypatch.setenv("AUDITOR_ACCOUNTS", '[{"id": "123456789012"}]')
+    monkeypatch.setenv("AUDITOR_SLACK_WEBHOOK", "https://hooks.example/T/B/X")
+    settings = load_settings(path)
+    assert settings.services == (Service.EC2, Service.ECS)
+    assert settings.reports.formats == ("json", "csv")
+    assert settings.accounts[0].id == "123456789012"
+    assert settings.where("services") == "environment AUDITOR_SERVICES"
+
+
+def test_a_bad_environment_value_names_the_variable_not_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file also sets `store`, but the bad value came from AUDITOR_STORE: say so."""
+    path = write(tmp_path, "store: sqlite:///ok.db\n")
+    monkeypatch.setenv("AUDITOR_STORE", "mysql://root@db/x")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert str(caught.value).startswith("environment AUDITOR_STORE: store: ")
+    assert str(path) not in str(caught.value)
+
+
+def test_settings_know_where_each_key_was_set(tmp_path: Path) -> None:
+    """`Settings.where` gives file:line for messages about values checked later (exemptions)."""
+    path = write(tmp_path, "services: [ec2]\nexemptions:\n  - rule: ec2.max_age\n"
+                 "    resource: 'arn:*'\n    reason: r\n    owner: o\n    expires: 2027-01-31\n")  # fmt: skip
+    settings = load_settings(path)
+    assert settings.where("exemptions", 0) == f"{path}:3"
+    assert settings.where("remediation", "mode") == str(path)

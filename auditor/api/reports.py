@@ -6,7 +6,12 @@ is served only when the bundle's own manifest lists it (or it is the manifest or
 
 from __future__ import annotations
 
+import builtins
+import hashlib
+import io
 import re
+import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,12 +105,68 @@ class ReportLibrary:
         return BundleFile(target, name, ctype, target.stat().st_size)
 
     def verify(self, report_id: str) -> dict[str, Any]:
+        """Verified here, on the server, against the trusted key: valid, invalid (with every
+        reason) or unsigned (no signature file: nothing vouches for the content)."""
         path = self._bundle(report_id)
         result = verify_bundle(path, self.trusted_key)
+        signed = (path / SIGNATURE).is_file()
+        state = "valid" if result.ok else ("invalid" if signed else "unsigned")
         return {
             "report_id": report_id,
+            "state": state,
             "valid": result.ok,
             "problems": list(result.problems),
             "trusted_key": result.trusted_key,
             "key_id": result.key_id,
         }
+
+    def zip(self, report_id: str) -> bytes:
+        """The bundle as one zip: `<report-id>/` with every listed file, the manifest and its
+        signature, byte for byte, so `auditor verify` accepts the unpacked directory."""
+        path = self._bundle(report_id)
+        names = [str(f["name"]) for f in self._manifest(path)["files"]] + [MANIFEST, SIGNATURE]
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name in names:
+                if not FILE_NAME.match(name):
+                    continue
+                target = path / name
+                if target.is_file() and not target.is_symlink():
+                    archive.writestr(f"{report_id}/{name}", target.read_bytes())
+        return buffer.getvalue()
+
+    def chain(self, report_id: str) -> tuple[Sequence[dict[str, Any]], bool]:
+        """From `report_id` back to the first report, following previous_manifest_sha256.
+        The bool is False when a link is missing (a predecessor that is not in the dir)."""
+        by_hash: dict[str, tuple[str, dict[str, Any]]] = {}
+        for bundle in bundle_dirs(self.directory):
+            if not REPORT_ID.match(bundle.name):
+                continue
+            try:
+                raw = (bundle / MANIFEST).read_bytes()
+                by_hash[hashlib.sha256(raw).hexdigest()] = (bundle.name, parse_manifest(raw))
+            except (OSError, ValueError):
+                continue
+        start = self._bundle(report_id)
+        raw = (start / MANIFEST).read_bytes()
+        current: str | None = hashlib.sha256(raw).hexdigest()
+        links: builtins.list[dict[str, Any]] = []
+        seen: set[str] = set()
+        while current is not None and current not in seen:
+            seen.add(current)
+            found = by_hash.get(current)
+            if found is None:
+                return links, False
+            name, m = found
+            previous = m.get("previous_manifest_sha256")
+            links.append(
+                {
+                    "report_id": name,
+                    "generated_at": m.get("generated_at"),
+                    "sequence": m.get("sequence"),
+                    "manifest_sha256": current,
+                    "previous_manifest_sha256": previous,
+                }
+            )
+            current = previous if isinstance(previous, str) and previous else None
+        return links, current is None

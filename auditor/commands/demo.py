@@ -15,8 +15,12 @@ one after some in-place changes (drift). Each cycle collects, evaluates, stores,
 signed report, sends Slack alerts to a local capture and plans remediation in dry-run.
 No AWS account and no network are needed.
 
-example:
+With --serve, it then serves the web app over the demo's store and reports on a free
+127.0.0.1 port and prints the URL and a viewer token (Ctrl-C or SIGTERM stops it).
+
+examples:
   auditor demo --out demo-out && auditor verify demo-out/reports --key demo-out/public.pem
+  auditor demo --serve
 """
 
 
@@ -28,6 +32,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", type=Path, default=Path("demo-out"), help="output directory")
+    p.add_argument(
+        "--serve",
+        action="store_true",
+        help="then serve the web app on the demo data and print its URL and a viewer token",
+    )
     p.set_defaults(handler=handle)
 
 
@@ -86,4 +95,35 @@ def handle(args: argparse.Namespace) -> int:
         second = run_cycle(settings, clock=clock, options=options)
         print_summary(second)
         print_extras(second, capture, manifest, out, sys.stdout)
+    if getattr(args, "serve", False):
+        return serve_demo(settings)
+    return 0
+
+
+def serve_demo(settings: object) -> int:
+    """The web app on the demo's store and reports, with a fresh viewer token."""
+    from datetime import timedelta
+
+    from auditor.api.server import free_port
+    from auditor.api.server import serve as run
+    from auditor.commands.serve import build_context
+    from auditor.model import SystemClock
+    from auditor.store import Store
+    from auditor.store.tokens import create_token
+
+    store = Store.open(settings.store)  # type: ignore[attr-defined]
+    try:
+        now = SystemClock().now()
+        token = create_token(
+            store.engine, f"demo-viewer-{now:%Y%m%dT%H%M%S}", now, now + timedelta(days=1)
+        )
+        ctx = build_context(settings, store)
+        port = free_port()
+        print("\n== web app ==")
+        print(f"  URL:          http://127.0.0.1:{port}/")
+        print(f"  viewer token: {token}")
+        print("  (Ctrl-C to stop)", flush=True)
+        run(ctx, "127.0.0.1", port)
+    finally:
+        store.close()
     return 0

@@ -201,8 +201,26 @@ def handle_explain(args: argparse.Namespace) -> int:
     lines.append("")
     if rule.check is not None:
         lines.append(f"check: {rule.check} (Python, auditor/checks/)")
+        lines.extend(_secret_detectors(rule))
     else:
         lines.append("fails when:")
         lines.append("  " + json.dumps(rule.condition, indent=2).replace("\n", "\n  "))
     print("\n".join(lines))
     return 0
+
+
+def _secret_detectors(rule: Rule) -> list[str]:
+    """For the secret rules: each detector that can fire (the evidence's `detector`) and why,
+    and what is never a secret."""
+    from auditor.checks.secrets import SECRET_CHECKS
+    from auditor.secrets import LIBRARY_REASON, NOT_SECRETS, REASONS
+
+    if rule.check not in SECRET_CHECKS:
+        return []
+    out = ["", "detectors (evidence: location, detector, 12-hex hash; never the value):"]
+    out.extend(f"  {name}: {reason}" for name, reason in REASONS.items())
+    out.append(f"  <token type, e.g. AWS Access Key>: {LIBRARY_REASON}")
+    out.append("never a secret, whatever the variable is called:")
+    out.extend(f"  {text}" for text in NOT_SECRETS)
+    out.append("known non-secrets: config secrets.allow (hash or name glob, owner, reason, expiry)")
+    return out

@@ -200,11 +200,13 @@ def summary_json(result: CycleResult, fail_on: Severity) -> dict[str, Any]:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from auditor.commands.summary import live_progress, print_summary
-    from auditor.pipeline import CycleOptions, run_cycle
     from auditor.settings import load_settings
 
-    settings = scoped(load_settings(args.config), args)
+    settings = scoped(load_settings(args.config), args)  # bad config: before heavy imports
+
+    from auditor.commands.summary import live_progress, print_summary
+    from auditor.pipeline import CycleOptions, run_cycle
+
     fail_on = Severity(args.fail_on)
     units: int | None = None  # unknown until discovery (Organizations, `regions: all`)
     if settings.organization is None and isinstance(settings.regions, tuple):

@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Any
 
 DESCRIPTION = """\
-Serve the signed report bundles in reports.dir: a web page listing them and a JSON API.
-Every endpoint but /healthz needs an API token (Authorization: Bearer TOKEN, or the login
-form at /login). Listens on api.listen (default 127.0.0.1:8080). See docs/api.md.
+Serve the web app (overview, findings, resources, reports, exemptions, remediation
+approvals, audit log) and its JSON API (OpenAPI at /api/openapi.json). Every endpoint but
+/healthz needs an API token (Authorization: Bearer TOKEN, or the login form at /login).
+Listens on api.listen (default 127.0.0.1:8080); put a TLS proxy in front in production and
+set api.secure_cookies. SIGTERM drains in-flight requests and exits 0. See docs/api.md.
 
 examples:
-  auditor tokens create --name ci
+  auditor tokens create --name ci --role auditor
   auditor serve --config auditor.yaml
   curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/api/v1/reports
 """
@@ -21,7 +23,7 @@ examples:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "serve",
-        help="serve the reports API and web page",
+        help="serve the web app and its API",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -49,34 +51,47 @@ def trusted_key(settings: Any) -> bytes | None:
         return None
 
 
+def build_context(settings: Any, store: Any) -> Any:
+    """Everything the app needs, loaded before the first request (bad rules: exit 2)."""
+    from auditor.api.context import AppContext
+    from auditor.api.reports import ReportLibrary
+    from auditor.api.throttle import LoginThrottle
+    from auditor.engine import load_exemptions, load_rules
+    from auditor.model import SystemClock
+
+    rules = load_rules(settings.rules)
+    return AppContext(
+        store=store,
+        library=ReportLibrary(Path(settings.reports.dir), trusted_key(settings)),
+        clock=SystemClock(),
+        rules={r.id: rules.info(r.id) for r in rules.rules},
+        config=settings.api,
+        config_exemptions=load_exemptions(settings),
+        require_approval=settings.remediation.require_approval,
+        throttle=LoginThrottle(per_minute=settings.api.login_failures_per_minute),
+    )
+
+
 def serve(args: argparse.Namespace) -> int:
     import structlog
 
-    from auditor.api.reports import ReportLibrary
-    from auditor.api.server import ApiApp, ApiServer
-    from auditor.model import SystemClock
+    from auditor.api.server import serve as run
     from auditor.settings import load_settings
     from auditor.store import Store
-    from auditor.store.tokens import authenticate
 
     settings = load_settings(args.config)
     store = Store.open(settings.store)
-    clock = SystemClock()
-
-    def check(token: str) -> str | None:
-        return authenticate(store.engine, token, clock.now())
-
-    library = ReportLibrary(Path(settings.reports.dir), trusted_key(settings))
-    host, _, port = settings.api.listen.rpartition(":")
-    server = ApiServer(ApiApp(library, check), host.strip("[]"), int(port))
-    structlog.get_logger("auditor.api").info(
-        "api.listening", url=f"http://{settings.api.listen}/", reports=str(library.directory)
-    )
+    log = structlog.get_logger("auditor.api")
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        return 0
+        ctx = build_context(settings, store)
+        host, _, port = settings.api.listen.rpartition(":")
+        log.info(
+            "api.listening",
+            url=f"http://{settings.api.listen}/",
+            reports=str(ctx.library.directory),
+        )
+        run(ctx, host.strip("[]"), int(port))
+        log.info("api.stopped", detail="drained in-flight requests")
     finally:
-        server.stop()
         store.close()
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +16,7 @@ store keeps only its SHA-256.
 
 examples:
   auditor tokens create --name ci --expires 2027-06-30
+  auditor tokens create --name alice --role operator --expires 30d
   auditor tokens list
   auditor tokens revoke ci
 """
@@ -32,7 +33,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c = ts.add_parser("create", help="create a token and print it once", description=DESCRIPTION,
                       formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     c.add_argument("--name", required=True, help="a unique name, e.g. who or what uses it")
-    c.add_argument("--expires", type=_date, default=None, help="YYYY-MM-DD (end of access, UTC)")
+    c.add_argument(
+        "--expires", type=_expiry, default=None, help="YYYY-MM-DD (end of access, UTC) or Nd"
+    )
+    c.add_argument(
+        "--role",
+        choices=("viewer", "auditor", "operator", "admin"),
+        default="viewer",
+        help="viewer reads; auditor also verifies and exports and requests exemptions; "
+        "operator also approves exemptions and remediation; admin also manages tokens "
+        "(default viewer)",
+    )
     _config(c)
     c.set_defaults(handler=create)
     ls = ts.add_parser("list", help="list tokens (never their values)")
@@ -48,11 +59,16 @@ def _config(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, default=None, help="config file (default ./auditor.yaml)")
 
 
-def _date(text: str) -> datetime:
+def _expiry(text: str) -> datetime:
+    """An absolute date, or a lifetime in days from now ("30d")."""
+    if text.endswith("d") and text[:-1].isdigit() and 0 < int(text[:-1]) <= 36500:
+        return datetime.now(UTC) + timedelta(days=int(text[:-1]))
     try:
         return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected YYYY-MM-DD or a number of days like 30d, got {text!r}"
+        ) from None
 
 
 def _open(args: argparse.Namespace) -> Store:
@@ -67,11 +83,16 @@ def create(args: argparse.Namespace) -> int:
 
     store = _open(args)
     try:
-        token = create_token(store.engine, args.name, datetime.now(UTC), args.expires)
+        token = create_token(
+            store.engine, args.name, datetime.now(UTC), args.expires, role=args.role
+        )
     finally:
         store.close()
     print(token)
-    print(f"token {args.name.strip()!r} created: store it now, it is not shown again")
+    print(
+        f"token {args.name.strip()!r} (role {args.role}) created: store it now, "
+        "it is not shown again"
+    )
     return 0
 
 
@@ -91,12 +112,19 @@ def list_tokens(args: argparse.Namespace) -> int:
         print("no tokens (create one with `auditor tokens create --name NAME`)")
         return 0
     now = datetime.now(UTC)
-    rows = [("NAME", "CREATED", "EXPIRES", "LAST USED", "STATUS")]
+    rows = [("NAME", "ROLE", "CREATED", "EXPIRES", "LAST USED", "STATUS")]
     rows += [
-        (t.name, _when(t.created_at), _when(t.expires_at), _when(t.last_used_at), t.status(now))
+        (
+            t.name,
+            t.role,
+            _when(t.created_at),
+            _when(t.expires_at),
+            _when(t.last_used_at),
+            t.status(now),
+        )
         for t in tokens
     ]
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    widths = [max(len(r[i]) for r in rows) for i in range(6)]
     for r in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
     return 0

@@ -62,12 +62,24 @@ def trusted_keys(args: argparse.Namespace) -> tuple[list[bytes], str]:
     from auditor.errors import BadInputError
 
     if args.key:
+        from cryptography.exceptions import UnsupportedAlgorithm
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+        from auditor.yamlsafe import read_capped
+
         keys: list[bytes] = []
         for path in args.key:
             try:
-                keys.append(Path(path).read_bytes())
-            except OSError as exc:
-                raise BadInputError(f"{path}: cannot read public key ({exc.strerror})") from None
+                pem = read_capped(Path(path), 64 * 1024, "public key")
+                load_pem_public_key(pem)
+            except ValueError as exc:
+                raise BadInputError(
+                    str(exc) if str(exc).startswith(str(path)) else f"{path}: not a PEM public key "
+                    "(export one with `auditor keys public`)"
+                ) from None
+            except UnsupportedAlgorithm:
+                raise BadInputError(f"{path}: unsupported public key type") from None
+            keys.append(pem)
         return keys, "--key " + ", ".join(str(k) for k in args.key)
     try:
         from auditor.aws import AwsSessions

@@ -9,7 +9,13 @@ from __future__ import annotations
 from auditor.engine.delta import compute_delta
 from auditor.engine.errors import RuleError
 from auditor.engine.evaluate import evaluate, scope_ref
-from auditor.engine.exemptions import Exemption, expired_exemptions, load_exemptions
+from auditor.engine.exemptions import (
+    Exemption,
+    TagPolicy,
+    check_exemptions,
+    expired_exemptions,
+    load_exemptions,
+)
 from auditor.engine.history import baseline_arns, baseline_kinds, build_history, restrict
 from auditor.engine.loader import builtin_rules_dir, load_rules
 from auditor.engine.rules import ParamSpec, Rule, RuleSet
@@ -20,10 +26,12 @@ __all__ = [
     "Rule",
     "RuleError",
     "RuleSet",
+    "TagPolicy",
     "baseline_arns",
     "baseline_kinds",
     "build_history",
     "builtin_rules_dir",
+    "check_exemptions",
     "compute_delta",
     "evaluate",
     "expired_exemptions",

@@ -18,7 +18,7 @@ from typing import Any
 
 from auditor.checks.result import PASS, CheckResult, Outcome
 from auditor.engine.conditions import Condition, EvalContext, Indeterminate
-from auditor.engine.exemptions import Exemption, ExemptionIndex
+from auditor.engine.exemptions import Exemption, ExemptionIndex, TagPolicy
 from auditor.engine.rules import Rule, RuleSet
 from auditor.model import (
     JSON,
@@ -97,15 +97,17 @@ def evaluate(
     clock: Clock,
     *,
     history: History | None = None,
+    tag_policy: TagPolicy | None = None,
 ) -> Evaluation:
     """Findings and per-rule counts. `history` (baselines, previous cycle) feeds the drift
-    rules; without it they see every resource for the first time and report no drift."""
+    rules; without it they see every resource for the first time and report no drift.
+    `tag_policy` says which rules resource tags may exempt (None: no tag exemptions)."""
     # Evaluation allocates many small acyclic objects (findings, evidence); with a large
     # snapshot alive, the cyclic GC would rescan it over and over. Nothing here makes cycles.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _evaluate(snapshot, rules, exemptions, clock, history)
+        return _evaluate(snapshot, rules, exemptions, clock, history, tag_policy)
     finally:
         if was_enabled:
             gc.enable()
@@ -117,11 +119,12 @@ def _evaluate(
     exemptions: Sequence[Exemption],
     clock: Clock,
     history: History | None,
+    tag_policy: TagPolicy | None = None,
 ) -> Evaluation:
     now = clock.now()
     view = _LazyView(snapshot, history)
     ctx = EvalContext(now=now, clock=clock)
-    index = ExemptionIndex(exemptions, now)
+    index = ExemptionIndex(exemptions, now, tag_policy)
     position = {rule.id: i for i, rule in enumerate(rules.rules)}
     # per kind: (index, rule, check function + its params, or compiled condition, reads)
     plans = {
@@ -168,7 +171,7 @@ def _evaluate(
                 unknown[i] += 1
                 findings.append(_finding(rule, ref, Status.UNKNOWN, result))
                 continue
-            exemption = index.find(rule.id, ref)
+            exemption = index.find(rule.id, ref, rule.severity)
             if exemption is None:
                 failed[i] += 1
                 findings.append(_finding(rule, ref, Status.FAIL, result))

@@ -17,6 +17,7 @@ from auditor.engine.loader import checked_runner
 from auditor.engine.params import check_value
 from auditor.engine.rules import RuleSet
 from auditor.model import Baseline, History, Kind, Resource, Snapshot
+from auditor.settings import SecretsConfig
 
 
 class VersionLike(Protocol):
@@ -88,3 +89,25 @@ def restrict(
     if problems:
         raise RuleError(problems)
     return RuleSet(tuple(out))
+
+
+ALLOWLIST_PARAM = "allowlist"
+
+
+def with_secret_allowlist(rules: RuleSet, secrets: SecretsConfig) -> RuleSet:
+    """The estate's `secrets.allow` entries as the `allowlist` param of every rule that
+    declares one (the secret rules), each entry filtered by its `rule` glob."""
+    if not secrets.allow:
+        return rules
+    params: dict[str, dict[str, Any]] = {}
+    for rule in rules.rules:
+        if ALLOWLIST_PARAM in rule.param_specs:
+            entries = [
+                a.model_dump(mode="json", exclude={"rule"})
+                for a in secrets.allow
+                if fnmatch.fnmatchcase(rule.id, a.rule)
+            ]
+            params[rule.id] = {
+                ALLOWLIST_PARAM: list(rule.params.get(ALLOWLIST_PARAM, [])) + entries
+            }
+    return restrict(rules, params=params)

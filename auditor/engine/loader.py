@@ -15,9 +15,9 @@ from auditor.engine.conditions import Condition, ConditionCompiler, EvalContext,
 from auditor.engine.errors import RuleError
 from auditor.engine.params import check_value, parse_specs
 from auditor.engine.rules import ParamSpec, Rule, RuleSet, Runner
-from auditor.engine.yamldoc import YamlDoc, YamlError, read_yaml
 from auditor.model import Kind, Resource, Severity, SnapshotView
 from auditor.settings import RulesConfig
+from auditor.yamlsafe import YamlDoc, YamlError, read_yaml
 
 RULE_ID = re.compile(r"^[a-z0-9]+(\.[a-z0-9_]+)+$")
 PACK_KEYS = ("rules", "description")
@@ -147,12 +147,10 @@ class _Loader:
 
     def pack(self, path: Path) -> None:
         try:
-            doc = read_yaml(path)
+            doc = read_yaml(path, "rule pack")
         except YamlError as exc:
             self.problems.lines.append(str(exc))
             return
-        for dup_path, line in doc.duplicates:
-            self.problems.add(f"{doc.filename}:{line}", None, _field(dup_path), "duplicate key")
         data = doc.data
         if not isinstance(data, Mapping) or not isinstance(data.get("rules"), list):
             self.problems.add(
@@ -210,7 +208,7 @@ class _Loader:
             problem(
                 (), "fails_when", "a rule needs exactly one of fails_when (declarative) or check"
             )
-        elif has_check and raw["check"] not in CHECKS:
+        elif has_check and (not isinstance(raw["check"], str) or raw["check"] not in CHECKS):
             problem(
                 ("check",),
                 "check",

@@ -7,7 +7,7 @@ from typing import Any
 
 from auditor.aws import AwsSessions, Target, error_code, error_message
 from auditor.engine import RuleSet
-from auditor.iac.terraform import load_states, state_gap
+from auditor.iac.terraform import MAX_STATE_BYTES, load_states, state_gap
 from auditor.model import Clock, CollectionGap, Snapshot
 from auditor.settings import Settings
 
@@ -31,7 +31,8 @@ def with_declared_state(
         return sessions.client(self_target, "s3", sessions.default_region)
 
     def get(bucket: str, key: str) -> bytes:
-        return bytes(s3(bucket).get_object(Bucket=bucket, Key=key)["Body"].read())
+        body = s3(bucket).get_object(Bucket=bucket, Key=key)["Body"]
+        return bytes(body.read(MAX_STATE_BYTES + 1))  # decode_state refuses what is over
 
     def list_keys(bucket: str, prefix: str) -> list[str]:
         pages = s3(bucket).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)

@@ -15,15 +15,18 @@ from __future__ import annotations
 import fnmatch
 import glob
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import jmespath
 
-from auditor.errors import BadInputError
+from auditor.errors import BadInputError, one_line
 from auditor.model import JSON, CollectionGap, Kind, Resource, Service, canonical_json
+from auditor.yamlsafe import read_capped
 
 SUPPORTED_VERSION = 4
 
@@ -46,7 +49,10 @@ CompareSpec = Mapping[str, Mapping[str, str]]
 
 
 class StateError(BadInputError):
-    """A Terraform state file is malformed or of an unsupported version."""
+    """A Terraform state file is malformed or of an unsupported version (one line)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,14 +111,71 @@ def _identity(tf_type: str, attrs: Mapping[str, Any]) -> tuple[str, str | None, 
     return raw_id, arn, name
 
 
+MAX_STATE_BYTES = 256 * 1024 * 1024
+MAX_INT_DIGITS = 64
+MAX_DECLARED_DEPTH = 32
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(text)} digits")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is not a finite number")
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _load_json(text: str, source: str) -> Any:
+    """json.loads that refuses what Terraform never writes and JSON does not allow: NaN and
+    Infinity, numbers that overflow, absurdly long integers; and nesting past the stack."""
+    try:
+        return json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
+    except json.JSONDecodeError as exc:
+        raise StateError(f"{source}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    except ValueError as exc:
+        raise StateError(f"{source}: not a valid Terraform state: {exc}") from None
+    except RecursionError:
+        raise StateError(f"{source}: not a valid Terraform state: nested too deeply") from None
+
+
+def decode_state(data: bytes, source: str) -> str:
+    """UTF-8 text of a state file (Terraform writes UTF-8); anything else names the line."""
+    if len(data) > MAX_STATE_BYTES:
+        raise StateError(f"{source}: Terraform state is larger than {MAX_STATE_BYTES:,} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise StateError(f"{source}:{line}: not valid UTF-8 (Terraform writes UTF-8)") from None
+
+
+def _depth(value: Any, limit: int) -> bool:
+    """True when `value` nests no deeper than `limit` (iterative: no recursion to exhaust)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        current, level = stack.pop()
+        if level > limit:
+            return False
+        if isinstance(current, dict):
+            stack.extend((v, level + 1) for v in current.values())
+        elif isinstance(current, list):
+            stack.extend((v, level + 1) for v in current)
+    return True
+
+
 def parse_state(
     text: str, source: str, compare: CompareSpec, observed_at: datetime
 ) -> tuple[Resource, ...]:
     """Parse one state file's text. Raises StateError naming file, line and field."""
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise StateError(f"{source}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    doc = _load_json(text, source)
     if not isinstance(doc, dict):
         raise StateError(f"{source}:1: a Terraform state must be a JSON object")
     version = doc.get("version")
@@ -175,8 +238,13 @@ def _resource(
     declared: dict[str, JSON] = {}
     for path, expr in compare.items():
         value = expr.search(dict(attrs))
-        if value is not None:
-            declared[path] = json.loads(canonical_json(value))
+        if value is None:
+            continue
+        if not _depth(value, MAX_DECLARED_DEPTH):
+            raise StateError(
+                f"{source}: {address}: {path}: nested deeper than {MAX_DECLARED_DEPTH} levels"
+            )
+        declared[path] = json.loads(canonical_json(value))
     tags = attrs.get("tags") or {}
     attributes: dict[str, JSON] = {
         "Type": tf_type,
@@ -239,7 +307,8 @@ def load_states(
                 for k in keys:
                     uri = f"s3://{bucket}/{k}"
                     body = s3_get(bucket, k)
-                    resources.extend(parse_state(body.decode("utf-8"), uri, compare, observed_at))
+                    text = decode_state(body, uri)
+                    resources.extend(parse_state(text, uri, compare, observed_at))
                     sources.append(uri)
             except StateError:
                 raise
@@ -251,10 +320,10 @@ def load_states(
             raise StateError(f"{pattern}: no Terraform state file matches this pattern")
         for path in paths:
             try:
-                with open(path, encoding="utf-8") as fh:
-                    text = fh.read()
-            except OSError as exc:
-                raise StateError(f"{path}: cannot read Terraform state: {exc.strerror}") from None
+                data = read_capped(Path(path), MAX_STATE_BYTES, "Terraform state")
+                text = decode_state(data, path)
+            except ValueError as exc:
+                raise StateError(str(exc)) from None
             resources.extend(parse_state(text, path, compare, observed_at))
             sources.append(path)
     return StateLoad(tuple(resources), tuple(gaps), tuple(sources))

@@ -8,8 +8,11 @@ and its first_seen, and counted as evaluated-and-unknown for its rule.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from auditor import __version__
 from auditor.engine import Exemption, RuleSet
@@ -91,3 +94,28 @@ def with_carried(evaluation: Evaluation, delta: FindingDelta) -> Evaluation:
         if rule_id not in {s.rule_id for s in evaluation.stats}
     ]
     return replace(evaluation, findings=(*evaluation.findings, *carried), stats=tuple(stats))
+
+
+def previous_report_at(data: ReportInput) -> datetime | None:
+    """When the report before this one was generated (None for the first)."""
+    return max((p.generated_at for p in data.trend), default=None)
+
+
+def with_audit_log(
+    data: ReportInput, entries_since: Callable[[datetime | None], Sequence[Mapping[str, Any]]]
+) -> ReportInput:
+    """The report with the web app's audit log entries (mutating requests) made since the
+    previous report."""
+    entries = entries_since(previous_report_at(data))
+    log = tuple(
+        {
+            "at": e["at"].isoformat().replace("+00:00", "Z"),
+            "actor": e["actor"],
+            "role": e["role"],
+            "method": e["method"],
+            "path": e["path"],
+            "status": int(e["status"]),
+        }
+        for e in entries
+    )
+    return replace(data, audit_log=log)

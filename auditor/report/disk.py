@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
-from auditor.errors import BadInputError
 from auditor.report.errors import ReportWriteError
 
 T = TypeVar("T")
@@ -82,12 +81,3 @@ class CheckedDisk(LocalDisk):
 
     def mkdir(self, path: Path) -> None:
         self._run(path.mkdir)
-
-
-def check_reports_dir(directory: Path) -> None:
-    """Before a cycle: reports.dir must be a directory, or creatable as one (exit 2 if not)."""
-    probe = directory
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir():
-        raise BadInputError(f"reports.dir: {probe} is not a directory (reports go to {directory})")

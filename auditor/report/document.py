@@ -88,8 +88,13 @@ def build_report(data: ReportInput, report_id: str) -> dict[str, JSON]:
         "exemptions": {
             "in_force": [_exemption(e) for e in data.exemptions if not e.expired],
             "expired": [_exemption(e) for e in data.exemptions if e.expired],
+            # findings a resource exempted with its own tags (anyone who can tag can do it)
+            "tag_sourced": sum(
+                1 for f in findings if f.exemption is not None and f.exemption.source == "tag"
+            ),
         },
         "actions": [a.to_json() for a in sorted(data.actions, key=lambda a: (a.at, a.id))],
+        "audit_log": [dict(e) for e in data.audit_log],
     }
 
 

@@ -108,7 +108,8 @@ def _action(f: Mapping[str, Any]) -> str:
     parts: list[str] = []
     if f["exemption"]:
         e = f["exemption"]
-        parts.append(f"exempt until {e['expires']} ({e['owner']}): {e['reason']}")
+        by_tag = " by resource tag" if e.get("source") == "tag" else ""
+        parts.append(f"exempt{by_tag} until {e['expires']} ({e['owner']}): {e['reason']}")
     if f["remediation"]:
         a = f["remediation"]
         parts.append(f"{a['action']} [{a['status']}, {a['mode']}]")

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from auditor.model import (
     ActionRecord,
@@ -91,6 +92,8 @@ class ReportInput:
     # account -> number of (rule, resource) checks made there; see evaluated_by_account()
     evaluated_by_account: Mapping[str, int] = field(default_factory=dict)
     since: datetime | None = None  # set for an on-demand `auditor report --since DATE`
+    # mutating requests to `auditor serve` since the previous report (who, what, when)
+    audit_log: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,11 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from auditor.report.errors import SigningKeyError
 from auditor.settings import Settings
+from auditor.yamlsafe import read_capped
+
+log = structlog.get_logger("auditor.signing")
+MAX_KEY_BYTES = 64 * 1024
 
 ED25519 = "ed25519"
 ECDSA_P256_SHA256 = "ecdsa-p256-sha256"
@@ -218,14 +223,35 @@ def signer_from_settings(settings: Settings, kms_client_factory: KmsClientFactor
             )
         return Ed25519Signer.from_pem(pem.encode(), f"environment variable {source.name}")
     path = Path(source.name)
-    try:
-        pem_bytes = path.read_bytes()
-    except OSError as exc:
+    if not path.exists():
         raise SigningKeyError(
-            f"{path}: cannot read signing key ({exc.strerror}); first run? `auditor init` "
-            f"writes a config and a key; or create one with `auditor keys generate --out {path}`"
-        ) from None
+            f"{path}: cannot read signing key (No such file or directory); first run? "
+            "`auditor init` writes a config and a key; or create one with "
+            f"`auditor keys generate --out {path}`"
+        )
+    try:
+        pem_bytes = read_capped(path, MAX_KEY_BYTES, "signing key")
+    except ValueError as exc:
+        raise SigningKeyError(str(exc)) from None
+    warn_if_exposed(path)
     return Ed25519Signer.from_pem(pem_bytes, str(path))
+
+
+def warn_if_exposed(path: Path) -> bool:
+    """Warn (as ssh does, but without refusing) when group or others may read the key."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    if mode & 0o077:
+        log.warning(
+            "signing_key_readable_by_others",
+            path=str(path),
+            mode=oct(mode & 0o777),
+            hint=f"chmod 600 {path}",
+        )
+        return True
+    return False
 
 
 def _region_of(kms_key_id: str) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,6 +30,20 @@ CONTENT_TYPES = {
     MANIFEST: "application/json",
     SIGNATURE: "application/octet-stream",
 }
+
+
+def check_report_dir(directory: Path) -> None:
+    """`reports.dir` is a writable directory, or can be created as one. Checked before a
+    cycle commits anything, so a bad path is a config error (exit 2), not a half-done cycle."""
+    probe = directory
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if probe == directory and not probe.is_dir():
+        raise StorageError(f"reports.dir: {directory} exists and is not a directory")
+    if not probe.is_dir():
+        raise StorageError(f"reports.dir: cannot create {directory}: {probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise StorageError(f"reports.dir: {probe} is not writable")
 
 
 @dataclass(frozen=True, slots=True)

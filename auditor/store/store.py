@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
 from auditor.model import ActionRecord, Snapshot, TrackedFinding
-from auditor.store import actions, chain, findings, leases, retention, snapshot_reads
+from auditor.store import actions, chain, findings, leases, retention, snapshot_reads, webapp
 from auditor.store.engine import WRITE, StoreError, make_engine, migrate, safe_url
 from auditor.store.outbox import SqlOutbox, insert_messages
 from auditor.store.records import (
@@ -183,6 +184,20 @@ class Store:
     def actions_since(self, since: datetime) -> list[ActionRecord]:
         with self._read() as conn:
             return actions.actions_since(conn, since)
+
+    def approved_exemption_requests(self, today: date) -> list[dict[str, Any]]:
+        """Exemptions approved in the web app (four-eyes) and not expired."""
+        with self._read() as conn:
+            return webapp.approved_exemption_requests(conn, today)
+
+    def open_decisions(self) -> list[webapp.Decision]:
+        """Operators' approvals/rejections of planned actions not yet used up."""
+        with self._read() as conn:
+            return webapp.open_decisions(conn)
+
+    def audit_since(self, since: datetime | None) -> Sequence[dict[str, Any]]:
+        with self._read() as conn:
+            return webapp.audit_since(conn, since)
 
     def outbox(self) -> SqlOutbox:
         return SqlOutbox(self._engine)

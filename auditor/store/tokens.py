@@ -21,6 +21,7 @@ from auditor.errors import BadInputError
 from auditor.store.engine import WRITE
 from auditor.store.tables import UTCDateTime, table
 
+ROLES = ("viewer", "auditor", "operator", "admin")  # each includes what the previous may do
 TOKEN_PREFIX = "aud_"  # noqa: S105 - a prefix, not a secret
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -37,6 +38,7 @@ class ApiTokenRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=128, unique=True)
     token_sha256: str = Field(max_length=64, unique=True)
+    role: str = Field(default="viewer", max_length=16)
     created_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
     expires_at: datetime | None = Field(
         default=None, sa_column=sa.Column(UTCDateTime(), nullable=True)
@@ -57,6 +59,7 @@ class TokenInfo:
     """A token as listed: never its value or hash."""
 
     name: str
+    role: str
     created_at: datetime
     expires_at: datetime | None
     last_used_at: datetime | None
@@ -82,6 +85,7 @@ def _info(row: Any) -> TokenInfo:
     m = row._mapping
     return TokenInfo(
         name=m["name"],
+        role=m["role"],
         created_at=m["created_at"],
         expires_at=m["expires_at"],
         last_used_at=m["last_used_at"],
@@ -89,10 +93,27 @@ def _info(row: Any) -> TokenInfo:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who presented a valid token: its name (the identity four-eyes checks) and role."""
+
+    name: str
+    role: str
+
+    def may(self, role: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
 def create_token(
-    engine: sa.Engine, name: str, now: datetime, expires_at: datetime | None = None
+    engine: sa.Engine,
+    name: str,
+    now: datetime,
+    expires_at: datetime | None = None,
+    role: str = "viewer",
 ) -> str:
     """Store a new token named `name` and return its value (the only time it is known)."""
+    if role not in ROLES:
+        raise TokenError(f"unknown role {role!r} (valid: {', '.join(ROLES)})")
     name = name.strip()
     if not name:
         raise TokenError("a token needs a non-empty --name")
@@ -107,7 +128,11 @@ def create_token(
             raise TokenError(f"a token named {name!r} already exists")
         conn.execute(
             TOKENS.insert().values(
-                name=name, token_sha256=hash_token(token), created_at=now, expires_at=expires_at
+                name=name,
+                token_sha256=hash_token(token),
+                role=role,
+                created_at=now,
+                expires_at=expires_at,
             )
         )
     return token
@@ -115,7 +140,13 @@ def create_token(
 
 def list_tokens(engine: sa.Engine) -> list[TokenInfo]:
     """Every token, oldest first."""
-    cols = (TOKENS.c.name, TOKENS.c.created_at, TOKENS.c.expires_at, TOKENS.c.last_used_at)
+    cols = (
+        TOKENS.c.name,
+        TOKENS.c.role,
+        TOKENS.c.created_at,
+        TOKENS.c.expires_at,
+        TOKENS.c.last_used_at,
+    )
     stmt = sa.select(*cols, TOKENS.c.revoked_at).order_by(TOKENS.c.created_at, TOKENS.c.id)
     with engine.connect() as conn, conn.begin():
         return [_info(r) for r in conn.execute(stmt)]
@@ -135,12 +166,19 @@ def revoke_token(engine: sa.Engine, name: str, now: datetime) -> None:
 
 def authenticate(engine: sa.Engine, token: str, now: datetime) -> str | None:
     """The name of the valid (known, unrevoked, unexpired) token, else None."""
+    caller = identify(engine, token, now)
+    return caller.name if caller is not None else None
+
+
+def identify(engine: sa.Engine, token: str, now: datetime) -> Caller | None:
+    """The caller of a valid (known, unrevoked, unexpired) token, else None."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 256:
         return None
     digest = hash_token(token)
     stmt = sa.select(
         TOKENS.c.id,
         TOKENS.c.name,
+        TOKENS.c.role,
         TOKENS.c.token_sha256,
         TOKENS.c.expires_at,
         TOKENS.c.last_used_at,
@@ -155,4 +193,5 @@ def authenticate(engine: sa.Engine, token: str, now: datetime) -> str | None:
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
         with engine.connect().execution_options(**WRITE) as conn, conn.begin():
             conn.execute(TOKENS.update().where(TOKENS.c.id == row.id).values(last_used_at=now))
-    return str(row.name)
+    role = str(row.role) if row.role in ROLES else "viewer"
+    return Caller(str(row.name), role)

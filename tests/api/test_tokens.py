@@ -27,14 +27,14 @@ def test_cli_create_list_revoke_round_trip(
 ) -> None:
     """create prints a working token once; list never shows it; revoke makes it stop working."""
     assert 0 == main(["tokens", "create", "--name", "ci", "--expires", "2999-01-01",
-                      "--config", str(config)])  # fmt: skip
+                      "--role", "auditor", "--config", str(config)])  # fmt: skip
     token = capsys.readouterr().out.splitlines()[0]
     assert token.startswith("aud_")
     assert 0 == main(["tokens", "list", "--config", str(config)])
     listing = capsys.readouterr().out
     assert token not in listing
-    assert ["ci", "2999-01-01", "active"] == [
-        listing.splitlines()[1].split()[i] for i in (0, 3, -1)
+    assert ["ci", "auditor", "2999-01-01", "active"] == [
+        listing.splitlines()[1].split()[i] for i in (0, 1, 4, -1)
     ]
 
     store = Store.open(f"sqlite:///{tmp_path / 'auditor.db'}")
@@ -55,6 +55,8 @@ def test_cli_create_list_revoke_round_trip(
         ["tokens", "create", "--name", "ci", "--expires", "31/12/2027"],
         ["tokens", "create", "--name", "ci", "--expires", "2001-01-01"],
         ["tokens", "create", "--name", "ci"],  # the second time: a duplicate
+        ["tokens", "create", "--name", "ci", "--role", "root"],
+        ["tokens", "create", "--name", "ci", "--expires", "0d"],
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line_error(
@@ -111,7 +113,7 @@ def test_expiry_is_enforced_at_the_instant(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_migration_and_tokens_on_postgresql(postgres_url: str) -> None:
-    """The 0002 migration runs on PostgreSQL and tokens round-trip there with tz-aware times."""
+    """The 0002 and 0007 migrations run on PostgreSQL and tokens round-trip there with tz-aware times."""
     store = Store.open(postgres_url)
     try:
         with store.engine.connect() as conn:
@@ -122,3 +124,34 @@ def test_migration_and_tokens_on_postgresql(postgres_url: str) -> None:
     finally:
         store.close()
     assert (NOW, NOW + timedelta(minutes=5)) == (info.created_at, info.last_used_at)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_tokens_from_before_roles_become_viewers(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Migration 0007 gives existing tokens the least role (fail closed), not admin."""
+    from auditor.store.engine import make_engine, migrate
+    from auditor.store.tokens import hash_token, identify
+
+    url = (
+        f"sqlite:///{tmp_path / 'old.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    engine = make_engine(url)
+    try:
+        migrate(engine, "0002_api_tokens")
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO api_tokens (name, token_sha256, created_at) "
+                    "VALUES ('old', :h, :at)"
+                ),
+                {"h": hash_token("aud_old-token"), "at": NOW},
+            )
+        migrate(engine)
+        caller = identify(engine, "aud_old-token", NOW)
+    finally:
+        engine.dispose()
+    assert ("old", "viewer") == (caller.name, caller.role) if caller else False

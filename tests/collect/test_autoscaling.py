@@ -135,7 +135,7 @@ def test_group_on_latest_resolves_and_its_template_version_is_collected(
     }
     assert data["MetadataOptions"]["HttpTokens"] == "optional"
     assert data["UserData"]["present"] is True
-    assert [s["location"] for s in data["UserData"]["secrets"]] == ["line 2"]
+    assert [s["location"] for s in data["UserData"]["secrets"]] == ["line 2 DB_PASSWORD"]
     assert PASSWORD not in repr(result)
 
     assert list(_of(result, Kind.EC2_IMAGE)) == [new_ami]

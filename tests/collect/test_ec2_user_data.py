@@ -72,7 +72,7 @@ def test_user_data_secrets_are_redacted(make_ctx: Callable[..., UnitContext]) ->
     assert user_data["present"] is True
     assert user_data["size"] == len(USER_DATA.encode())
     lines = {s["location"] for s in user_data["secrets"]}
-    assert {"line 3", "line 4"} <= lines
+    assert {"line 3 AWS_SECRET_ACCESS_KEY", "line 4 DB_PASSWORD"} <= lines
     for resource in result.resources:
         for text in (repr(resource), canonical_json(resource.config_document())):
             assert AWS_SECRET not in text

@@ -13,13 +13,15 @@ from auditor.engine import (
     Exemption,
     RuleError,
     RuleSet,
+    TagPolicy,
+    check_exemptions,
     evaluate,
     expired_exemptions,
     load_exemptions,
     load_rules,
 )
-from auditor.model import Evaluation, FixedClock, Scope, Snapshot, Status
-from auditor.settings import ExemptionConfig, RulesConfig, Settings
+from auditor.model import Evaluation, FixedClock, Scope, Severity, Snapshot, Status
+from auditor.settings import ExemptionConfig, ExemptionPolicyConfig, RulesConfig, Settings
 from tests.checks.resources import ACCOUNT, REGION, instance
 from tests.conftest import NOW
 
@@ -27,16 +29,21 @@ DATA = Path(__file__).parent.parent / "data" / "exemptions"
 OLD = instance(LaunchTime="2026-01-01T00:00:00+00:00")  # fails ec2.max_age
 
 
+TAGS_ON = TagPolicy(rules=("ec2.max_age",))
+
+
 def run(
     resource_tags: dict[str, str] | None = None,
     exemptions: tuple[Exemption, ...] = (),
     at: datetime = NOW,
+    tag_policy: TagPolicy | None = TAGS_ON,
+    rule_id: str = "ec2.max_age",
 ) -> Evaluation:
-    rule = load_rules(RulesConfig()).get("ec2.max_age")
+    rule = load_rules(RulesConfig()).get(rule_id)
     assert rule is not None
     resource = replace(OLD, tags=resource_tags or {})
     snap = Snapshot("s", at, at, Scope((ACCOUNT,), (REGION,), ()), (resource,), (), {})
-    return evaluate(snap, RuleSet((rule,)), exemptions, FixedClock(at))
+    return evaluate(snap, RuleSet((rule,)), exemptions, FixedClock(at), tag_policy=tag_policy)
 
 
 def exemption(expires: date, **kw: Any) -> Exemption:
@@ -85,7 +92,7 @@ def test_exemption_scope(kw: dict[str, Any], applies: bool) -> None:
 
 def test_tag_exemption_with_a_valid_date() -> None:
     """auditor:exempt + auditor:exempt-until exempts the listed rules until that date."""
-    tags = {"auditor:exempt": "ecs.privileged, ec2.max_age", "auditor:exempt-until": "2026-12-31",
+    tags = {"auditor:exempt": "ecs.privileged, ec2.max_age", "auditor:exempt-until": "2026-12-15",
             "auditor:exempt-owner": "team-y"}  # fmt: skip
     (finding,) = run(tags).findings
     assert finding.status is Status.EXEMPT
@@ -100,8 +107,10 @@ def test_tag_exemption_with_a_valid_date() -> None:
         {"auditor:exempt": "ec2.max_age", "auditor:exempt-until": "soon"},
         {"auditor:exempt": "ec2.max_age", "auditor:exempt-until": "2026-11-21"},
         {"auditor:exempt": "ecs.privileged", "auditor:exempt-until": "2026-12-31"},
+        {"auditor:exempt": "*", "auditor:exempt-until": "9999-12-31"},
+        {"auditor:exempt": "ec2.max_age", "auditor:exempt-until": "2026-12-23"},
     ],
-    ids=["no date", "bad date", "expired", "other rule"],
+    ids=["no date", "bad date", "expired", "other rule", "year 9999", "past max_days"],
 )
 def test_tag_exemption_without_valid_date_is_ignored(tags: dict[str, str]) -> None:
     """Tags are mutable: without a future date (or for another rule) nothing is exempt."""
@@ -137,3 +146,66 @@ def test_bad_exemption_file_names_file_line_and_field() -> None:
     assert problems[2].startswith(
         f"{bad}:8: exemptions[1].ticket: unknown key (valid: rule, resource,"
     )
+
+
+def test_tag_exemptions_are_off_unless_the_rule_opts_in() -> None:
+    """Anyone who can tag can write a tag exemption: without a policy naming the rule, the
+    finding stays failed."""
+    tags = {"auditor:exempt": "*", "auditor:exempt-until": "2026-12-01"}
+    assert run(tags, tag_policy=None).findings[0].status is Status.FAIL
+    assert run(tags, tag_policy=TagPolicy(rules=("ecs.*",))).findings[0].status is Status.FAIL
+    assert run(tags, tag_policy=TagPolicy(rules=("ec2.*",))).findings[0].status is Status.EXEMPT
+
+
+def test_critical_rules_need_exact_id_and_allow_critical() -> None:
+    """A glob never opens tag exemptions to a critical rule; the exact id plus
+    allow_critical does."""
+    glob = TagPolicy(rules=("*",), allow_critical=True)
+    exact = TagPolicy(rules=("ec2.max_age",), allow_critical=False)
+    both = TagPolicy(rules=("ec2.max_age",), allow_critical=True)
+    assert glob.allows("ec2.max_age", Severity.HIGH)
+    assert not glob.allows("ec2.max_age", Severity.CRITICAL)
+    assert not exact.allows("ec2.max_age", Severity.CRITICAL)
+    assert both.allows("ec2.max_age", Severity.CRITICAL)
+
+
+def _config_exemption(**kw: Any) -> Exemption:
+    fields: dict[str, Any] = {
+        "rule": "ec2.max_age",
+        "reason": "r",
+        "owner": "o",
+        "expires": date(2027, 1, 31),
+        "source": "config",
+        "resource": "arn:aws:ec2:*:*:instance/i-0abc*",
+        "where": "auditor.yaml:7",
+    }
+    fields.update(kw)
+    return Exemption(**fields)
+
+
+@pytest.mark.parametrize(
+    ("kw", "problem"),
+    [
+        ({"rule": "ec2.no_such_rule"}, "auditor.yaml:7: rule: 'ec2.no_such_rule' matches no loaded rule"),
+        ({"rule": "*"}, "auditor.yaml:7: rule: '*' exempts every rule"),
+        ({"rule": "*.*"}, "auditor.yaml:7: rule: '*.*' exempts every rule"),
+        ({"expires": date(9999, 12, 31)}, "auditor.yaml:7: expires: 9999-12-31 is more than 365 days away"),
+        ({"resource": "*"}, "auditor.yaml:7: resource: an exemption needs a scope"),
+    ],
+    ids=["unknown rule", "star", "star-dot-star", "year 9999", "unscoped"],
+)
+def test_exemption_policy_refuses(kw: dict[str, Any], problem: str) -> None:
+    """An exemption names a loaded rule, not every rule; lives at most max_days; has a scope."""
+    rules = load_rules(RulesConfig())
+    policy = ExemptionPolicyConfig()
+    check_exemptions((_config_exemption(),), rules, policy, NOW.date())
+    with pytest.raises(RuleError) as caught:
+        check_exemptions((_config_exemption(**kw),), rules, policy, NOW.date())
+    assert caught.value.problems[0].startswith(problem)
+
+
+def test_exemption_policy_can_allow_what_it_refuses_by_default() -> None:
+    """allow_all_rules, allow_unscoped and a longer max_days are the config's to grant."""
+    lenient = ExemptionPolicyConfig(allow_all_rules=True, allow_unscoped=True, max_days=4000)
+    wide = _config_exemption(rule="*", resource="*", expires=date(2036, 1, 1))
+    check_exemptions((wide,), load_rules(RulesConfig()), lenient, NOW.date())

@@ -106,3 +106,17 @@ def test_docs_list_every_builtin_rule() -> None:
         not in docs
     ]
     assert missing == []
+
+
+def test_explain_secret_rule_lists_detectors_and_reasons(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 14: the secret rules say which detectors can fire, why, and what never does."""
+    assert run("rules", "explain", "ec2.userdata_secrets") == 0
+    out = capsys.readouterr().out
+    assert "Command-line credential flag: a literal value after a credential flag" in out
+    assert "Secret-looking variable name:" in out
+    assert "never a secret, whatever the variable is called:" in out
+    assert "ssm:, secretsmanager:, vault:" in out
+    assert run("rules", "explain", "ec2.imdsv2_required") == 0
+    assert "detectors" not in capsys.readouterr().out

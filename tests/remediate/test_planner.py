@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
+import pytest
+from pydantic import ValidationError
+
 from auditor.model import ActionRecord, ActionStatus, ExemptionRef, Severity, Status, TrackedFinding
 from auditor.remediate.plan import Plan
 from auditor.remediate.planner import plan
@@ -413,12 +416,19 @@ def test_maintenance_windows_in_the_configured_time_zone() -> None:
 
 
 def test_bad_time_zone_or_cron_holds_everything() -> None:
-    """A window that cannot be understood fails closed."""
+    """A window that cannot be understood fails closed. The config refuses such values at
+    start (exit 2); the planner still holds if one ever gets past it (model_copy skips
+    validation)."""
     group, insts = asg_fleet(4)
     f = b.tracked("ec2.max_age", insts[0])
     view = b.view_of(group, *insts)
-    bad_tz = run([f], view, b.config(windows=("0 1 * * *",), timezone="Mars/Olympus"))
-    bad_cron = run([f], view, b.config(windows=("every day",)))
+    with pytest.raises(ValidationError, match="not a known IANA time zone"):
+        b.config(timezone="Mars/Olympus")
+    with pytest.raises(ValidationError, match="not a 5-field cron expression"):
+        b.config(windows=("every day",))
+    good = b.config(windows=("0 1 * * *",))
+    bad_tz = run([f], view, good.model_copy(update={"timezone": "Mars/Olympus"}))
+    bad_cron = run([f], view, good.model_copy(update={"windows": ("every day",)}))
     assert [
         bad_tz.items[0].status,
         bad_cron.items[0].status,

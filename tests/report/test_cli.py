@@ -44,6 +44,7 @@ def test_verify_uses_the_configured_signing_key_by_default(
     another key fails without any --key."""
     key = tmp_path / "signing.key"
     key.write_bytes(generate_ed25519_pem())
+    key.chmod(0o600)  # as `auditor keys generate` writes it
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("AUDITOR_SIGNING__KEY_FILE", str(key))
     from auditor.report.bundle import write_bundle

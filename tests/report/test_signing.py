@@ -64,6 +64,7 @@ def test_keys_public_prints_the_pem_of_the_configured_key(
     """`auditor keys public` prints the public PEM whose fingerprint is the signer's key id."""
     key = tmp_path / "signing.key"
     key.write_bytes(generate_ed25519_pem())
+    key.chmod(0o600)  # as `auditor keys generate` writes it
     monkeypatch.chdir(tmp_path)  # no stray ./auditor.yaml
     monkeypatch.setenv("AUDITOR_SIGNING__KEY_FILE", str(key))
     assert 0 == cli(["keys", "public"])
@@ -153,3 +154,25 @@ def test_kms_ecdsa_p256_bundle_verifies_with_cryptography_and_openssl(tmp_path: 
     (info.path / "manifest.json").write_bytes(manifest.replace(b'"sequence": 1', b'"sequence": 2'))
     assert not openssl_bundle_ok(info.path, pub)
     assert not verify_bundle(info.path, pub.read_bytes()).ok
+
+
+@pytest.mark.parametrize(("mode", "warned"), [(0o600, False), (0o640, True), (0o604, True)])
+def test_signing_key_readable_by_group_or_others_is_warned(
+    tmp_path: Path, mode: int, warned: bool
+) -> None:
+    """Like ssh, a private key others can read is called out (a warning: the key still
+    signs, so a cycle is not lost over a mode bit)."""
+    from structlog.testing import capture_logs
+
+    from auditor.report.signing import signer_from_settings
+    from auditor.settings import SigningConfig
+
+    key = tmp_path / "signing.key"
+    key.write_bytes(generate_ed25519_pem())
+    key.chmod(mode)
+    with capture_logs() as logs:
+        signer_from_settings(Settings(signing=SigningConfig(key_file=key)), lambda region: None)
+    events = [e for e in logs if e["event"] == "signing_key_readable_by_others"]
+    assert bool(events) is warned
+    if warned:
+        assert events[0]["mode"] == oct(mode)

@@ -2,7 +2,7 @@
 reports that could not be published (declared as missing in the chain).
 
 Revision ID: 0003_report_chain
-Revises: 0002_api_tokens
+Revises: 0007_webapp
 Create Date: 2026-12-04
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_report_chain"
-down_revision: str | None = "0002_api_tokens"
+down_revision: str | None = "0007_webapp"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

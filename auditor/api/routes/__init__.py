@@ -1,0 +1,1 @@
+"""One router per resource; pages.py serves the HTML pages from the same query functions."""
