@@ -12,7 +12,9 @@ from auditor.errors import AuditorError
 
 EPILOG = """\
 exit codes: 0 ok; 1 violations at or above --fail-on; 2 bad usage, config or rule file;
-            3 collection incomplete; 4 a report failed verification
+            3 collection incomplete; 4 a report failed verification;
+            5 the cycle was committed but its report could not be written (disk full,
+              reports.dir unwritable): recorded as unreported, repaired by the next run
 docs: README.md and docs/ (configuration, rules, reports, alerts, remediation, operations)
 """
 

@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     BAD_INPUT = 2
     INCOMPLETE = 3
     VERIFY_FAILED = 4
+    REPORT_UNWRITTEN = 5  # the cycle is committed; its report could not be written
 
 
 class AuditorError(Exception):

@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -52,6 +53,7 @@ from auditor.model import (
     Evaluation,
     Finding,
     FindingDelta,
+    FixedClock,
     OutboxMessage,
     RuleInfo,
     Service,
@@ -76,14 +78,16 @@ from auditor.remediate.plan import Plan
 from auditor.remediate.planner import plan
 from auditor.report.build import build_report_input, with_audit_log
 from auditor.report.bundle import new_report_id
-from auditor.report.errors import ReportError
+from auditor.report.chain import ReportChain
+from auditor.report.disk import LocalDisk
+from auditor.report.errors import ReportError, ReportWriteError
 from auditor.report.model import ReportInput
-from auditor.report.publish import kms_factory, publish_report
+from auditor.report.publish import Published, kms_factory
 from auditor.report.signing import Signer, signer_from_settings
 from auditor.report.storage import check_report_dir
 from auditor.settings import Settings, require_shared_store
 from auditor.stage_guard import StageGuard
-from auditor.store import CycleRecord, Store
+from auditor.store import ChainEntry, CycleRecord, Store
 from auditor.workers import executor_for
 
 log = structlog.get_logger("auditor.cycle")
@@ -113,6 +117,8 @@ class CycleOptions:
     looked_at: Callable[[Finding], bool] | None = None
     # the event feed's state for the report's coverage.events (the daemon sets it)
     events_coverage: Mapping[str, Any] | None = None
+    # the file operations report bundles are written with (tests inject a full disk)
+    report_disk: LocalDisk | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,68 +271,67 @@ def run_cycle(
             else ()
         )
         snapshot = guard.seal(snapshot)
-        # One transaction: snapshot, findings lifecycle, the remediation plan, the alerts.
-        fence()
-        store.commit_cycle(
-            CycleRecord(
-                snapshot=snapshot,
-                evaluation=evaluation,
-                tracked=delta.new + delta.still_open + delta.resolved,
-                actions=actions,
-                outbox=messages,
-                report_id=report_id if signer is not None else None,
-                metadata={
-                    "api_errors": dict(sessions.counter.errors),
-                    RULE_FINGERPRINTS: fingerprints(rules),
-                },
-                seen_at=now,
-            )
-        )
-        if enforcing:
-            # The plan is on record before the first mutating call; each outcome after it.
+        with _report_chain(settings, store, sessions, clock, signer, options) as chain:
+            # One transaction: snapshot, findings lifecycle, the remediation plan, the alerts,
+            # and the report this cycle owes.
             fence()
-            actions = _execute(settings, decided, sessions, clock)
-            store.record_actions(actions)
-            if alerting:
-                # same keys for the delta's messages (ignored); a new one for what was done
-                store.outbox().enqueue(
-                    plan_messages(
-                        delta,
-                        snapshot.gaps,
-                        actions,
-                        infos,
-                        settings.slack,
-                        report_url,
-                        now,
-                        gap_alerts,
-                    )
+            store.commit_cycle(
+                CycleRecord(
+                    snapshot=snapshot,
+                    evaluation=evaluation,
+                    tracked=delta.new + delta.still_open + delta.resolved,
+                    actions=actions,
+                    outbox=messages,
+                    report_id=report_id if signer is not None else None,
+                    metadata={
+                        "api_errors": dict(sessions.counter.errors),
+                        RULE_FINGERPRINTS: fingerprints(rules),
+                    },
+                    seen_at=now,
                 )
-        report_dir = None
-        if signer is not None:
-            data = with_audit_log(
-                build_report_input(
-                    settings,
-                    snapshot,
-                    evaluation,
-                    delta,
-                    rules,
-                    exemptions,
-                    actions,
-                    clock,
-                    events=options.events_coverage,
-                ),
-                store.audit_since,
             )
-            report_dir = publish_report(
-                data,
-                settings,
-                sessions,
-                clock,
-                signer=signer,
-                report_id=report_id,
+            if enforcing:
+                # The plan is on record before the first mutating call; each outcome after it.
+                fence()
+                actions = _execute(settings, decided, sessions, clock)
+                store.record_actions(actions)
+                if alerting:
+                    # same keys for the delta's messages (ignored); a new one for what was done
+                    store.outbox().enqueue(
+                        plan_messages(
+                            delta,
+                            snapshot.gaps,
+                            actions,
+                            infos,
+                            settings.slack,
+                            report_url,
+                            now,
+                            gap_alerts,
+                        )
+                    )
+            report_dir, unwritten = _publish(
+                chain,
+                lambda: with_audit_log(
+                    build_report_input(
+                        settings,
+                        snapshot,
+                        evaluation,
+                        delta,
+                        rules,
+                        exemptions,
+                        actions,
+                        clock,
+                        events=options.events_coverage,
+                    ),
+                    store.audit_since,
+                ),
+                report_id,
+                snapshot.id,
                 attest_if_unchanged=not options.full_report,
-            ).bundle.path
+            )
         sent, pending = _deliver(settings, store, options, clock) if alerting else (0, 0)
+        if unwritten is not None:
+            raise unwritten
         result = CycleResult(
             cycle_id=snapshot.id,
             snapshot=snapshot,
@@ -418,6 +423,55 @@ def _previous_fingerprints(store: Store) -> Mapping[str, str]:
 
 def _findings(tracked: Mapping[str, TrackedFinding]) -> dict[str, Finding]:
     return {fid: t.finding for fid, t in tracked.items()}
+
+
+@contextmanager
+def _report_chain(
+    settings: Settings,
+    store: Store,
+    sessions: AwsSessions,
+    clock: Clock,
+    signer: Signer | None,
+    options: CycleOptions,
+) -> Iterator[ReportChain | None]:
+    """The report chain, locked from before the cycle's commit until its report is recorded:
+    a report the ledger still calls pending then has no live writer, and is repaired first."""
+    if signer is None:
+        yield None
+        return
+    chain = ReportChain(store, settings, sessions, clock, signer, options.report_disk)
+    with chain.locked():
+        chain.repair(
+            lambda e: with_audit_log(
+                report_input(settings, clock=clock, store=store, cycle=e), store.audit_since
+            )
+        )
+        yield chain
+
+
+def _publish(
+    chain: ReportChain | None,
+    data: Callable[[], ReportInput],
+    report_id: str,
+    cycle_id: str,
+    *,
+    attest_if_unchanged: bool = False,
+) -> tuple[Path | None, ReportWriteError | None]:
+    """The cycle's report (an attestation when nothing changed and `attest_if_unchanged`);
+    a write failure is returned, to be raised after the alerts went out (a full disk delays
+    no alert; the ledger already marks the report failed)."""
+    if chain is None:
+        return None, None
+    try:
+        published = chain.publish(
+            data(),
+            report_id=report_id,
+            cycle_id=cycle_id,
+            attest_if_unchanged=attest_if_unchanged,
+        )
+        return published.bundle.path, None
+    except ReportWriteError as exc:
+        return None, exc
 
 
 def cycle_rules(rules: RuleSet, settings: Settings) -> RuleSet:
@@ -521,11 +575,15 @@ def report_input(
     since: datetime | None = None,
     clock: Clock | None = None,
     store: Store | None = None,
+    cycle: ChainEntry | None = None,
 ) -> ReportInput:
     """An on-demand report from the latest stored cycle (`auditor report`, the daemon's report
     schedule): the stored snapshot re-evaluated with the current rules (evaluation is pure,
     so this is a replay), with each finding's stored history. Findings first seen at or
-    after `since` are the report's "new"; findings resolved in that window are not listed."""
+    after `since` are the report's "new"; findings resolved in that window are not listed.
+
+    With `cycle` (the report chain's repair of a report that was never written): that cycle
+    must still be the latest, and it is evaluated at its own evaluation time."""
     clock = clock or SystemClock()
     rules = cycle_rules(load_rules(settings.rules), settings)
     exemptions = load_exemptions(settings)
@@ -536,20 +594,39 @@ def report_input(
         cycles = store.list_cycles(limit=2)
         if not cycles:
             raise ReportError("no cycle in the store yet: run `auditor scan` first")
+        judged_at: Clock = clock
+        if cycle is not None:
+            if cycles[0].id != cycle.cycle_id:
+                raise ReportError(
+                    f"cycle {cycle.cycle_id} is no longer the latest cycle (the latest is "
+                    f"{cycles[0].id}): its findings have moved on"
+                )
+            judged_at = FixedClock(cycles[0].evaluated_at or cycles[0].finished_at)
         snapshot = store.load_snapshot(cycles[0].id)
         previous = store.load_snapshot(cycles[1].id) if len(cycles) > 1 else None
         versions = store.baselines(baseline_arns(snapshot, baseline_kinds(rules)))
         history = with_access(build_history(versions, previous), settings, store)
         evaluation = evaluate(
-            snapshot, rules, exemptions, clock, history=history, tag_policy=tag_policy(settings)
+            snapshot,
+            rules,
+            exemptions,
+            judged_at,
+            history=history,
+            tag_policy=tag_policy(settings),
         )
         stored = store.open_findings()
         evaluation = attributed(evaluation, settings, store, stored)
-        now = clock.now()
+        now = judged_at.now()
         tracked = [
             replace(stored[f.id], finding=f) if f.id in stored else TrackedFinding(f, now, now, 1)
             for f in evaluation.findings
         ]
+        # open in the store but not re-evaluated (carried as unknown through a gap): listed too
+        judged = {f.id for f in evaluation.findings}
+        tracked += [
+            t for fid, t in sorted(stored.items())
+            if fid not in judged and t.finding.status is Status.UNKNOWN
+        ]  # fmt: skip
         new = tuple(t for t in tracked if since is not None and t.first_seen >= since)
         rest = tuple(t for t in tracked if t not in new)
         decided = {a.id: a for a in store.current_decisions()}
@@ -579,9 +656,27 @@ def publish_latest(
     events_coverage: Mapping[str, Any] | None = None,
 ) -> Path:
     """Sign and publish a report of the latest cycle now (the report schedule)."""
+    return publish_on_demand(
+        settings, store, clock, sessions, events_coverage=events_coverage
+    ).bundle.path
+
+
+def publish_on_demand(
+    settings: Settings,
+    store: Store,
+    clock: Clock,
+    sessions: AwsSessions | None = None,
+    since: datetime | None = None,
+    events_coverage: Mapping[str, Any] | None = None,
+) -> Published:
+    """A report of the latest cycle, appended to the store's chain under its lock."""
     sessions = sessions or AwsSessions()
-    data = replace(report_input(settings, clock=clock, store=store), events=events_coverage)
-    return publish_report(data, settings, sessions, clock).bundle.path
+    signer = signer_from_settings(settings, kms_factory(sessions))
+    data = report_input(settings, since=since, clock=clock, store=store)
+    if events_coverage is not None:
+        data = replace(data, events=events_coverage)
+    with ReportChain(store, settings, sessions, clock, signer).locked() as chain:
+        return chain.publish(data)
 
 
 def _with_counts(result: CycleResult, api_errors: Mapping[str, int]) -> CycleResult:

@@ -1,7 +1,8 @@
 """What each command's exit code means: the one table `--help` and docs/cli.md show.
 
 The codes themselves are the contract of DESIGN.md (0 ok, 1 violations, 2 bad input,
-3 incomplete coverage, 4 verification failed); this says which of them each command uses.
+3 incomplete coverage, 4 verification failed), extended by 5 (the cycle was committed but
+its report could not be written); this says which of them each command uses.
 """
 
 from __future__ import annotations
@@ -9,6 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 BAD_INPUT = "bad usage, config, rule pack or input file; the message names file, line and field"
+
+UNWRITTEN = (
+    "the cycle was committed but its report could not be written (disk full, reports.dir "
+    "unwritable): recorded as unreported, published by the next run"
+)
 
 EXIT_CODES: Mapping[str, tuple[tuple[int, str], ...]] = {
     "init": (
@@ -24,6 +30,7 @@ EXIT_CODES: Mapping[str, tuple[tuple[int, str], ...]] = {
         (1, "violations at or above --fail-on"),
         (2, BAD_INPUT),
         (3, "the cycle ran but collection was incomplete (wins over 1: a partial view is no pass)"),
+        (5, UNWRITTEN),
     ),
     "run": (
         (0, "stopped cleanly (SIGTERM or SIGINT)"),
@@ -36,7 +43,11 @@ EXIT_CODES: Mapping[str, tuple[tuple[int, str], ...]] = {
     ),
     "rules": ((0, "ok; the pack is valid"), (2, "an invalid rule pack, or an unknown rule id")),
     "reports": ((0, "ok"), (2, "unknown report id, or the report store cannot be read")),
-    "report": ((0, "a signed report was published"), (2, BAD_INPUT + "; or no cycle stored yet")),
+    "report": (
+        (0, "a signed report was published"),
+        (2, BAD_INPUT + "; or no cycle stored yet"),
+        (5, "the report could not be written (disk full, reports.dir unwritable)"),
+    ),
     "keys": ((0, "ok"), (2, "the key file exists (no overwrite) or cannot be read")),
     "notify": (
         (0, "every destination answered ok"),

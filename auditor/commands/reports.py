@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import shutil
 from dataclasses import asdict
@@ -139,21 +138,17 @@ def get_report(args: argparse.Namespace) -> int:
 
 
 def make_report(args: argparse.Namespace) -> int:
-    """Needs `auditor.pipeline.report_input(settings, since=..., clock=...) -> ReportInput`."""
-    from auditor.aws import AwsSessions
     from auditor.model import SystemClock
-    from auditor.report.errors import ReportError
-    from auditor.report.publish import publish_report
+    from auditor.pipeline import publish_on_demand
     from auditor.settings import load_settings
+    from auditor.store import Store
 
     settings = load_settings(args.config)
-    pipeline = importlib.import_module("auditor.pipeline")
-    build = getattr(pipeline, "report_input", None)
-    if build is None:
-        raise ReportError("on-demand reports need auditor.pipeline.report_input (not available)")
-    clock = SystemClock()
-    data = build(settings, since=args.since, clock=clock)
-    published = publish_report(data, settings, AwsSessions(), clock)
+    store = Store.open(settings.store)
+    try:
+        published = publish_on_demand(settings, store, SystemClock(), since=args.since)
+    finally:
+        store.close()
     print(f"report {published.bundle.report_id} written to {published.bundle.path}")
     if published.s3_url:
         print(

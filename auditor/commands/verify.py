@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from auditor.errors import ExitCode
@@ -21,6 +22,11 @@ only integrity is proven, not origin: a warning says so (--require-key makes it 
 A directory holding a single bundle (what `auditor reports get ID --out DIR` writes) is
 verified as that bundle, and the output says its place in the chain was not checked; pass
 --chain to require the whole chain (every bundle from sequence 1) instead.
+
+A chain is ordered by each manifest's sequence number. Warnings (exit code unchanged): a
+bundle dated in the future or before its predecessor (a clock jump). Notes: reports the
+chain declares missing (a committed cycle whose report could not be written or rebuilt) and
+reports published late for their cycle ("repaired").
 
 examples:
   auditor verify --key pub.pem reports/20261122T120000Z-1a2b3c4d
@@ -120,6 +126,7 @@ def handle(args: argparse.Namespace) -> int:
             return int(ExitCode.VERIFY_FAILED)
         print(f"auditor: warning: {msg}", file=sys.stderr)
     trusted = keys or None
+    warnings: list[str] = []
     note = None
     single = _single_bundle(path) if not args.chain else None
     if single is not None:
@@ -135,10 +142,15 @@ def handle(args: argparse.Namespace) -> int:
                 "sequence 1 to check the chain"
             )
     else:
-        chain = verify_chain(path, trusted)
+        chain = verify_chain(path, trusted, now=datetime.now(UTC))
         problems = list(chain.all_problems)
+        warnings = list(chain.warnings)
         checked = list(chain.bundles)
     ok = not problems and bool(checked)
+    missing = [{**m, "declared_in": b.report_id} for b in checked for m in b.missing_reports]
+    repaired = [{**(b.repaired or {}), "report_id": b.report_id} for b in checked if b.repaired]
+    for w in warnings:
+        print(f"auditor: warning: {w}", file=sys.stderr)
     if args.json:
         print(
             json.dumps(
@@ -158,6 +170,9 @@ def handle(args: argparse.Namespace) -> int:
                     ],
                     "problems": problems,
                     "chain_checked": len(checked) > 1 or note is None,
+                    "warnings": warnings,
+                    "missing_reports": missing,
+                    "repaired_reports": repaired,
                 },
                 indent=2,
             )
@@ -168,6 +183,16 @@ def handle(args: argparse.Namespace) -> int:
             print(f"{mark} {b.path.name} (sequence {b.sequence}, key {b.key_id})")
         for p in problems:
             print(f"  - {p}")
+        for m in missing:
+            print(
+                f"  note: report missing for cycle {m.get('cycle_id')} (report "
+                f"{m.get('report_id')}), declared in {m['declared_in']}: {m.get('reason')}"
+            )
+        for r in repaired:
+            print(
+                f"  note: {r['report_id']} is the late report of cycle {r.get('cycle_id')} "
+                f"({r.get('reason')})"
+            )
         if ok:
             trust = f"trusted key from {origin}" if keys else "embedded keys only"
             print(f"valid: {len(checked)} bundle(s), {trust}")

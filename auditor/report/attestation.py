@@ -12,9 +12,9 @@ verifies its signature; the chain keeps one link per cycle, with no holes.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +22,12 @@ from auditor.model import JSON, iso, parse_iso, sha256_hex
 from auditor.report.bundle import (
     TMP_PREFIX,
     chain_lock,
-    fsync_dir,
+    clean_stale_tmp,
     latest_link,
     new_report_id,
-    write_file,
 )
-from auditor.report.errors import ReportError
+from auditor.report.disk import CheckedDisk, LocalDisk, os_error_line
+from auditor.report.errors import ReportError, ReportWriteError
 from auditor.report.manifest import (
     MANIFEST,
     MANIFEST_SCHEMA,
@@ -70,14 +70,24 @@ def write_attestation_if_unchanged(
     signer: Signer,
     report_id: str | None = None,
     previous: ChainLink | str | None = "auto",
+    *,
+    disk: LocalDisk | None = None,
+    fence: Callable[[], None] | None = None,
 ) -> BundleInfo | None:
     """Append an attestation when `data` has the latest link's state; None (nothing
-    written) when it does not, or when there is no earlier report to be unchanged from:
-    the caller then writes a full bundle."""
+    written) when it does not, when there is no earlier report to be unchanged from, or
+    when the latest link is dated after `data` (a clock jump): the caller then writes a
+    full bundle. Written like a bundle (report/bundle.py): under the directory's lock,
+    stale temporary directories removed, a file-system failure raised as ReportWriteError,
+    `fence` called right before the rename."""
     state = state_sha256(data)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportWriteError(f"cannot write reports: {os_error_line(out_dir, exc)}") from None
     rid = report_id or new_report_id(data.generated_at)
     with chain_lock(out_dir):
+        clean_stale_tmp(out_dir)
         link = latest_link(out_dir) if previous == "auto" else previous
         assert not isinstance(link, str)
         if link is None:
@@ -86,10 +96,7 @@ def write_attestation_if_unchanged(
         if before is None or before.get(STATE_FIELD) != state:
             return None
         if parse_iso(link.generated_at) > data.generated_at:
-            raise ReportError(
-                f"report generated at {iso(data.generated_at)} is older than the latest link "
-                f"{link.report_id} ({link.generated_at}); the chain only moves forward"
-            )
+            return None  # a full bundle follows the sequence and logs the clock jump
         since = before.get(UNCHANGED_SINCE) if is_attestation(before) else None
         if not isinstance(since, dict):
             since = {"report_id": link.report_id, "manifest_sha256": link.manifest_sha256}
@@ -97,11 +104,13 @@ def write_attestation_if_unchanged(
         if target.exists():
             raise ReportError(f"{target}: a bundle with this report id already exists")
         tmp = out_dir / f"{TMP_PREFIX}{rid}-{uuid.uuid4().hex[:6]}"
-        tmp.mkdir()
+        checked = CheckedDisk(disk or LocalDisk(), rid, out_dir)
         try:
-            info = _assemble(data, tmp, signer, rid, link, before, since, state)
-            os.rename(tmp, target)
-            fsync_dir(out_dir)
+            checked.mkdir(tmp)
+            info = _assemble(data, tmp, signer, rid, link, before, since, state, checked)
+            if fence is not None:
+                fence()
+            checked.publish(tmp, target)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -117,6 +126,7 @@ def _assemble(
     before: dict[str, Any],
     since: dict[str, Any],
     state: str,
+    disk: LocalDisk,
 ) -> dict[str, Any]:
     snap = data.snapshot
     generated = iso(data.generated_at)
@@ -144,7 +154,7 @@ def _assemble(
         "tool": {"name": "auditor", "version": data.tool_version},
     }
     raw_body = (json.dumps(body, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
-    write_file(tmp / ATTESTATION, raw_body)
+    disk.write(tmp / ATTESTATION, raw_body)
     manifest: dict[str, JSON] = {
         "schema": MANIFEST_SCHEMA,
         "kind": KIND,
@@ -165,8 +175,8 @@ def _assemble(
         "public_key_pem": signer.public_key_pem().decode("ascii"),
     }
     raw = manifest_bytes(manifest)
-    write_file(tmp / MANIFEST, raw)
-    write_file(tmp / SIGNATURE, signer.sign(raw))  # last: no signature, no link
+    disk.write(tmp / MANIFEST, raw)
+    disk.write(tmp / SIGNATURE, signer.sign(raw))  # last: no signature, no link
     return {
         "report_id": rid,
         "generated_at": data.generated_at,

@@ -1,7 +1,13 @@
-"""Assemble a ReportInput from what a cycle produced (or what the store replays)."""
+"""Assemble a ReportInput from what a cycle produced (or what the store replays).
+
+Every open finding the cycle tracks is in the report: a finding carried through a gap
+(open in the store as `unknown`, not re-evaluated this cycle) is listed with status unknown
+and its first_seen, and counted as evaluated-and-unknown for its rule.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -10,7 +16,16 @@ from typing import Any
 
 from auditor import __version__
 from auditor.engine import Exemption, RuleSet
-from auditor.model import JSON, ActionRecord, Clock, Evaluation, FindingDelta, Snapshot
+from auditor.model import (
+    JSON,
+    ActionRecord,
+    Clock,
+    Evaluation,
+    FindingDelta,
+    RuleStats,
+    Snapshot,
+    Status,
+)
 from auditor.report.model import ExemptionInfo, ReportInput, SnapshotInfo, evaluated_by_account
 from auditor.report.publish import trend_from_dir
 from auditor.settings import Settings
@@ -29,6 +44,7 @@ def build_report_input(
 ) -> ReportInput:
     now = clock.now()
     infos = {r.id: rules.info(r.id) for r in rules.rules}
+    evaluation = with_carried(evaluation, delta)
     return ReportInput(
         snapshot=SnapshotInfo.of(snapshot),
         evaluation=evaluation,
@@ -56,6 +72,31 @@ def build_report_input(
         evaluated_by_account=evaluated_by_account(snapshot, infos),
         events=events,
     )
+
+
+def with_carried(evaluation: Evaluation, delta: FindingDelta) -> Evaluation:
+    """The evaluation plus the tracked open findings it did not produce (carried as unknown)."""
+    judged = {f.id for f in evaluation.findings}
+    carried = [
+        t.finding
+        for t in (*delta.new, *delta.still_open)
+        if t.id not in judged and t.finding.status is Status.UNKNOWN
+    ]
+    if not carried:
+        return evaluation
+    per_rule = Counter(f.rule_id for f in carried)
+    stats = [
+        replace(
+            s, evaluated=s.evaluated + per_rule[s.rule_id], unknown=s.unknown + per_rule[s.rule_id]
+        )
+        for s in evaluation.stats
+    ]
+    stats += [
+        RuleStats(rule_id, evaluated=n, unknown=n)
+        for rule_id, n in sorted(per_rule.items())
+        if rule_id not in {s.rule_id for s in evaluation.stats}
+    ]
+    return replace(evaluation, findings=(*evaluation.findings, *carried), stats=tuple(stats))
 
 
 def previous_report_at(data: ReportInput) -> datetime | None:

@@ -2,26 +2,34 @@
 
 The bundle is assembled in a hidden temporary directory next to the target and renamed into
 place last, after manifest.sig: a crash leaves at most a `.tmp-*` directory, never a bundle
-that looks complete. A lock file serialises writers, so two cycles cannot fork the chain.
+that looks complete; the next writer removes such leftovers (every writer holds the
+directory's lock file while its temporary directory exists, so any other one is stale).
+
+Bundles are ordered by their manifest's `sequence`, never by report id text (two bundles of
+the same second differ only by a random suffix). With a store, the chain's predecessor comes
+from the store's ledger (report/chain.py); `previous="auto"` takes the highest sequence in
+the directory.
 """
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from auditor.model import JSON, iso, parse_iso, sha256_hex
+from auditor.report.disk import CheckedDisk, LocalDisk, os_error_line
 from auditor.report.document import build_report
-from auditor.report.errors import ReportError
+from auditor.report.errors import ReportError, ReportWriteError
 from auditor.report.manifest import (
     FORMAT_FILES,
     MANIFEST,
@@ -35,6 +43,8 @@ from auditor.report.model import BundleInfo, ReportInput
 from auditor.report.signing import Signer
 from auditor.report.state import STATE_FIELD, state_sha256
 
+log = structlog.get_logger("auditor.report")
+
 ALL_FORMATS = ("json", "html", "csv", "ocsf")
 LOCK_FILE = ".auditor-chain.lock"
 TMP_PREFIX = ".tmp-"
@@ -47,17 +57,29 @@ def new_report_id(generated_at: datetime, token: str | None = None) -> str:
 
 
 def bundle_dirs(out_dir: Path) -> list[Path]:
-    """Every bundle directory (complete or not) in report-id order; temp dirs excluded."""
+    """Every bundle directory (complete or not) in chain order; temp dirs excluded.
+
+    Chain order is the manifest's sequence; bundles without a readable manifest come last,
+    by name (verification reports them).
+    """
     if not out_dir.is_dir():
         return []
-    return sorted(
-        (p for p in out_dir.iterdir() if p.is_dir() and not p.name.startswith(".")),
-        key=lambda p: p.name,
-    )
+    found = [p for p in out_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    keyed = [(sequence_of(p), p.name, p) for p in found]
+    return [p for seq, _, p in sorted(keyed, key=lambda k: (k[0] is None, k[0] or 0, k[1]))]
+
+
+def sequence_of(bundle: Path) -> int | None:
+    """The bundle's chain sequence from its manifest, or None when it has no readable one."""
+    try:
+        value = json.loads((bundle / MANIFEST).read_bytes()).get("sequence")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def latest_link(out_dir: Path) -> ChainLink | None:
-    """The newest complete bundle (with a signature) in out_dir: the next one's predecessor."""
+    """The complete bundle (with a signature) with the highest sequence in out_dir."""
     for path in reversed(bundle_dirs(out_dir)):
         if (path / SIGNATURE).is_file() and (path / MANIFEST).is_file():
             try:
@@ -70,6 +92,18 @@ def latest_link(out_dir: Path) -> ChainLink | None:
     return None
 
 
+def clean_stale_tmp(out_dir: Path) -> list[str]:
+    """Remove `.tmp-*` leftovers of interrupted writers (call with the directory lock held)."""
+    removed: list[str] = []
+    for path in out_dir.glob(f"{TMP_PREFIX}*"):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    if removed:
+        log.warning("stale_temp_removed", directory=str(out_dir), removed=sorted(removed))
+    return removed
+
+
 def write_bundle(
     data: ReportInput,
     out_dir: Path,
@@ -77,35 +111,61 @@ def write_bundle(
     formats: Sequence[str] = ALL_FORMATS,
     report_id: str | None = None,
     previous: ChainLink | str | None = "auto",
+    *,
+    missing: Sequence[Mapping[str, JSON]] = (),
+    repaired: Mapping[str, JSON] | None = None,
+    disk: LocalDisk | None = None,
+    fence: Callable[[], None] | None = None,
 ) -> BundleInfo:
     """Render, hash, sign and publish one bundle under `out_dir/<report id>/`.
 
-    `previous="auto"` links to the newest bundle already in out_dir; pass a ChainLink when the
-    chain lives elsewhere (S3), or None to start a new chain.
+    `previous="auto"` links to the highest-sequence bundle already in out_dir; pass a
+    ChainLink when the chain lives elsewhere (the store's ledger, S3), or None to start a new
+    chain. `missing` declares reports that will never be published (cycle, report id,
+    reason); `repaired` marks a report published late for its cycle; `fence` is called
+    right before the bundle is renamed into place (raises when the chain lock was lost).
+    A file-system failure
+    (disk full, reports.dir not a directory) raises ReportWriteError and leaves nothing.
     """
     unknown = [f for f in formats if f not in FORMAT_FILES]
     if unknown:
         raise ReportError(f"unknown report format(s) {unknown}; choose from {list(FORMAT_FILES)}")
     chosen = ["json", *[f for f in ALL_FORMATS if f in formats and f != "json"]]
-    out_dir.mkdir(parents=True, exist_ok=True)
+    disk = disk or LocalDisk()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportWriteError(f"cannot write reports: {os_error_line(out_dir, exc)}") from None
     rid = report_id or new_report_id(data.generated_at)
     with chain_lock(out_dir):
+        clean_stale_tmp(out_dir)
         link = latest_link(out_dir) if previous == "auto" else previous
         assert not isinstance(link, str)
         if link is not None and parse_iso(link.generated_at) > data.generated_at:
-            raise ReportError(
-                f"report generated at {iso(data.generated_at)} is older than the latest bundle "
-                f"{link.report_id} ({link.generated_at}); the chain only moves forward"
+            log.warning(
+                "chain_head_in_future",
+                previous=link.report_id,
+                previous_generated_at=link.generated_at,
+                generated_at=iso(data.generated_at),
+                detail="the previous report is dated after this one (clock jump?); the chain "
+                "follows its sequence",
             )
         target = out_dir / rid
         if target.exists():
             raise ReportError(f"{target}: a bundle with this report id already exists")
         tmp = out_dir / f"{TMP_PREFIX}{rid}-{uuid.uuid4().hex[:6]}"
-        tmp.mkdir()
+        checked = CheckedDisk(disk, rid, out_dir)
         try:
-            info = _assemble(data, tmp, signer, chosen, rid, link)
-            os.rename(tmp, target)
-            fsync_dir(out_dir)
+            checked.mkdir(tmp)
+            extra: dict[str, JSON] = {}
+            if missing:
+                extra["missing_reports"] = [dict(m) for m in missing]
+            if repaired is not None:
+                extra["repaired"] = dict(repaired)
+            info = _assemble(data, tmp, signer, chosen, rid, link, checked, extra)
+            if fence is not None:
+                fence()
+            checked.publish(tmp, target)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -119,6 +179,8 @@ def _assemble(
     formats: list[str],
     rid: str,
     link: ChainLink | None,
+    disk: LocalDisk,
+    extra: Mapping[str, JSON],
 ) -> dict[str, Any]:
     from auditor.report.csv_export import csv_chunks
     from auditor.report.html import html_chunks
@@ -139,7 +201,7 @@ def _assemble(
         else:
             chunks = ocsf_chunks(report)
         name = FORMAT_FILES[fmt]
-        digest, size = _write_chunks(tmp / name, chunks)
+        digest, size = disk.write_chunks(tmp / name, chunks)
         files.append({"name": name, "sha256": digest, "size": size})
     summary = report["summary"]
     manifest: dict[str, JSON] = {
@@ -165,10 +227,11 @@ def _assemble(
         "algorithm": signer.algorithm,
         "public_key_pem": public_pem.decode("ascii"),
         STATE_FIELD: state_sha256(data),
+        **extra,
     }
     raw = manifest_bytes(manifest)
-    write_file(tmp / MANIFEST, raw)
-    write_file(tmp / SIGNATURE, signer.sign(raw))  # last: no signature, no complete bundle
+    disk.write(tmp / MANIFEST, raw)
+    disk.write(tmp / SIGNATURE, signer.sign(raw))  # last: no signature, no complete bundle
     return {
         "report_id": rid,
         "generated_at": data.generated_at,
@@ -193,21 +256,6 @@ def json_chunks(report: dict[str, JSON]) -> Iterator[str]:
     yield "\n ]\n}\n"
 
 
-def _write_chunks(path: Path, chunks: Iterable[str]) -> tuple[str, int]:
-    """Write, hash and fsync in one pass; returns (sha256 hex, size)."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "wb", buffering=1 << 20) as fh:
-        for chunk in chunks:
-            data = chunk.encode("utf-8")
-            digest.update(data)
-            size += len(data)
-            fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    return digest.hexdigest(), size
-
-
 def write_file(path: Path, body: bytes) -> None:
     with open(path, "wb") as fh:
         fh.write(body)
@@ -225,7 +273,12 @@ def fsync_dir(path: Path) -> None:
 
 @contextmanager
 def chain_lock(out_dir: Path) -> Iterator[None]:
-    with open(out_dir / LOCK_FILE, "a+b") as fh:
+    """The reports directory's lock file: one chain writer (bundle or attestation) at a time."""
+    try:
+        fh = open(out_dir / LOCK_FILE, "a+b")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        raise ReportWriteError(f"cannot write reports: {os_error_line(out_dir, exc)}") from None
+    with fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
             yield

@@ -17,3 +17,13 @@ class SigningKeyError(ReportError):
 
 class StorageError(ReportError):
     """A bundle could not be stored, listed or fetched (local directory or S3)."""
+
+
+class ReportWriteError(StorageError):
+    """The bundle could not be written (disk full, reports.dir not a writable directory).
+
+    Raised after the cycle was committed: the ledger marks its report unreported and the
+    next run repairs it.
+    """
+
+    exit_code = ExitCode.REPORT_UNWRITTEN

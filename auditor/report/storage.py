@@ -186,19 +186,24 @@ class S3ReportStore:
             manifest = self._read(self._key(rid, MANIFEST))
             where = f"s3://{self.bucket}/{self._key(rid, '')}"
             out.append(_summary(rid, manifest, complete, where))
-        return out
+        return sorted(out, key=lambda b: (b.sequence is None, b.sequence or 0, b.report_id))
 
     def latest_link(self) -> ChainLink | None:
-        """The newest complete bundle in S3: the next bundle's predecessor in the chain."""
-        for rid in reversed(self._report_ids()):
+        """The complete bundle in S3 with the highest sequence (never the last id by name:
+        two bundles of one second differ only by their random suffix). Reads every manifest:
+        it is only needed to continue a chain the store's ledger does not know yet."""
+        best: ChainLink | None = None
+        for rid in self._report_ids():
             if self._read(self._key(rid, SIGNATURE)) is None:
                 continue
             raw = self._read(self._key(rid, MANIFEST))
             if raw is None:
                 continue
             m = parse_manifest(raw)
-            return ChainLink(rid, sha256_hex(raw), int(m["sequence"]), str(m["generated_at"]))
-        return None
+            link = ChainLink(rid, sha256_hex(raw), int(m["sequence"]), str(m["generated_at"]))
+            if best is None or link.sequence > best.sequence:
+                best = link
+        return best
 
     def get(self, report_id: str, dest: Path) -> Path:
         """Download a bundle into dest/<report id>/ (then `auditor verify` it locally)."""

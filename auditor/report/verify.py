@@ -12,6 +12,7 @@ import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,9 @@ class VerifyResult:
     kind: str = "report"  # or "attestation": a cycle with the state of an earlier report
     state_sha256: str | None = None
     unchanged_since: str | None = None  # an attestation's full report
+    # reports the chain declares will never be published (cycle, report id, reason)
+    missing_reports: tuple[dict[str, Any], ...] = ()
+    repaired: dict[str, Any] | None = None  # set when published late for its cycle
 
     @property
     def ok(self) -> bool:
@@ -60,6 +64,8 @@ class ChainResult:
     path: Path
     bundles: tuple[VerifyResult, ...]
     problems: tuple[str, ...] = field(default=())  # chain-level problems (links, order)
+    # not failures: a bundle dated in the future or before its predecessor (a clock jump)
+    warnings: tuple[str, ...] = field(default=())
 
     @property
     def ok(self) -> bool:
@@ -132,6 +138,10 @@ def verify_bundle(path: Path, public_key_pem: TrustedKeys = None) -> VerifyResul
         "unchanged_since": (m.get(UNCHANGED_SINCE) or {}).get("report_id")
         if isinstance(m.get(UNCHANGED_SINCE), dict)
         else None,
+        "missing_reports": tuple(
+            x for x in (m.get("missing_reports") or []) if isinstance(x, dict)
+        ),
+        "repaired": m.get("repaired") if isinstance(m.get("repaired"), dict) else None,
     }
     trusted_ok = _check_signatures(m, raw, sig, _trusted(public_key_pem), problems)
     _check_files(path, m, problems)
@@ -255,15 +265,27 @@ def _check_identity(path: Path, m: dict[str, Any], problems: list[str]) -> None:
             problems.append(f"report.json {key}: manifest says {expected!r}, report says {found!r}")
 
 
-def verify_chain(directory: Path, public_key_pem: TrustedKeys = None) -> ChainResult:
-    """Every bundle in `directory`, in report-id order, and every link between them."""
+def verify_chain(
+    directory: Path, public_key_pem: TrustedKeys = None, now: datetime | None = None
+) -> ChainResult:
+    """Every bundle in `directory`, in sequence order, and every link between them.
+
+    Order is the manifests' sequence, never file names or dates: a clock jump makes a
+    bundle's date go backwards (a warning), while a missing, inserted, altered or reordered
+    bundle breaks a hash link (a problem). `now` adds a warning for future-dated bundles.
+    """
     from auditor.report.bundle import bundle_dirs
 
     directory = Path(directory)
     dirs = bundle_dirs(directory)
     if not dirs:
         return ChainResult(directory, (), (f"{directory}: no report bundles found",))
-    results = tuple(verify_bundle(d, public_key_pem) for d in dirs)
+    results = tuple(
+        sorted(
+            (verify_bundle(d, public_key_pem) for d in dirs),
+            key=lambda r: (r.sequence is None, r.sequence or 0, r.path.name),
+        )
+    )
     problems: list[str] = []
     by_id: dict[str | None, VerifyResult] = {r.report_id: r for r in results if r.report_id}
     first = results[0]
@@ -273,6 +295,7 @@ def verify_chain(directory: Path, public_key_pem: TrustedKeys = None) -> ChainRe
             f"report {first.previous_report_id} is not in {directory} (removed?)"
         )
     problems.extend(_attestation_problems(results, by_id))
+    problems.extend(_duplicate_sequences(results))
     trusted = bool(_trusted(public_key_pem))
     for prev, cur in itertools.pairwise(results):
         problems.extend(_link_problems(prev, cur, by_id))
@@ -281,7 +304,52 @@ def verify_chain(directory: Path, public_key_pem: TrustedKeys = None) -> ChainRe
                 f"{cur.path.name}: signed by key {cur.key_id} but {prev.path.name} by "
                 f"{prev.key_id}; pass --key for every trusted key to accept a key rotation"
             )
-    return ChainResult(directory, results, tuple(problems))
+    return ChainResult(directory, results, tuple(problems), tuple(_time_warnings(results, now)))
+
+
+def _duplicate_sequences(results: Sequence[VerifyResult]) -> list[str]:
+    seen: dict[int, str] = {}
+    out: list[str] = []
+    for r in results:
+        if r.sequence is None:
+            continue
+        if r.sequence in seen:
+            out.append(
+                f"{r.path.name}: sequence {r.sequence} is also used by {seen[r.sequence]} "
+                "(the chain forked)"
+            )
+        else:
+            seen[r.sequence] = r.path.name
+    return out
+
+
+def _time_warnings(results: Sequence[VerifyResult], now: datetime | None) -> list[str]:
+    out: list[str] = []
+    dated = [(r, _when(r.generated_at)) for r in results]
+    for (prev, prev_at), (cur, cur_at) in itertools.pairwise(dated):
+        if prev_at is not None and cur_at is not None and cur_at < prev_at:
+            out.append(
+                f"{cur.path.name}: generated_at {cur.generated_at} is before the previous "
+                f"bundle {prev.path.name}'s {prev.generated_at} (a clock jump; the chain "
+                "follows the sequence)"
+            )
+    if now is not None:
+        for r, at in dated:
+            if at is not None and at > now:
+                out.append(
+                    f"{r.path.name}: generated_at {r.generated_at} is in the future "
+                    f"(now {now.isoformat()}): the signing host's clock was ahead"
+                )
+    return out
+
+
+def _when(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parse_iso(value)
+    except ValueError:
+        return None
 
 
 def _attestation_problems(
@@ -313,15 +381,6 @@ def _link_problems(
         return []  # an unreadable bundle is already reported by verify_bundle
     name = cur.path.name
     out: list[str] = []
-    if (
-        prev.generated_at
-        and cur.generated_at
-        and (parse_iso(cur.generated_at) < parse_iso(prev.generated_at))
-    ):
-        out.append(
-            f"{name}: generated_at {cur.generated_at} is before the previous bundle "
-            f"{prev.path.name}'s {prev.generated_at} (reordered)"
-        )
     if cur.previous_report_id == prev.report_id:
         if cur.previous_manifest_sha256 != prev.manifest_sha256:
             out.append(

@@ -10,6 +10,8 @@ from __future__ import annotations
 from auditor.store.engine import StoreError
 from auditor.store.outbox import SqlOutbox
 from auditor.store.records import (
+    ChainEntry,
+    ChainState,
     CycleRecord,
     CycleSummary,
     EventRecord,
@@ -22,6 +24,8 @@ from auditor.store.snapshots import SnapshotNotFoundError
 from auditor.store.store import Store
 
 __all__ = [
+    "ChainEntry",
+    "ChainState",
     "CycleRecord",
     "CycleSummary",
     "EventRecord",

@@ -75,6 +75,28 @@ class CycleSummary:
         return self.gap_count == 0
 
 
+class ChainState(StrEnum):
+    PENDING = "pending"  # committed with its cycle, not yet published
+    FAILED = "failed"  # writing it failed (reason kept); the next run repairs it
+    PUBLISHED = "published"  # in the chain at `sequence`
+    MISSING = "missing"  # will never be published; declared in a later manifest
+
+
+@dataclass(frozen=True, slots=True)
+class ChainEntry:
+    """One report in the chain ledger (see store/chain.py)."""
+
+    report_id: str
+    cycle_id: str | None
+    state: ChainState
+    sequence: int | None
+    manifest_sha256: str | None
+    generated_at: str | None
+    reason: str | None
+    declared_in: str | None
+    created_at: datetime
+
+
 class FindingEventKind(StrEnum):
     """Transitions only. OPEN ("still open in this cycle") is what stores before migration
     0004 wrote every cycle; the migration folds those rows into the transitions."""

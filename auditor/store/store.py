@@ -14,10 +14,21 @@ from typing import Any
 import sqlalchemy as sa
 
 from auditor.model import AccessRecord, ActionRecord, Attribution, Snapshot, TrackedFinding
-from auditor.store import actions, events, findings, leases, retention, snapshot_reads, webapp
+from auditor.store import (
+    actions,
+    chain,
+    events,
+    findings,
+    leases,
+    retention,
+    snapshot_reads,
+    webapp,
+)
 from auditor.store.engine import WRITE, StoreError, make_engine, migrate, safe_url
 from auditor.store.outbox import SqlOutbox, insert_messages
 from auditor.store.records import (
+    ChainEntry,
+    ChainState,
     CycleRecord,
     CycleSummary,
     EventRecord,
@@ -92,6 +103,65 @@ class Store:
             actions.write_decisions(conn, record.actions)
             insert_messages(conn, record.outbox)
             events.write_events(conn, snapshot.id, record.events)
+            if record.report_id is not None:
+                chain.add_pending(conn, record.report_id, snapshot.id, at)
+
+    @contextmanager
+    def chain_lock(self) -> Iterator[chain.ChainLock]:
+        """Serialise report-chain writers on this store (see store/chain.py)."""
+        with chain.chain_lock(self._engine) as held:
+            yield held
+
+    def chain_head(self) -> ChainEntry | None:
+        """The published report with the highest sequence: the next report's predecessor."""
+        with self._read() as conn:
+            return chain.head(conn)
+
+    def chain_entries(self, *states: ChainState) -> list[ChainEntry]:
+        """Ledger entries in these states, oldest first (all states when none are given)."""
+        with self._read() as conn:
+            return chain.entries(conn, states or tuple(ChainState))
+
+    def undeclared_missing_reports(self) -> list[ChainEntry]:
+        with self._read() as conn:
+            return chain.undeclared_missing(conn)
+
+    def record_report_published(
+        self,
+        *,
+        report_id: str,
+        cycle_id: str | None,
+        sequence: int,
+        manifest_sha256: str,
+        generated_at: str,
+        now: datetime,
+        declared: Sequence[str] = (),
+    ) -> None:
+        with self._write() as conn:
+            chain.record_published(
+                conn,
+                report_id=report_id,
+                cycle_id=cycle_id,
+                sequence=sequence,
+                manifest_sha256=manifest_sha256,
+                generated_at=generated_at,
+                now=now,
+                declared=declared,
+            )
+
+    def add_pending_report(self, report_id: str, cycle_id: str | None, now: datetime) -> None:
+        with self._write() as conn:
+            chain.add_pending(conn, report_id, cycle_id, now)
+
+    def discard_report(self, report_id: str) -> None:
+        with self._write() as conn:
+            chain.discard(conn, report_id)
+
+    def record_report_state(
+        self, report_id: str, state: ChainState, reason: str, now: datetime
+    ) -> None:
+        with self._write() as conn:
+            chain.record_state(conn, report_id, state, reason, now)
 
     def record_actions(self, records: Sequence[ActionRecord]) -> None:
         """Upsert action records (by id) in their own transaction: what enforcement did,

@@ -233,6 +233,28 @@ class LeaseRow(SQLModel, table=True):
     expires_at: datetime = _ts()
 
 
+class ReportChainRow(SQLModel, table=True):
+    """One report the chain owes or holds: pending from the cycle's commit until published.
+
+    `sequence` is the report's place in the hash chain, assigned under the chain lock when
+    it is published; a report that can never be published is `missing`, and is declared in
+    the manifest of the next published report (`declared_in`).
+    """
+
+    __tablename__ = "report_chain"
+
+    report_id: str = Field(primary_key=True, max_length=128)
+    cycle_id: str | None = Field(default=None, max_length=128, index=True)
+    state: str = Field(max_length=16)
+    sequence: int | None = Field(default=None, unique=True)
+    manifest_sha256: str | None = Field(default=None, max_length=64)
+    generated_at: str | None = Field(default=None, max_length=64)
+    reason: str | None = _text(nullable=True)
+    declared_in: str | None = Field(default=None, max_length=128)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
 def table(model: type[SQLModel]) -> sa.Table:
     """The Core table of a model: bulk statements go through Core, not the ORM."""
     found = SQLModel.metadata.tables[str(model.__tablename__)]

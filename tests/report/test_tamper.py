@@ -111,7 +111,8 @@ def test_deleting_the_first_bundle_is_detected(make_chain: ChainFactory, pub_pem
 
 
 def test_swapping_two_bundles_is_detected(make_chain: ChainFactory, pub_pem: Path) -> None:
-    """Swap the contents of two bundle directories: ids, order and links all disagree."""
+    """Swap the contents of two bundle directories: each directory name disagrees with the
+    signed report id (the chain's order comes from the signed sequences, so it holds)."""
     bundles = make_chain(3)
     directory = bundles[0].path.parent
     a, b = bundles[0].path, bundles[1].path
@@ -125,7 +126,6 @@ def test_swapping_two_bundles_is_detected(make_chain: ChainFactory, pub_pem: Pat
     assert (
         f"directory name {a.name!r} does not match the manifest's report_id {b.name!r}" in problems
     )
-    assert "(reordered)" in problems
     assert not openssl_chain_ok(directory, pub_pem)
     assert 4 == cli(["verify", "--key", str(pub_pem), str(directory)])
 
