@@ -16,9 +16,9 @@ STATE_FIELD = "state_sha256"
 
 
 def state_sha256(data: ReportInput) -> str:
-    """Findings (status, severity, message, evidence, exemption), coverage, scope, rules and
-    exemptions in force, and the remediation decisions: anything a report shows that is not
-    a timestamp or a count of API calls."""
+    """Findings (status, severity, message, evidence, exemption), coverage (gaps and the event
+    feed's health), scope, rules and exemptions in force, and the remediation decisions:
+    anything a report shows that is not a timestamp or a count of API calls."""
     digest = hashlib.sha256()
     head: JSON = {
         "scope": data.snapshot.scope.to_json(),
@@ -37,6 +37,8 @@ def state_sha256(data: ReportInput) -> str:
         "stats": [
             [s.rule_id, s.evaluated, s.failed, s.exempt, s.unknown] for s in data.evaluation.stats
         ],
+        # the event feed is part of coverage: it going unhealthy (or back) is news
+        "events_healthy": (data.events or {}).get("healthy"),
     }
     digest.update(canonical_json(head).encode())
     for f in sorted(data.evaluation.findings, key=lambda f: f.id):
