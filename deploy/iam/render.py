@@ -12,7 +12,9 @@ EXAMPLE = {
     "partition": "aws",
     "reports_bucket": "acme-auditor-reports",
     "reports_prefix": "reports/",
-    "signing_key_arn": "arn:aws:kms:us-east-1:111111111111:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0",
+    "signing_key_arn": (
+        "arn:aws:kms:us-east-1:111111111111:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
+    ),
     "queue_arn": "arn:aws:sqs:us-east-1:111111111111:auditor-events",
     "dead_letter_arn": "arn:aws:sqs:us-east-1:111111111111:auditor-events-dlq",
     "state_bucket": "acme-tf-state",
