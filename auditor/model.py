@@ -418,28 +418,34 @@ class SnapshotView:
 
     `history` (optional) gives drift rules the baselines and the previous cycle; `memo`
     lets a check build a derived index once per evaluation instead of once per resource.
+    Each index is built on first use: most rules never need one.
     """
 
     def __init__(self, snapshot: Snapshot, history: History | None = None) -> None:
         self.snapshot = snapshot
         self.history = history
         self._memo: dict[str, Any] = {}
-        self._by_arn: dict[str, Resource] = {}
-        self._by_kind: dict[Kind, list[Resource]] = {}
-        self._by_id: dict[tuple[Kind, str, str, str], Resource] = {}
-        for r in snapshot.resources:
-            self._by_arn[r.arn] = r
-            self._by_kind.setdefault(r.kind, []).append(r)
-            self._by_id[(r.kind, r.account, r.region, r.id)] = r
+        self._by_arn: dict[str, Resource] | None = None
+        self._by_kind: dict[Kind, tuple[Resource, ...]] | None = None
+        self._by_id: dict[tuple[Kind, str, str, str], Resource] | None = None
 
     def get(self, arn: str) -> Resource | None:
+        if self._by_arn is None:
+            self._by_arn = {r.arn: r for r in self.snapshot.resources}
         return self._by_arn.get(arn)
 
     def find(self, kind: Kind, account: str, region: str, resource_id: str) -> Resource | None:
+        if self._by_id is None:
+            self._by_id = {(r.kind, r.account, r.region, r.id): r for r in self.snapshot.resources}
         return self._by_id.get((kind, account, region, resource_id))
 
     def of_kind(self, kind: Kind) -> tuple[Resource, ...]:
-        return tuple(self._by_kind.get(kind, ()))
+        if self._by_kind is None:
+            grouped: dict[Kind, list[Resource]] = {}
+            for r in self.snapshot.resources:
+                grouped.setdefault(r.kind, []).append(r)
+            self._by_kind = {k: tuple(v) for k, v in grouped.items()}
+        return self._by_kind.get(kind, ())
 
     def __iter__(self) -> Iterator[Resource]:
         return iter(self.snapshot.resources)

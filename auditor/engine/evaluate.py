@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Collection, Sequence
-from typing import Any
 
 from auditor.checks.result import PASS, CheckResult, Outcome
 from auditor.engine.conditions import Condition, EvalContext, Indeterminate
@@ -36,37 +35,6 @@ from auditor.model import (
     SnapshotView,
     Status,
 )
-
-
-class _LazyView(SnapshotView):
-    """A SnapshotView whose indexes are built on first use: most rules never need them."""
-
-    def __init__(self, snapshot: Snapshot, history: History | None = None) -> None:
-        # no super().__init__: building every index up front is what this class avoids
-        self.snapshot = snapshot
-        self.history = history
-        self._memo: dict[str, Any] = {}
-        self._arns: dict[str, Resource] | None = None
-        self._ids: dict[tuple[Kind, str, str, str], Resource] | None = None
-        self._kinds: dict[Kind, tuple[Resource, ...]] | None = None
-
-    def get(self, arn: str) -> Resource | None:
-        if self._arns is None:
-            self._arns = {r.arn: r for r in self.snapshot.resources}
-        return self._arns.get(arn)
-
-    def find(self, kind: Kind, account: str, region: str, resource_id: str) -> Resource | None:
-        if self._ids is None:
-            self._ids = {(r.kind, r.account, r.region, r.id): r for r in self.snapshot.resources}
-        return self._ids.get((kind, account, region, resource_id))
-
-    def of_kind(self, kind: Kind) -> tuple[Resource, ...]:
-        if self._kinds is None:
-            grouped: dict[Kind, list[Resource]] = {}
-            for r in self.snapshot.resources:
-                grouped.setdefault(r.kind, []).append(r)
-            self._kinds = {k: tuple(v) for k, v in grouped.items()}
-        return self._kinds.get(kind, ())
 
 
 def scope_ref(kind: Kind, account: str, region: str) -> ResourceRef:
@@ -131,7 +99,7 @@ def _evaluate(  # noqa: PLR0915 - one pass over rules x resources; splitting cos
     reuse: Reuse | None = None,
 ) -> Evaluation:
     now = clock.now()
-    view = _LazyView(snapshot, history)
+    view = SnapshotView(snapshot, history)
     ctx = EvalContext(now=now, clock=clock)
     index = ExemptionIndex(exemptions, now, tag_policy)
     position = {rule.id: i for i, rule in enumerate(rules.rules)}

@@ -98,15 +98,14 @@ def test_secret_evidence_keeps_only_location_detector_and_hash() -> None:
     }
 
 
-def test_lazy_view_answers_like_snapshot_view() -> None:
-    """Checks see the same related resources through the engine's lazy view."""
-    from auditor.engine.evaluate import _LazyView
+def test_snapshot_view_finds_related_resources() -> None:
+    """Checks see related resources through the view: by ARN, by id and by kind."""
     from auditor.model import SnapshotView
 
     snap = snapshot(instance(), image())
-    lazy, eager = _LazyView(snap), SnapshotView(snap)
+    view = SnapshotView(snap)
     ami = image()
-    assert lazy.get(ami.arn) == eager.get(ami.arn)
-    assert lazy.find(Kind.EC2_IMAGE, ACCOUNT, REGION, "ami-0new") == ami
-    assert lazy.of_kind(Kind.EC2_INSTANCE) == eager.of_kind(Kind.EC2_INSTANCE)
-    assert lazy.of_kind(Kind.ECS_TASK) == ()
+    assert view.get(ami.arn) == ami
+    assert view.find(Kind.EC2_IMAGE, ACCOUNT, REGION, "ami-0new") == ami
+    assert view.of_kind(Kind.EC2_INSTANCE) == (instance(),)
+    assert view.of_kind(Kind.ECS_TASK) == ()
