@@ -122,14 +122,19 @@ def _load(args: argparse.Namespace, extra: tuple[Path, ...] = ()) -> RuleSet:
 def frameworks_text(rule: Rule) -> str:
     return "; ".join(
         f"{FRAMEWORK_SHORT.get(name, name)} {','.join(controls)}"
-        for name, controls in rule.frameworks.items()
+        for name, controls in rule.info.frameworks.items()
     )
 
 
 def handle_list(args: argparse.Namespace) -> int:
     rules = _load(args)
     rows = [
-        (r.id, r.severity.value, ", ".join(k.value for k in r.applies_to), frameworks_text(r))
+        (
+            r.id,
+            r.info.severity.value,
+            ", ".join(k.value for k in r.info.applies_to),
+            frameworks_text(r),
+        )
         for r in rules.rules
     ]
     if sys.stdout.isatty():
@@ -178,16 +183,16 @@ def handle_explain(args: argparse.Namespace) -> int:
         hint = f" (did you mean: {', '.join(close)}?)" if close else ""
         raise BadInputError(f"no rule {args.rule_id!r}{hint}; `auditor rules list` shows them all")
     lines = [
-        f"{rule.id}: {rule.title}",
-        f"  severity:     {rule.severity.value}",
-        f"  resource:     {', '.join(k.value for k in rule.applies_to)}",
+        f"{rule.id}: {rule.info.title}",
+        f"  severity:     {rule.info.severity.value}",
+        f"  resource:     {', '.join(k.value for k in rule.info.applies_to)}",
         f"  defined at:   {rule.source}",
         "",
-        f"description:  {rule.description}",
-        f"rationale:    {rule.rationale}",
-        f"remediation:  {rule.remediation}",
-        f"  automatic action: {rule.action or 'none'}"
-        + ("  (source-caused: replacing would recreate it)" if rule.source_caused else ""),
+        f"description:  {rule.info.description}",
+        f"rationale:    {rule.info.rationale}",
+        f"remediation:  {rule.info.remediation}",
+        f"  automatic action: {rule.info.action or 'none'}"
+        + ("  (source-caused: replacing would recreate it)" if rule.info.source_caused else ""),
         "",
         "params:" if rule.param_specs else "params: none",
     ]
@@ -196,7 +201,7 @@ def handle_explain(args: argparse.Namespace) -> int:
         changed = "" if value == spec.default else f" (default {spec.default!r})"
         lines.append(f"  {name} = {value!r}{changed}  [{spec.type}] {spec.description}")
     lines.append("frameworks:")
-    for name, controls in rule.frameworks.items():
+    for name, controls in rule.info.frameworks.items():
         lines.append(f"  {name}: {', '.join(controls)}")
     lines.append("")
     if rule.check is not None:
@@ -212,10 +217,9 @@ def handle_explain(args: argparse.Namespace) -> int:
 def _secret_detectors(rule: Rule) -> list[str]:
     """For the secret rules: each detector that can fire (the evidence's `detector`) and why,
     and what is never a secret."""
-    from auditor.checks.secrets import SECRET_CHECKS
     from auditor.secrets import LIBRARY_REASON, NOT_SECRETS, REASONS
 
-    if rule.check not in SECRET_CHECKS:
+    if rule.spec is None or not rule.spec.finds_secrets:
         return []
     out = ["", "detectors (evidence: location, detector, 12-hex hash; never the value):"]
     out.extend(f"  {name}: {reason}" for name, reason in REASONS.items())

@@ -106,7 +106,15 @@ def _evaluate(  # noqa: PLR0915 - one pass over rules x resources; splitting cos
     # per kind: (index, rule, check function + its params, or compiled condition, reads)
     plans = {
         kind: tuple(
-            (position[r.id], r, r.check_fn, dict(r.params), r.compiled, r.reads) for r in kind_rules
+            (
+                position[r.id],
+                r,
+                r.spec.fn if r.spec is not None else None,
+                dict(r.params),
+                r.compiled,
+                r.reads,
+            )
+            for r in kind_rules
         )
         for kind, kind_rules in rules.by_kind.items()
     }
@@ -150,7 +158,7 @@ def _evaluate(  # noqa: PLR0915 - one pass over rules x resources; splitting cos
                 unknown[i] += 1
                 findings.append(_finding(rule, ref, Status.UNKNOWN, result))
                 continue
-            exemption = index.find(rule.id, ref, rule.severity, _principals(result))
+            exemption = index.find(rule.id, ref, rule.info.severity, _principals(result))
             if exemption is None:
                 failed[i] += 1
                 findings.append(_finding(rule, ref, Status.FAIL, result))
@@ -159,7 +167,7 @@ def _evaluate(  # noqa: PLR0915 - one pass over rules x resources; splitting cos
                 findings.append(_finding(rule, ref, Status.EXEMPT, result, exemption))
 
     for i, rule in enumerate(rules.rules):
-        for kind in rule.applies_to:
+        for kind in rule.info.applies_to:
             counts.evaluated[i] += per_kind.get(kind, 0)
     if only is None:
         findings.extend(_gap_findings(snapshot.gaps, rules, position, counts))
@@ -196,10 +204,10 @@ def _finding(
 ) -> Finding:
     return Finding(
         rule_id=rule.id,
-        severity=result.severity or rule.severity,
+        severity=result.severity or rule.info.severity,
         status=status,
         resource=ref,
-        message=result.message or rule.message or rule.title,
+        message=result.message or rule.message or rule.info.title,
         evidence=result.evidence,
         exemption=exemption.ref if exemption is not None else None,
     )
@@ -231,7 +239,7 @@ def _reused(before: Finding | None) -> CheckResult | None:
 def _failed(rule: Rule, condition: Condition, resource: Resource) -> CheckResult:
     return CheckResult(
         Outcome.FAIL,
-        rule.message or rule.title,
+        rule.message or rule.info.title,
         condition.evidence(resource.attributes, resource.tags),
     )
 
@@ -276,7 +284,7 @@ def _gap_findings(
         out.append(
             Finding(
                 rule_id=rule_id,
-                severity=rule.severity,
+                severity=rule.info.severity,
                 status=Status.UNKNOWN,
                 resource=scope_ref(kind, account, region),
                 message=(
@@ -322,7 +330,7 @@ def _absent_findings(
                 out.append(
                     Finding(
                         rule_id=rule.id,
-                        severity=rule.severity,
+                        severity=rule.info.severity,
                         status=Status.UNKNOWN,
                         resource=ref,
                         message=(

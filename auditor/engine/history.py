@@ -11,9 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from auditor.checks import BASELINE_CHECKS, PARAM_VALIDATORS
 from auditor.engine.errors import RuleError
-from auditor.engine.loader import checked_runner
 from auditor.engine.params import check_value
 from auditor.engine.rules import RuleSet
 from auditor.model import Baseline, History, Kind, Resource, Snapshot
@@ -34,7 +32,10 @@ class VersionLike(Protocol):
 def baseline_kinds(rules: RuleSet) -> frozenset[Kind]:
     """Kinds whose baselines the loaded rules compare with: the only ones worth loading."""
     return frozenset(
-        kind for r in rules.rules if r.check in BASELINE_CHECKS for kind in r.applies_to
+        kind
+        for r in rules.rules
+        if r.spec is not None and r.spec.needs_baseline
+        for kind in r.info.applies_to
     )
 
 
@@ -68,7 +69,7 @@ def restrict(
     for rule in kept:
         overrides = (params or {}).get(rule.id) or {}
         values = dict(rule.params)
-        if overrides and rule.check_fn is None:
+        if overrides and rule.spec is None:
             problems.append(f"{rule.source}: rule {rule.id}: params: only check rules here")
             continue
         for name, value in overrides.items():
@@ -78,14 +79,10 @@ def restrict(
                 problems.append(f"{rule.source}: rule {rule.id}: params.{name}: {why}")
                 continue
             values[name] = value
-        validate = PARAM_VALIDATORS.get(rule.check or "")
+        validate = rule.spec.validate_params if rule.spec is not None else None
         for why in validate(values) if validate is not None and overrides else ():
             problems.append(f"{rule.source}: rule {rule.id}: params: {why}")
-        if overrides and rule.check_fn is not None:
-            runner = checked_runner(rule.check_fn, values)
-            out.append(replace(rule, params=values, runner=runner))
-        else:
-            out.append(rule)
+        out.append(replace(rule, params=values) if overrides else rule)
     if problems:
         raise RuleError(problems)
     return RuleSet(tuple(out))

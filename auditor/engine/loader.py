@@ -9,13 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from auditor.checks import CHECKS, PARAM_VALIDATORS
-from auditor.checks.result import PASS, Check, CheckResult, fail, unknown
-from auditor.engine.conditions import Condition, ConditionCompiler, EvalContext, Indeterminate
+from auditor.checks import CHECKS
+from auditor.engine.conditions import Condition, ConditionCompiler
 from auditor.engine.errors import RuleError
 from auditor.engine.params import check_value, parse_specs
-from auditor.engine.rules import ParamSpec, Rule, RuleSet, Runner
-from auditor.model import Kind, Resource, Severity, SnapshotView
+from auditor.engine.rules import ParamSpec, Rule, RuleSet
+from auditor.model import Kind, RuleInfo, Severity
 from auditor.settings import RulesConfig
 from auditor.yamlsafe import YamlDoc, YamlError, read_yaml
 
@@ -283,10 +282,9 @@ class _Loader:
         text, action, caused = _remediation(raw["remediation"], problem)
         compiled: Condition | None = None
         kinds = _kinds(raw["resource"], problem)
-        kind = kinds[0]
-        if "check" in raw:
-            validate = PARAM_VALIDATORS.get(raw["check"])
-            for why in validate(draft.params) if validate is not None else ():
+        spec = CHECKS[raw["check"]] if "check" in raw else None
+        if spec is not None and spec.validate_params is not None:
+            for why in spec.validate_params(draft.params):
                 problem(("params",), "params", why)
         if "fails_when" in raw:
             compiler = ConditionCompiler(
@@ -296,35 +294,30 @@ class _Loader:
             compiled = compiler.compile(raw["fails_when"], ("fails_when",))
         if len(self.problems.lines) != before:
             return None
-        title = _text(raw, "title")
-        message = _text(raw, "message") or None
-        runner = (
-            _declarative(compiled, message or title)
-            if compiled is not None
-            else checked_runner(CHECKS[raw["check"]], draft.params)
-        )
-        return Rule(
+        info = RuleInfo(
             id=draft.id,
-            title=title,
+            title=_text(raw, "title"),
             severity=Severity(raw["severity"]),
-            kind=kind,
+            kind=kinds[0],
             description=_text(raw, "description"),
             rationale=_text(raw, "rationale"),
             remediation=text,
             frameworks=_frameworks(raw.get("frameworks"), problem),
+            action=action,
+            source_caused=caused,
+            kinds=kinds if len(kinds) > 1 else (),
+        )
+        return Rule(
+            info=info,
             params=dict(draft.params),
             param_specs=draft.specs,
             source=doc.where(*draft.path),
-            runner=runner,
-            action=action,
-            source_caused=caused,
             check=raw.get("check"),
+            spec=spec,
             condition=raw.get("fails_when"),
             compiled=compiled,
-            message=message,
+            message=_text(raw, "message") or None,
             reads=compiled.reads if compiled is not None else frozenset(),
-            check_fn=CHECKS[raw["check"]] if compiled is None else None,
-            kinds=kinds if len(kinds) > 1 else (),
         )
 
 
@@ -355,30 +348,6 @@ def _kinds(raw: Any, problem: Any) -> tuple[Kind, ...]:
 
 def _field(path: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in path) or "<document>"
-
-
-def _declarative(condition: Condition, message: str) -> Runner:
-    predicate = condition.predicate
-
-    def run(resource: Resource, view: SnapshotView, ctx: EvalContext) -> CheckResult:
-        attrs, tags = resource.attributes, resource.tags
-        try:
-            if not predicate(attrs, tags, ctx):
-                return PASS
-        except Indeterminate as exc:
-            return unknown(str(exc), condition.evidence(attrs, tags))
-        return fail(message, condition.evidence(attrs, tags))
-
-    return run
-
-
-def checked_runner(check: Check, params: Mapping[str, Any]) -> Runner:
-    frozen = dict(params)
-
-    def run(resource: Resource, view: SnapshotView, ctx: EvalContext) -> CheckResult:
-        return check(resource, frozen, view, ctx.clock)
-
-    return run
 
 
 def load_rules(settings_rules: RulesConfig, *, extra_paths: Sequence[Path] = ()) -> RuleSet:

@@ -40,12 +40,12 @@ def rule_fingerprint(rule: Rule) -> str:
     text = json.dumps(
         [
             rule.id,
-            rule.severity.value,
-            [k.value for k in rule.applies_to],
+            rule.info.severity.value,
+            [k.value for k in rule.info.applies_to],
             rule.params,
             rule.condition,
             rule.message,
-            rule.title,
+            rule.info.title,
         ],
         sort_keys=True,
         default=str,
@@ -66,7 +66,7 @@ def reusable_rules(rules: RuleSet, previous: Mapping[str, str]) -> frozenset[str
     return frozenset(
         rule.id
         for rule in rules.rules
-        if rule.check_fn is None
+        if rule.spec is None
         and rule.compiled is not None
         and not _time_based(rule)
         and previous.get(rule.id) == rule_fingerprint(rule)

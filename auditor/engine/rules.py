@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditor.checks.result import Check, CheckResult
-from auditor.engine.conditions import Condition, EvalContext
+from auditor.checks import CheckSpec
+from auditor.engine.conditions import Condition
 from auditor.model import (
     JSON,
     Kind,
-    Resource,
     RuleInfo,
-    Severity,
-    SnapshotView,
     canonical_json,
     sha256_hex,
 )
-
-Runner = Callable[[Resource, SnapshotView, EvalContext], CheckResult]
 
 PARAM_TYPES = ("integer", "number", "string", "boolean", "list", "mapping")
 
@@ -47,66 +42,41 @@ class ParamSpec:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    id: str
-    title: str
-    severity: Severity
-    kind: Kind
-    description: str
-    rationale: str
-    remediation: str
-    frameworks: Mapping[str, tuple[str, ...]]
+    """A validated rule: what it says (`info`, shared with reports, alerts and plans) and how
+    it judges (a check with its params, or a compiled declarative condition)."""
+
+    info: RuleInfo
     params: Mapping[str, Any]  # effective values (defaults + config overrides)
     param_specs: Mapping[str, ParamSpec]
     source: str  # "file:line" of the rule's entry
-    runner: Runner = field(compare=False, repr=False)
-    action: str | None = None
-    source_caused: bool = False
     check: str | None = None
+    spec: CheckSpec | None = field(default=None, compare=False, repr=False)
     condition: JSON = None  # the declarative condition as written, for `rules explain`
     compiled: Condition | None = field(default=None, compare=False, repr=False)
     message: str | None = None
     # attribute names the rule reads; a resource with one of them unavailable is `unknown`
     reads: frozenset[str] = frozenset()
-    check_fn: Check | None = field(default=None, compare=False, repr=False)
-    # every kind the rule applies to when its pack lists several (`resource: [a, b]`);
-    # empty means just `kind`. `kind` is the first one, for reports that show one kind.
-    kinds: tuple[Kind, ...] = ()
 
     @property
-    def applies_to(self) -> tuple[Kind, ...]:
-        return self.kinds or (self.kind,)
-
-    @property
-    def info(self) -> RuleInfo:
-        return RuleInfo(
-            id=self.id,
-            title=self.title,
-            severity=self.severity,
-            kind=self.kind,
-            description=self.description,
-            rationale=self.rationale,
-            remediation=self.remediation,
-            frameworks=self.frameworks,
-            action=self.action,
-            source_caused=self.source_caused,
-            kinds=self.kinds,
-        )
+    def id(self) -> str:
+        return self.info.id
 
     def document(self) -> dict[str, JSON]:
         """Everything that decides what the rule does or says: hashed into RuleSet.version."""
+        info = self.info
         return {
-            "id": self.id,
-            "title": self.title,
-            "severity": self.severity.value,
-            "resource": ([k.value for k in self.kinds] if len(self.kinds) > 1 else self.kind.value),
-            "description": self.description,
-            "rationale": self.rationale,
+            "id": info.id,
+            "title": info.title,
+            "severity": info.severity.value,
+            "resource": ([k.value for k in info.kinds] if len(info.kinds) > 1 else info.kind.value),
+            "description": info.description,
+            "rationale": info.rationale,
             "remediation": {
-                "text": self.remediation,
-                "action": self.action,
-                "source_caused": self.source_caused,
+                "text": info.remediation,
+                "action": info.action,
+                "source_caused": info.source_caused,
             },
-            "frameworks": {k: list(v) for k, v in self.frameworks.items()},
+            "frameworks": {k: list(v) for k, v in info.frameworks.items()},
             "params": {
                 name: {**spec.to_json(), "value": self.params[name]}
                 for name, spec in self.param_specs.items()
@@ -127,7 +97,7 @@ class RuleSet:
     def __post_init__(self) -> None:
         by_kind: dict[Kind, list[Rule]] = {}
         for rule in self.rules:
-            for kind in rule.applies_to:
+            for kind in rule.info.applies_to:
                 by_kind.setdefault(kind, []).append(rule)
         object.__setattr__(self, "by_kind", {k: tuple(v) for k, v in by_kind.items()})
         object.__setattr__(self, "_by_id", {r.id: r for r in self.rules})

@@ -72,12 +72,12 @@ def test_rule_case(case: Case) -> None:
         return
     if case.expect == "fail":
         assert [f.status for f in on_subject] == [Status.FAIL]
-        assert (case.severity or rule.severity) == on_subject[0].severity
+        assert (case.severity or rule.info.severity) == on_subject[0].severity
         assert on_subject[0].message
         assert (stats.passed, stats.failed) == (0, 1)
         return
     # unknown: on the resource itself, or on its whole scope when its own kind is in a gap
-    service = rule.kind.value.split(".")[0]
+    service = rule.info.kind.value.split(".")[0]
     scope = f"arn:aws:{service}:{case.gaps[0].region if case.gaps else REGION}:{ACCOUNT}:*"
     unknowns = [f for f in result.findings if f.resource.arn in (case.subject.arn, scope)]
     assert [f.status for f in unknowns] == [Status.UNKNOWN]
@@ -90,10 +90,10 @@ def test_gap_makes_rule_unknown(rule_id: str) -> None:
     """A collection gap on the rule's kind yields one unknown scope finding, never a pass."""
     rule = builtin().get(rule_id)
     assert rule is not None
-    gaps = (gap(rule.kind), gap(rule.kind))  # two gaps, one scope: one finding
+    gaps = (gap(rule.info.kind), gap(rule.info.kind))  # two gaps, one scope: one finding
     snap = Snapshot("s", NOW, NOW, Scope((ACCOUNT,), (REGION,), tuple(Service)), (), gaps, {})
     result = evaluate(snap, RuleSet((rule,)), (), FixedClock(NOW))
-    service = rule.kind.value.split(".")[0]
+    service = rule.info.kind.value.split(".")[0]
     assert [f"arn:aws:{service}:{REGION}:{ACCOUNT}:*"] == [f.resource.arn for f in result.findings]
     assert [f.status for f in result.findings] == [Status.UNKNOWN]
     assert len(result.findings[0].evidence["gaps"]) == 2
@@ -125,6 +125,21 @@ def test_rule_ids_and_checks_are_well_formed() -> None:
     assert set(CHECKS) == {r.check for r in rules if r.check is not None}
 
 
+def test_a_rules_check_is_found_from_its_id() -> None:
+    """Meta-test: the check of rule `ec2.x` is in checks/ec2.py (or checks/ec2_<topic>.py)
+    and the function is named after the rule's `check:`, so a reader finds it from the id."""
+    misplaced = []
+    for rule in builtin().rules:
+        if rule.spec is None:
+            continue
+        prefix, module = rule.id.split(".")[0], rule.spec.fn.__module__.rsplit(".", 1)[-1]
+        if not (module == prefix or module.startswith(f"{prefix}_")):
+            misplaced.append((rule.id, module))
+        if rule.spec.fn.__name__ != rule.check:
+            misplaced.append((rule.id, rule.spec.fn.__name__))
+    assert misplaced == []
+
+
 def test_every_rule_documents_itself() -> None:
     """Metadata a report needs: frameworks, remediation, and a kind that collectors produce."""
     for rule in builtin().rules:
@@ -140,7 +155,7 @@ def test_every_rule_documents_itself() -> None:
 def test_replacement_rules_declare_their_action() -> None:
     """Remediation relies on `action: replace` and `source_caused` (replacing would recreate it)."""
     rules = builtin()
-    replace_ids = {r.id for r in rules.rules if r.action == "replace"}
+    replace_ids = {r.id for r in rules.rules if r.info.action == "replace"}
     assert {
         "ec2.max_age",
         "ecs.task_max_age",
@@ -149,4 +164,4 @@ def test_replacement_rules_declare_their_action() -> None:
     } <= replace_ids
     for rule_id in ("lt.ssh_keypair", "ecs.env_secrets", "ecs.image_not_pinned", "ecr.tag_mutable"):
         assert rules.info(rule_id).source_caused, rule_id
-    assert not {r.id for r in rules.rules if r.action and r.source_caused}
+    assert not {r.id for r in rules.rules if r.info.action and r.info.source_caused}

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from auditor.checks.ec2 import ec2_userdata_secrets
+from auditor.checks.ecs import ecs_env_secrets
 from auditor.checks.result import Outcome
-from auditor.checks.secrets import ec2_userdata_secrets, ecs_env_secrets
 from auditor.engine import load_rules
 from auditor.engine.history import with_secret_allowlist
 from auditor.model import FixedClock, Scope, Snapshot, SnapshotView

@@ -192,7 +192,7 @@ def test_a_template_not_collected_is_unknown_for_its_rules(snapshot: Snapshot) -
     on_template = {
         f.rule_id: f.status for f in evaluation.findings if f.resource.arn == template.arn
     }
-    lt_rules = {r.id for r in all_rules.rules if Kind.EC2_LAUNCH_TEMPLATE in r.applies_to}
+    lt_rules = {r.id for r in all_rules.rules if Kind.EC2_LAUNCH_TEMPLATE in r.info.applies_to}
     assert on_template == dict.fromkeys(lt_rules, Status.UNKNOWN)
     users = {
         r.arn

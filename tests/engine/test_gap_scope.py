@@ -53,7 +53,7 @@ RULES = (
 def _rule_kind(rule_id: str) -> Kind:
     rule = load_rules(RulesConfig()).get(rule_id)
     assert rule is not None, rule_id
-    return rule.applies_to[0]
+    return rule.info.applies_to[0]
 
 
 def _arn(kind: Kind, account: str = ACCOUNT, region: str = REGION, rid: str = "r-1") -> str:

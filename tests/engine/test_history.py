@@ -57,7 +57,7 @@ def test_a_rule_may_span_several_kinds(tmp_path: Path) -> None:
     )
     rule = rules.get("acme.unmanaged")
     assert rule is not None
-    assert (Kind.ECR_REPOSITORY, Kind.EC2_INSTANCE) == rule.applies_to
+    assert (Kind.ECR_REPOSITORY, Kind.EC2_INSTANCE) == rule.info.applies_to
     result = evaluate(_snapshot(ecr_repository(), instance()), rules, (), FixedClock(NOW))
     assert (2, 2) == (result.stats[0].evaluated, result.stats[0].failed)
 

@@ -35,7 +35,7 @@ def test_only_unchanged_resources_and_unchanged_local_rules_are_reused() -> None
     assert {before.resources[0].arn} == set(reuse.unchanged)
     assert "ec2.ssh_keypair_attached" in reuse.rules
     assert "ec2.max_age" not in reuse.rules  # time-based
-    assert all(RULES.get(r) and RULES.get(r).check_fn is None for r in reuse.rules)  # type: ignore[union-attr]
+    assert all(RULES.get(r) and RULES.get(r).spec is None for r in reuse.rules)  # type: ignore[union-attr]
 
 
 def test_a_rule_whose_params_changed_is_evaluated_again() -> None:

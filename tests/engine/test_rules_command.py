@@ -105,7 +105,7 @@ def test_docs_list_every_builtin_rule() -> None:
     missing = [
         r.id
         for r in load_rules(RulesConfig()).rules
-        if f"| `{r.id}` | {r.severity.value} | {', '.join(f'`{k.value}`' for k in r.applies_to)} |"
+        if f"| `{r.id}` | {r.info.severity.value} | {', '.join(f'`{k.value}`' for k in r.info.applies_to)} |"
         not in docs
     ]
     assert missing == []

@@ -1,4 +1,4 @@
-"""Checks on security groups attached to compute."""
+"""Checks of rules `sg.*`: security groups."""
 
 from __future__ import annotations
 
@@ -9,8 +9,14 @@ from auditor.checks.result import PASS, CheckResult, fail, unreadable
 from auditor.model import JSON, Clock, Resource, SnapshotView
 
 _WORLD_V4 = "0.0.0.0/0"
+
+
 _WORLD_V6 = "::/0"
+
+
 _ALL_PROTOCOLS = ("-1", "all")
+
+
 _TCP = ("tcp", "6")
 
 

@@ -1,4 +1,4 @@
-"""Checks on the age and state of the AMIs that instances and Auto Scaling groups launch from."""
+"""Checks of rules `ec2.*`: instances, their AMIs and their user data."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from auditor.checks.amis import image_age
 from auditor.checks.result import (
     PASS,
     CheckResult,
@@ -13,55 +14,11 @@ from auditor.checks.result import (
     fail,
     older_than,
     parse_time,
-    text_older_than,
     unknown,
     unreadable,
 )
+from auditor.checks.secret_hits import Allowlist, secret_hits
 from auditor.model import Clock, Kind, Resource, SnapshotView
-
-
-def _image(view: SnapshotView, account: str, region: str, image_id: str) -> Resource | CheckResult:
-    image = view.find(Kind.EC2_IMAGE, account, region, image_id)
-    if image is not None:
-        return image
-    gap = view.gap_for(Kind.EC2_IMAGE, account, region)
-    if gap is not None:
-        return unknown(
-            f"AMI {image_id} could not be described ({gap.error_code})",
-            {"ImageId": image_id, "gap": gap.to_json()},
-        )
-    return unknown(
-        f"AMI {image_id} is not visible (deregistered or not shared): its age cannot be judged",
-        {"ImageId": image_id},
-    )
-
-
-def image_age(
-    view: SnapshotView,
-    account: str,
-    region: str,
-    image_id: str,
-    clock: Clock,
-    days: float,
-    what: str,
-) -> CheckResult:
-    """Fail when the AMI was created more than `days` ago; unknown when it cannot be seen."""
-    found = _image(view, account, region, image_id)
-    if isinstance(found, CheckResult):
-        return found
-    created_text = found.attributes.get("CreationDate")
-    now = clock.now()
-    old = text_older_than(created_text, now, days)
-    if old is None:
-        return unknown(f"AMI {image_id} has no readable CreationDate", {"ImageId": image_id})
-    if not old:
-        return PASS
-    created = parse_time(created_text)
-    age = age_days(created, now) if created else None
-    return fail(
-        f"{what} AMI {image_id} is {age} days old (max {days:g})",
-        {"ImageId": image_id, "CreationDate": created_text, "age_days": age, "max_days": days},
-    )
 
 
 def ec2_ami_age(
@@ -144,3 +101,16 @@ def ec2_stopped_too_long(
         f"the instance has been stopped for {age_days(since, now)} days",
         {"stopped_since": match.group(1) + " GMT", "max_days": params["days"]},
     )
+
+
+def ec2_userdata_secrets(
+    resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
+) -> CheckResult:
+    if resource.unavailable and (blocked := unreadable(resource, "UserData")) is not None:
+        return blocked
+    hits = secret_hits(resource.attributes.get("UserData"), "user data ", Allowlist(params, clock))
+    if hits is None:
+        return unknown("user data was not collected", {"unavailable": ["UserData"]})
+    if not hits:
+        return PASS
+    return fail(f"user data contains {len(hits)} secret(s)", {"secrets": hits})

@@ -1,4 +1,4 @@
-"""Checks on EKS clusters and managed node groups."""
+"""Checks of rules `eks.*`: clusters, node groups and their nodes."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from auditor.checks.images import image_age
+from auditor.checks.amis import image_age
+from auditor.checks.lt import template_data, template_differences
 from auditor.checks.result import PASS, CheckResult, age_days, fail, older_than, unknown, unreadable
-from auditor.model import Clock, Resource, Severity, SnapshotView
+from auditor.model import JSON, Clock, Kind, Resource, Severity, SnapshotView
 
 _RELEASE_DATE = re.compile(r"-(\d{8})$")
+
+
 _VERSION = re.compile(r"^(\d+)\.(\d+)")
 
 
@@ -108,5 +111,95 @@ def eks_nodegroup_ami_stale(
             "releaseVersion": release,
             "age_days": age_days(released, now),
             "max_days": params["days"],
+        },
+    )
+
+
+def _release_date(release: str) -> str:
+    """`1.29.0-20240129` -> `20240129`."""
+    return release.rsplit("-", 1)[-1]
+
+
+def eks_node_stale(
+    resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
+) -> CheckResult:
+    """A node group member launched from an older template version or AMI than the group's."""
+    ng_name = resource.attributes.get("EksNodegroupName")
+    cluster = resource.attributes.get("EksClusterName")
+    if not isinstance(ng_name, str) or not isinstance(cluster, str):
+        return PASS
+    blocked = unreadable(resource, "ImageId", "LaunchTemplate")
+    if blocked is not None:
+        return blocked
+    nodegroup = view.find(
+        Kind.EKS_NODEGROUP, resource.account, resource.region, f"{cluster}/{ng_name}"
+    )
+    if nodegroup is None:
+        if view.gap_for(Kind.EKS_NODEGROUP, resource.account, resource.region):
+            return unknown(f"node group {cluster}/{ng_name} could not be collected")
+        return PASS
+    spec = nodegroup.attributes.get("launchTemplate")
+    if isinstance(spec, Mapping) and spec.get("id"):
+        return _stale_by_template(resource, nodegroup, spec, view)
+    return _stale_by_release(resource, nodegroup, view)
+
+
+def _stale_by_template(
+    resource: Resource, nodegroup: Resource, spec: Mapping[str, Any], view: SnapshotView
+) -> CheckResult:
+    template_id, version = str(spec["id"]), str(spec.get("version"))
+    launched = resource.attributes.get("LaunchTemplate")
+    diffs: list[dict[str, JSON]] = []
+    if isinstance(launched, Mapping) and (
+        launched.get("LaunchTemplateId") != template_id or launched.get("Version") != version
+    ):
+        diffs.append(
+            {
+                "field": "LaunchTemplate",
+                "instance": f"{launched.get('LaunchTemplateId')}:{launched.get('Version')}",
+                "nodegroup": f"{template_id}:{version}",
+            }
+        )
+    data = template_data(view, resource, template_id, version)
+    if isinstance(data, CheckResult):
+        if not diffs:
+            return data
+    else:
+        diffs += [
+            {"field": d["field"], "instance": d["instance"], "nodegroup": d["template"]}
+            for d in template_differences(resource, data, ["ImageId"])
+        ]
+    if not diffs:
+        return PASS
+    return fail(
+        f"launched from an older launch template version or AMI than node group "
+        f"{nodegroup.id} uses ({template_id} version {version})",
+        {"nodegroup": nodegroup.id, "differences": diffs},
+    )
+
+
+def _stale_by_release(resource: Resource, nodegroup: Resource, view: SnapshotView) -> CheckResult:
+    """EKS-optimized AMIs are named after their release date (`...-v20240129`)."""
+    release = nodegroup.attributes.get("releaseVersion")
+    if not isinstance(release, str) or not release:
+        return unknown(f"node group {nodegroup.id} has no releaseVersion to compare with")
+    image_id = str(resource.attributes.get("ImageId"))
+    image = view.find(Kind.EC2_IMAGE, resource.account, resource.region, image_id)
+    if image is None:
+        return unknown(f"AMI {image_id} of the node is not visible: cannot tell its release")
+    name = str(image.attributes.get("Name") or "")
+    tail = name.rsplit("-v", 1)[-1] if "-v" in name else ""
+    if not (tail.isdigit() and len(tail) == 8):
+        return unknown(f"AMI name {name!r} does not carry an EKS release date")
+    if tail == _release_date(release):
+        return PASS
+    return fail(
+        f"runs AMI release {tail}, node group {nodegroup.id} now uses {release}",
+        {
+            "nodegroup": nodegroup.id,
+            "differences": [
+                {"field": "releaseVersion", "instance": tail, "nodegroup": _release_date(release)}
+            ],
+            "image": image_id,
         },
     )

@@ -1,12 +1,13 @@
-"""Checks on ECS task definitions (in use) and on the images running tasks run."""
+"""Checks of rules `ecr.*`: the ECR images running tasks run."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+from auditor.checks.ecs import containers
 from auditor.checks.result import (
     PASS,
     CheckResult,
@@ -17,78 +18,12 @@ from auditor.checks.result import (
     unknown,
     unreadable,
 )
-from auditor.model import JSON, Clock, Kind, Resource, Severity, SnapshotView
+from auditor.model import JSON, Clock, Kind, Resource, SnapshotView
 
 _ECR_IMAGE = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
     r"(?P<name>[^:@]+)(?::(?P<tag>[^@]+))?(?:@(?P<digest>sha256:[0-9a-f]+))?$"
 )
-_ROOT_USERS = ("root", "0")
-
-
-def containers(
-    resource: Resource, key: str = "containerDefinitions"
-) -> Iterator[Mapping[str, Any]]:
-    """The well-formed entries of a container list attribute (task definition or task)."""
-    for container in resource.attributes.get(key) or ():
-        if isinstance(container, dict | Mapping):
-            yield container
-
-
-def image_tag(image: str) -> str | None:
-    """The tag of an image reference, None when there is none ("repo", "repo@sha256:...")."""
-    name = image.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    return last.rsplit(":", 1)[1] if ":" in last else None
-
-
-def ecs_image_not_pinned(
-    resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
-) -> CheckResult:
-    if (
-        resource.unavailable
-        and (blocked := unreadable(resource, "containerDefinitions")) is not None
-    ):
-        return blocked
-    loose: list[dict[str, JSON]] = []
-    worst: Severity | None = None
-    for container in containers(resource, "containerDefinitions"):
-        image = str(container.get("image", ""))
-        if "@sha256:" in image:
-            continue
-        tag = image_tag(image)
-        loose.append({"container": container.get("name"), "image": image, "tag": tag})
-        if tag is None or tag == "latest":
-            worst = Severity.HIGH
-    if not loose:
-        return PASS
-    return fail(
-        "image(s) not pinned by digest: "
-        + ", ".join(f"{c['container']}={c['image']}" for c in loose),
-        {"containers": loose},
-        severity=worst,
-    )
-
-
-def ecs_root_user(
-    resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
-) -> CheckResult:
-    if (
-        resource.unavailable
-        and (blocked := unreadable(resource, "containerDefinitions")) is not None
-    ):
-        return blocked
-    as_root: list[dict[str, JSON]] = []
-    for container in containers(resource, "containerDefinitions"):
-        user = container.get("user")
-        if not user or str(user).split(":", 1)[0] in _ROOT_USERS:
-            as_root.append({"container": container.get("name"), "user": user})
-    if not as_root:
-        return PASS
-    return fail(
-        "container(s) run as root: " + ", ".join(str(c["container"]) for c in as_root),
-        {"containers": as_root},
-    )
 
 
 @lru_cache(maxsize=8192)

@@ -1,4 +1,4 @@
-"""Checks on launch template versions in use (by Auto Scaling groups, node groups, instances)."""
+"""Checks of rules `lt.*`: launch templates, across the versions in use."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from auditor.checks.result import PASS, CheckResult, fail, unknown, unreadable
-from auditor.model import JSON, Clock, Resource, SnapshotView
+from auditor.checks.secret_hits import Allowlist, secret_hits
+from auditor.model import JSON, Clock, Kind, Resource, SnapshotView
 
 
 def versions_in_use(resource: Resource) -> Iterator[tuple[str, Mapping[str, Any] | None]]:
@@ -89,3 +90,56 @@ def lt_imdsv2_required(
         "launch template version(s) in use do not require IMDSv2 (HttpTokens=required)",
         {"versions": offending},
     )
+
+
+def lt_userdata_secrets(
+    resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
+) -> CheckResult:
+    allow = Allowlist(params, clock)
+    found = across_versions_in_use(
+        resource,
+        lambda version, data: (
+            secret_hits(data.get("UserData"), f"version {version} user data ", allow) or []
+        ),
+    )
+    if isinstance(found, CheckResult):
+        return found
+    if not found:
+        return PASS
+    return fail(
+        f"user data of launch template version(s) in use contains {len(found)} secret(s)",
+        {"secrets": found},
+    )
+
+
+def template_data(
+    view: SnapshotView, resource: Resource, template_id: str, version: str
+) -> Mapping[str, Any] | CheckResult:
+    template = view.find(Kind.EC2_LAUNCH_TEMPLATE, resource.account, resource.region, template_id)
+    if template is None:
+        return unknown(
+            f"launch template {template_id} is not in the snapshot"
+            + (
+                " (launch templates could not be listed)"
+                if view.gap_for(Kind.EC2_LAUNCH_TEMPLATE, resource.account, resource.region)
+                else ""
+            )
+        )
+    entry = (template.attributes.get("Versions") or {}).get(version)
+    if not isinstance(entry, Mapping):
+        return unknown(f"launch template {template_id} version {version} was not collected")
+    data = entry.get("LaunchTemplateData")
+    return data if isinstance(data, Mapping) else {}
+
+
+def template_differences(
+    instance: Resource, data: Mapping[str, Any], fields: list[str]
+) -> list[dict[str, JSON]]:
+    out: list[dict[str, JSON]] = []
+    for name in fields:
+        wanted = data.get(name)
+        if wanted is not None and instance.attributes.get(name) != wanted:
+            out.append(
+                {"field": name, "instance": instance.attributes.get(name), "template": wanted}
+            )
+    return out

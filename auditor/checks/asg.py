@@ -1,11 +1,18 @@
-"""Checks on Auto Scaling groups that need more than one attribute or a related resource."""
+"""Checks of rules `asg.*`: Auto Scaling groups and their members.
+
+A stale member is an instance that no longer matches what its group now launches: its own
+ImageId / InstanceType against the launch template version the group resolves to now (its
+data, not only the version label, which a template change under `$Latest`/`$Default` does
+not move on existing instances).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from auditor.checks.images import image_age
+from auditor.checks.amis import image_age
+from auditor.checks.lt import template_data, template_differences
 from auditor.checks.result import PASS, CheckResult, fail, unknown, unreadable
 from auditor.model import Clock, Kind, Resource, SnapshotView
 
@@ -89,3 +96,67 @@ def asg_max_instance_lifetime(
             {"MaxInstanceLifetime": lifetime, "max_seconds": limit},
         )
     return PASS
+
+
+_Target = tuple[str, str, Mapping[str, Any]]  # (template id, resolved version, its data)
+
+
+def _group_target(view: SnapshotView, resource: Resource, name: str) -> _Target | CheckResult:
+    """What group `name` launches now, or why that cannot be told (or PASS: no group)."""
+    group = view.find(Kind.ASG, resource.account, resource.region, name)
+    if group is None:
+        if view.gap_for(Kind.ASG, resource.account, resource.region):
+            return unknown(f"Auto Scaling group {name} could not be collected")
+        return PASS  # the group is gone: the instance is an orphan, not a stale member
+    spec = group.attributes.get("LaunchTemplate")
+    resolved = group.attributes.get("ResolvedLaunchTemplateVersion")
+    if not isinstance(spec, Mapping):
+        return unknown(f"group {name} launches from a launch configuration, which is not collected")
+    if not isinstance(resolved, str):
+        return unknown(f"the launch template version of group {name} could not be resolved")
+    template_id = str(spec.get("LaunchTemplateId"))
+    data = template_data(view, resource, template_id, resolved)
+    if isinstance(data, CheckResult):
+        return data
+    return template_id, resolved, data
+
+
+def _targets(_: SnapshotView) -> dict[tuple[str, str, str], _Target | CheckResult]:
+    return {}
+
+
+def asg_instance_stale(
+    resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
+) -> CheckResult:
+    """An Auto Scaling group member whose AMI or type differs from the group's template now."""
+    attrs = resource.attributes
+    name = attrs.get("AutoScalingGroupName")
+    if not isinstance(name, str) or attrs.get("EksNodegroupName"):
+        return PASS  # not an ASG member (node group members: eks.node_stale)
+    fields: list[str] = params["fields"]
+    blocked = unreadable(resource, *fields)
+    if blocked is not None:
+        return blocked
+    cache = view.memo("stale.asg_targets", _targets)  # one resolution per group
+    key = (resource.account, resource.region, name)
+    target = cache.get(key)
+    if target is None:
+        target = cache[key] = _group_target(view, resource, name)
+    if isinstance(target, CheckResult):
+        return target
+    template_id, resolved, data = target
+    diffs = template_differences(resource, data, fields)
+    if not diffs:
+        return PASS
+    launched = attrs.get("LaunchTemplate") or {}
+    return fail(
+        f"differs from what group {name} launches now (template {template_id} version "
+        f"{resolved}): " + ", ".join(str(d["field"]) for d in diffs),
+        {
+            "group": name,
+            "launch_template": template_id,
+            "group_version": resolved,
+            "instance_version": launched.get("Version") if isinstance(launched, Mapping) else None,
+            "differences": diffs,
+        },
+    )
