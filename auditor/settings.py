@@ -29,6 +29,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from auditor.config_env import ENV_PREFIX, EnvError, EnvOverrides, env_overrides
 from auditor.errors import BadInputError, one_line
 from auditor.model import Service, Severity
+from auditor.report.formats import FORMATS
 from auditor.yamlsafe import YamlError, read_capped, read_yaml
 
 DEFAULT_CONFIG = Path("auditor.yaml")
@@ -166,10 +167,18 @@ class S3ReportConfig(_Section):
 
 class ReportsConfig(_Section):
     dir: Path = Path("./reports")
-    formats: tuple[Literal["json", "html", "csv", "ocsf"], ...] = ("json", "html", "csv", "ocsf")
+    formats: tuple[str, ...] = tuple(FORMATS)
     s3: S3ReportConfig = S3ReportConfig()
     retention_days: int = Field(default=2555, ge=1)  # seven years
     base_url: str | None = None  # where users open reports (links in Slack)
+
+    @field_validator("formats")
+    @classmethod
+    def _formats(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [name for name in value if name not in FORMATS]
+        if unknown:
+            raise ValueError(f"unknown format {unknown[0]!r} (valid: {', '.join(FORMATS)})")
+        return value
 
 
 class SigningConfig(_Section):

@@ -7,6 +7,8 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+from auditor.report.formats import FORMATS
+
 DESCRIPTION = """\
 First run: ask AWS who you are (sts:GetCallerIdentity) and which regions your account has
 enabled (ec2:DescribeRegions), write a commented auditor.yaml for that account and those
@@ -57,7 +59,7 @@ schedule: {{scan: "every 15m"}}          # for `auditor run`
 
 reports:
   dir: ./reports
-  formats: [json, html, csv, ocsf]
+  formats: [{", ".join(FORMATS)}]
 
 signing: {{key_file: {key}}}   # share `auditor keys public` with your auditors
 

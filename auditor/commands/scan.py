@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditor.model import Finding, Kind, Service, Severity
+from auditor.report.formats import FORMATS
 
 if TYPE_CHECKING:
     from auditor.pipeline import CycleResult
     from auditor.settings import Settings
 
-FORMATS = ("json", "html", "csv", "ocsf")
 
 DESCRIPTION = """\
 Run one audit cycle now: collect, evaluate, store findings, write the signed report,
@@ -90,7 +90,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--format",
         action="append",
         default=[],
-        choices=FORMATS,
+        choices=tuple(FORMATS),
         dest="formats",
         help="report formats to write (repeatable; default: reports.formats)",
     )

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,8 +29,8 @@ from auditor.model import JSON, iso, parse_iso, sha256_hex
 from auditor.report.disk import CheckedDisk, LocalDisk, os_error_line
 from auditor.report.document import build_report
 from auditor.report.errors import ReportError, ReportWriteError
+from auditor.report.formats import FORMATS, chosen
 from auditor.report.manifest import (
-    FORMAT_FILES,
     MANIFEST,
     MANIFEST_SCHEMA,
     SIGNATURE,
@@ -45,7 +44,6 @@ from auditor.report.state import STATE_FIELD, state_sha256
 
 log = structlog.get_logger("auditor.report")
 
-ALL_FORMATS = ("json", "html", "csv", "ocsf")
 LOCK_FILE = ".auditor-chain.lock"
 TMP_PREFIX = ".tmp-"
 
@@ -108,7 +106,7 @@ def write_bundle(
     data: ReportInput,
     out_dir: Path,
     signer: Signer,
-    formats: Sequence[str] = ALL_FORMATS,
+    formats: Sequence[str] = tuple(FORMATS),
     report_id: str | None = None,
     previous: ChainLink | str | None = "auto",
     *,
@@ -127,10 +125,10 @@ def write_bundle(
     A file-system failure
     (disk full, reports.dir not a directory) raises ReportWriteError and leaves nothing.
     """
-    unknown = [f for f in formats if f not in FORMAT_FILES]
-    if unknown:
-        raise ReportError(f"unknown report format(s) {unknown}; choose from {list(FORMAT_FILES)}")
-    chosen = ["json", *[f for f in ALL_FORMATS if f in formats and f != "json"]]
+    try:
+        names = chosen(formats)
+    except ValueError as exc:
+        raise ReportError(str(exc)) from None
     disk = disk or LocalDisk()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -162,7 +160,7 @@ def write_bundle(
                 extra["missing_reports"] = [dict(m) for m in missing]
             if repaired is not None:
                 extra["repaired"] = dict(repaired)
-            info = _assemble(data, tmp, signer, chosen, rid, link, checked, extra)
+            info = _assemble(data, tmp, signer, names, rid, link, checked, extra)
             if fence is not None:
                 fence()
             checked.publish(tmp, target)
@@ -176,33 +174,20 @@ def _assemble(
     data: ReportInput,
     tmp: Path,
     signer: Signer,
-    formats: list[str],
+    formats: Sequence[str],
     rid: str,
     link: ChainLink | None,
     disk: LocalDisk,
     extra: Mapping[str, JSON],
 ) -> dict[str, Any]:
-    from auditor.report.csv_export import csv_chunks
-    from auditor.report.html import html_chunks
-    from auditor.report.ocsf import ocsf_chunks
-
     report = build_report(data, rid)
     public_pem = signer.public_key_pem()
     signing = {"key_id": signer.key_id, "algorithm": signer.algorithm}
     files: list[dict[str, JSON]] = []
-    for fmt in formats:
-        chunks: Iterable[str]
-        if fmt == "json":
-            chunks = json_chunks(report)
-        elif fmt == "html":
-            chunks = html_chunks(report, signing)
-        elif fmt == "csv":
-            chunks = csv_chunks(report)
-        else:
-            chunks = ocsf_chunks(report)
-        name = FORMAT_FILES[fmt]
-        digest, size = disk.write_chunks(tmp / name, chunks)
-        files.append({"name": name, "sha256": digest, "size": size})
+    for name in formats:
+        fmt = FORMATS[name]
+        digest, size = disk.write_chunks(tmp / fmt.file, fmt.render(report, signing))
+        files.append({"name": fmt.file, "sha256": digest, "size": size})
     summary = report["summary"]
     manifest: dict[str, JSON] = {
         "schema": MANIFEST_SCHEMA,
@@ -242,33 +227,6 @@ def _assemble(
         "key_id": signer.key_id,
         "algorithm": signer.algorithm,
     }
-
-
-def json_chunks(report: dict[str, JSON]) -> Iterator[str]:
-    """report.json: readable top level, one finding per line (fast C encoder, small memory)."""
-    head = {k: v for k, v in report.items() if k != "findings"}
-    text = json.dumps(head, indent=1, ensure_ascii=False)
-    yield text[:-2] + ',\n "findings": ['
-    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    findings: list[JSON] = report["findings"]
-    for i, f in enumerate(findings):
-        yield ("\n  " if i == 0 else ",\n  ") + encode(f)
-    yield "\n ]\n}\n"
-
-
-def write_file(path: Path, body: bytes) -> None:
-    with open(path, "wb") as fh:
-        fh.write(body)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextmanager

@@ -17,12 +17,6 @@ from auditor.model import JSON, sha256_hex
 MANIFEST_SCHEMA = "auditor.manifest/v1"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
-FORMAT_FILES: Mapping[str, str] = {
-    "json": "report.json",
-    "html": "report.html",
-    "csv": "findings.csv",
-    "ocsf": "findings.ocsf.json",
-}
 REQUIRED_FIELDS = (
     "schema",
     "report_id",

@@ -20,13 +20,11 @@ from typing import Any
 from auditor.model import Clock, sha256_hex
 from auditor.report.bundle import TMP_PREFIX, bundle_dirs
 from auditor.report.errors import StorageError
+from auditor.report.formats import FORMATS
 from auditor.report.manifest import MANIFEST, SIGNATURE, ChainLink, parse_manifest
 
 CONTENT_TYPES = {
-    "report.json": "application/json",
-    "report.html": "text/html; charset=utf-8",
-    "findings.csv": "text/csv; charset=utf-8",
-    "findings.ocsf.json": "application/json",
+    **{fmt.file: fmt.content_type for fmt in FORMATS.values()},
     MANIFEST: "application/json",
     SIGNATURE: "application/octet-stream",
 }
