@@ -76,13 +76,13 @@ from auditor.remediate.approvals import gate
 from auditor.remediate.executor import execute, kill_switch_engaged, session_client_for
 from auditor.remediate.plan import Plan
 from auditor.remediate.planner import plan
-from auditor.report.build import build_report_input, with_audit_log
+from auditor.report.assemble import build_report_input, with_audit_log
+from auditor.report.aws_clients import kms_factory
 from auditor.report.bundle import new_report_id
-from auditor.report.chain import ReportChain
+from auditor.report.chain import Published, ReportChain
 from auditor.report.disk import LocalDisk
 from auditor.report.errors import ReportError, ReportWriteError
-from auditor.report.model import ReportInput
-from auditor.report.publish import Published, kms_factory
+from auditor.report.input import ReportInput
 from auditor.report.signing import Signer, signer_from_settings
 from auditor.report.storage import check_report_dir
 from auditor.settings import Settings, require_shared_store

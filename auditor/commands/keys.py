@@ -73,7 +73,7 @@ def generate(args: argparse.Namespace) -> int:
 
 def public(args: argparse.Namespace) -> int:
     from auditor.aws import AwsSessions
-    from auditor.report.publish import kms_factory
+    from auditor.report.aws_clients import kms_factory
     from auditor.report.signing import signer_from_settings
     from auditor.settings import load_settings
 

@@ -89,8 +89,8 @@ def _date(text: str) -> datetime:
 def _store(args: argparse.Namespace) -> Any:
     from auditor.aws import AwsSessions
     from auditor.model import SystemClock
+    from auditor.report.aws_clients import s3_store
     from auditor.report.errors import StorageError
-    from auditor.report.publish import s3_store
     from auditor.report.storage import LocalReportStore
     from auditor.settings import load_settings
 

@@ -37,7 +37,7 @@ def trusted_key(settings: Any) -> bytes | None:
 
     from auditor.aws import AwsSessions
     from auditor.errors import AuditorError
-    from auditor.report.publish import kms_factory
+    from auditor.report.aws_clients import kms_factory
     from auditor.report.signing import signer_from_settings
 
     try:

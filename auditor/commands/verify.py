@@ -84,7 +84,7 @@ def trusted_keys(args: argparse.Namespace) -> tuple[list[bytes], str]:
         return keys, "--key " + ", ".join(str(k) for k in args.key)
     try:
         from auditor.aws import AwsSessions
-        from auditor.report.publish import kms_factory
+        from auditor.report.aws_clients import kms_factory
         from auditor.report.signing import key_source, signer_from_settings
         from auditor.settings import load_settings
 

@@ -12,22 +12,19 @@ verifies its signature; the chain keeps one link per cycle, with no holes.
 from __future__ import annotations
 
 import json
-import shutil
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from auditor.model import JSON, iso, parse_iso, sha256_hex
 from auditor.report.bundle import (
-    TMP_PREFIX,
-    chain_lock,
-    clean_stale_tmp,
-    latest_link,
+    BundleInfo,
+    chain_head,
     new_report_id,
+    write_link,
 )
-from auditor.report.disk import CheckedDisk, LocalDisk, os_error_line
-from auditor.report.errors import ReportError, ReportWriteError
+from auditor.report.disk import LocalDisk
+from auditor.report.input import ReportInput
 from auditor.report.manifest import (
     MANIFEST,
     MANIFEST_SCHEMA,
@@ -36,7 +33,6 @@ from auditor.report.manifest import (
     manifest_bytes,
     parse_manifest,
 )
-from auditor.report.model import BundleInfo, ReportInput
 from auditor.report.signing import Signer
 from auditor.report.state import STATE_FIELD, state_sha256
 
@@ -81,15 +77,7 @@ def write_attestation_if_unchanged(
     stale temporary directories removed, a file-system failure raised as ReportWriteError,
     `fence` called right before the rename."""
     state = state_sha256(data)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ReportWriteError(f"cannot write reports: {os_error_line(out_dir, exc)}") from None
-    rid = report_id or new_report_id(data.generated_at)
-    with chain_lock(out_dir):
-        clean_stale_tmp(out_dir)
-        link = latest_link(out_dir) if previous == "auto" else previous
-        assert not isinstance(link, str)
+    with chain_head(out_dir, previous) as link:
         if link is None:
             return None
         before = _manifest_of(out_dir, link)
@@ -100,21 +88,14 @@ def write_attestation_if_unchanged(
         since = before.get(UNCHANGED_SINCE) if is_attestation(before) else None
         if not isinstance(since, dict):
             since = {"report_id": link.report_id, "manifest_sha256": link.manifest_sha256}
-        target = out_dir / rid
-        if target.exists():
-            raise ReportError(f"{target}: a bundle with this report id already exists")
-        tmp = out_dir / f"{TMP_PREFIX}{rid}-{uuid.uuid4().hex[:6]}"
-        checked = CheckedDisk(disk or LocalDisk(), rid, out_dir)
-        try:
-            checked.mkdir(tmp)
-            info = _assemble(data, tmp, signer, rid, link, before, since, state, checked)
-            if fence is not None:
-                fence()
-            checked.publish(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    return BundleInfo(**{**info, "path": target})
+        rid = report_id or new_report_id(data.generated_at)
+        return write_link(
+            out_dir,
+            rid,
+            lambda tmp, disk: _assemble(data, tmp, signer, rid, link, before, since, state, disk),
+            disk=disk,
+            fence=fence,
+        )
 
 
 def _assemble(

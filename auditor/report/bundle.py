@@ -19,6 +19,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,10 @@ import structlog
 
 from auditor.model import JSON, iso, parse_iso, sha256_hex
 from auditor.report.disk import CheckedDisk, LocalDisk, os_error_line
-from auditor.report.document import build_report
+from auditor.report.document import report_document
 from auditor.report.errors import ReportError, ReportWriteError
 from auditor.report.formats import FORMATS, chosen
+from auditor.report.input import ReportInput
 from auditor.report.manifest import (
     MANIFEST,
     MANIFEST_SCHEMA,
@@ -38,11 +40,26 @@ from auditor.report.manifest import (
     link_of,
     manifest_bytes,
 )
-from auditor.report.model import BundleInfo, ReportInput
 from auditor.report.signing import Signer
 from auditor.report.state import STATE_FIELD, state_sha256
 
 log = structlog.get_logger("auditor.report")
+
+
+@dataclass(frozen=True, slots=True)
+class BundleInfo:
+    """A written bundle: where it is and what identifies it in the chain."""
+
+    report_id: str
+    path: Path
+    generated_at: datetime
+    manifest_sha256: str
+    previous_manifest_sha256: str | None
+    sequence: int
+    files: tuple[str, ...]
+    key_id: str
+    algorithm: str
+
 
 LOCK_FILE = ".auditor-chain.lock"
 TMP_PREFIX = ".tmp-"
@@ -129,16 +146,8 @@ def write_bundle(
         names = chosen(formats)
     except ValueError as exc:
         raise ReportError(str(exc)) from None
-    disk = disk or LocalDisk()
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ReportWriteError(f"cannot write reports: {os_error_line(out_dir, exc)}") from None
-    rid = report_id or new_report_id(data.generated_at)
-    with chain_lock(out_dir):
-        clean_stale_tmp(out_dir)
-        link = latest_link(out_dir) if previous == "auto" else previous
-        assert not isinstance(link, str)
+    with chain_head(out_dir, previous) as link:
+        rid = report_id or new_report_id(data.generated_at)
         if link is not None and parse_iso(link.generated_at) > data.generated_at:
             log.warning(
                 "chain_head_in_future",
@@ -148,25 +157,60 @@ def write_bundle(
                 detail="the previous report is dated after this one (clock jump?); the chain "
                 "follows its sequence",
             )
-        target = out_dir / rid
-        if target.exists():
-            raise ReportError(f"{target}: a bundle with this report id already exists")
-        tmp = out_dir / f"{TMP_PREFIX}{rid}-{uuid.uuid4().hex[:6]}"
-        checked = CheckedDisk(disk, rid, out_dir)
-        try:
-            checked.mkdir(tmp)
-            extra: dict[str, JSON] = {}
-            if missing:
-                extra["missing_reports"] = [dict(m) for m in missing]
-            if repaired is not None:
-                extra["repaired"] = dict(repaired)
-            info = _assemble(data, tmp, signer, names, rid, link, checked, extra)
-            if fence is not None:
-                fence()
-            checked.publish(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        extra: dict[str, JSON] = {}
+        if missing:
+            extra["missing_reports"] = [dict(m) for m in missing]
+        if repaired is not None:
+            extra["repaired"] = dict(repaired)
+        return write_link(
+            out_dir,
+            rid,
+            lambda tmp, checked: _assemble(data, tmp, signer, names, rid, link, checked, extra),
+            disk=disk,
+            fence=fence,
+        )
+
+
+@contextmanager
+def chain_head(out_dir: Path, previous: ChainLink | str | None) -> Iterator[ChainLink | None]:
+    """Hold the directory's lock, stale temporary directories removed, and give the link the
+    next one follows: `previous`, or with "auto" the highest sequence in out_dir."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportWriteError(f"cannot write reports: {os_error_line(out_dir, exc)}") from None
+    with chain_lock(out_dir):
+        clean_stale_tmp(out_dir)
+        link = latest_link(out_dir) if previous == "auto" else previous
+        assert not isinstance(link, str)
+        yield link
+
+
+def write_link(
+    out_dir: Path,
+    rid: str,
+    assemble: Callable[[Path, LocalDisk], dict[str, Any]],
+    *,
+    disk: LocalDisk | None,
+    fence: Callable[[], None] | None,
+) -> BundleInfo:
+    """Write one link of the chain (inside `chain_head`): `assemble` fills a temporary
+    directory, `fence` is called, then it is renamed to out_dir/<rid>; nothing is left on
+    failure."""
+    target = out_dir / rid
+    if target.exists():
+        raise ReportError(f"{target}: a bundle with this report id already exists")
+    tmp = out_dir / f"{TMP_PREFIX}{rid}-{uuid.uuid4().hex[:6]}"
+    checked = CheckedDisk(disk or LocalDisk(), rid, out_dir)
+    try:
+        checked.mkdir(tmp)
+        info = assemble(tmp, checked)
+        if fence is not None:
+            fence()
+        checked.publish(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return BundleInfo(**{**info, "path": target})
 
 
@@ -180,7 +224,7 @@ def _assemble(
     disk: LocalDisk,
     extra: Mapping[str, JSON],
 ) -> dict[str, Any]:
-    report = build_report(data, rid)
+    report = report_document(data, rid)
     public_pem = signer.public_key_pem()
     signing = {"key_id": signer.key_id, "algorithm": signer.algorithm}
     files: list[dict[str, JSON]] = []

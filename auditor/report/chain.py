@@ -30,12 +30,12 @@ import structlog
 from auditor.aws import AwsSessions
 from auditor.model import JSON, Clock, iso, sha256_hex
 from auditor.report.attestation import write_attestation_if_unchanged
-from auditor.report.bundle import latest_link, new_report_id, write_bundle
+from auditor.report.aws_clients import s3_store
+from auditor.report.bundle import BundleInfo, latest_link, new_report_id, write_bundle
 from auditor.report.disk import LocalDisk
 from auditor.report.errors import ReportError, ReportWriteError
+from auditor.report.input import ReportInput
 from auditor.report.manifest import MANIFEST, SIGNATURE, ChainLink, parse_manifest
-from auditor.report.model import ReportInput
-from auditor.report.publish import Published, s3_store
 from auditor.report.signing import Signer
 from auditor.report.verify import verify_bundle
 from auditor.settings import Settings
@@ -48,6 +48,12 @@ NOT_PUBLISHED = "the process stopped before its report was published"
 
 # Rebuilds the ReportInput of a committed cycle from the store; raises when it cannot.
 Replay = Callable[[ChainEntry], ReportInput]
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    bundle: BundleInfo
+    s3_url: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from auditor.model import (
     TrackedFinding,
     iso,
 )
-from auditor.report.model import ExemptionInfo, ReportInput
+from auditor.report.input import ExemptionInfo, ReportInput
 from auditor.report.redact import scrub
 from auditor.report.scoring import (
     SCORE_METHOD,
@@ -35,7 +35,7 @@ SEVERITIES = tuple(s.value for s in sorted(Severity, key=lambda s: -s.rank))
 STATUSES = tuple(s.value for s in Status)
 
 
-def build_report(data: ReportInput, report_id: str) -> dict[str, JSON]:
+def report_document(data: ReportInput, report_id: str) -> dict[str, JSON]:
     findings = data.evaluation.findings
     tallies = rule_tallies(data.evaluation.stats, findings)
     overall = sum(tallies.values(), Tally())

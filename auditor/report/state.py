@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 
 from auditor.model import JSON, canonical_json
-from auditor.report.model import ReportInput
+from auditor.report.input import ReportInput
 
 STATE_FIELD = "state_sha256"
 

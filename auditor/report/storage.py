@@ -17,10 +17,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from auditor.model import Clock, sha256_hex
+from auditor.model import Clock, parse_iso, sha256_hex
 from auditor.report.bundle import TMP_PREFIX, bundle_dirs
 from auditor.report.errors import StorageError
 from auditor.report.formats import FORMATS
+from auditor.report.input import TrendPoint
 from auditor.report.manifest import MANIFEST, SIGNATURE, ChainLink, parse_manifest
 
 CONTENT_TYPES = {
@@ -220,3 +221,22 @@ class S3ReportStore:
                 if body is not None and name:
                     (target / name).write_bytes(body)
         return target
+
+
+def trend_from_dir(directory: Path, limit: int = 30) -> tuple[TrendPoint, ...]:
+    """Headline numbers of the last `limit` signed bundles, read from their small manifests."""
+    points: list[TrendPoint] = []
+    for path in reversed(bundle_dirs(Path(directory))):
+        if len(points) >= limit:
+            break
+        if not (path / SIGNATURE).is_file():
+            continue
+        try:
+            m = parse_manifest((path / MANIFEST).read_bytes())
+            s = m["summary"]
+            points.append(
+                TrendPoint(parse_iso(str(m["generated_at"])), s.get("score"), int(s["failed"]))
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # an unreadable bundle is `auditor verify`'s business, not the chart's
+    return tuple(reversed(points))

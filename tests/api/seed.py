@@ -22,8 +22,7 @@ from auditor.model import (
     TrackedFinding,
 )
 from auditor.remediate.approvals import AWAITING
-from auditor.report.bundle import write_bundle
-from auditor.report.model import BundleInfo
+from auditor.report.bundle import BundleInfo, write_bundle
 from auditor.report.signing import Ed25519Signer
 from auditor.store import CycleRecord, Store
 from tests.report.factory import make_input

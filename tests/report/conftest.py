@@ -15,8 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from moto import mock_aws
 
-from auditor.report.bundle import write_bundle
-from auditor.report.model import BundleInfo
+from auditor.report.bundle import BundleInfo, write_bundle
 from auditor.report.signing import ED25519, Ed25519Signer, KmsSigner, Signer, algorithm_of
 from tests.report.factory import NOW, make_input
 

@@ -22,7 +22,7 @@ from auditor.model import (
     Status,
     TrackedFinding,
 )
-from auditor.report.model import ExemptionInfo, ReportInput, SnapshotInfo, TrendPoint
+from auditor.report.input import ExemptionInfo, ReportInput, SnapshotInfo, TrendPoint
 
 NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
 ACCOUNTS = ("111111111111", "222222222222")

@@ -1,4 +1,4 @@
-"""`auditor verify` and publish_report as an operator uses them."""
+"""`auditor verify` and the report chain (with S3) as an operator uses them."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from moto import mock_aws
 
 from auditor.aws import AwsSessions
 from auditor.model import FixedClock
-from auditor.report.publish import publish_report
+from auditor.report.chain import Published, ReportChain
 from auditor.report.signing import Ed25519Signer, generate_ed25519_pem
 from auditor.report.verify import verify_chain
-from auditor.settings import ReportsConfig, S3ReportConfig, Settings, SigningConfig
+from auditor.settings import ReportsConfig, S3ReportConfig, Settings
+from auditor.store import Store
 from tests.report.conftest import ChainFactory, cli
 from tests.report.factory import NOW, make_input
 
@@ -66,32 +67,31 @@ def test_verify_uses_the_configured_signing_key_by_default(
 
 
 @mock_aws
-def test_publish_report_writes_locally_then_to_locked_s3_and_chains_from_s3(
-    tmp_path: Path,
-) -> None:
-    """publish_report signs with the configured key, writes the local bundle and uploads it;
-    the next report links to the newest bundle in S3 even when the local disk was wiped."""
+def test_the_chain_writes_locally_then_to_locked_s3_and_chains_from_s3(tmp_path: Path) -> None:
+    """A published report is written locally and uploaded; a replaced machine (new disk, new
+    store) links its next report to the newest bundle in S3."""
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="audit", ObjectLockEnabledForBucket=True)
-    key = tmp_path / "signing.key"
-    key.write_bytes(generate_ed25519_pem())
-    settings = Settings(
-        reports=ReportsConfig(
-            dir=tmp_path / "one",
-            s3=S3ReportConfig(bucket="audit", prefix="prod", object_lock_days=30),
-        ),
-        signing=SigningConfig(key_file=key),
-    )
+    signer = Ed25519Signer.from_pem(generate_ed25519_pem(), "k")
     clock = FixedClock(NOW)
-    first = publish_report(make_input(), settings, AwsSessions(), clock)
-    assert f"s3://audit/prod/{first.bundle.report_id}/" == first.s3_url
 
-    wiped = settings.model_copy(
-        update={"reports": settings.reports.model_copy(update={"dir": tmp_path / "two"})}
-    )
-    second = publish_report(
-        make_input(generated_at=NOW + timedelta(minutes=15)), wiped, AwsSessions(), clock
-    )
+    def publish(machine: str, at: timedelta) -> Published:
+        settings = Settings(
+            reports=ReportsConfig(
+                dir=tmp_path / machine,
+                s3=S3ReportConfig(bucket="audit", prefix="prod", object_lock_days=30),
+            ),
+        )
+        store = Store.open(f"sqlite:///{tmp_path / machine}.db")
+        try:
+            with ReportChain(store, settings, AwsSessions(), clock, signer).locked() as chain:
+                return chain.publish(make_input(generated_at=NOW + at))
+        finally:
+            store.close()
+
+    first = publish("one", timedelta(0))
+    assert f"s3://audit/prod/{first.bundle.report_id}/" == first.s3_url
+    second = publish("two", timedelta(minutes=15))
     assert first.bundle.manifest_sha256 == second.bundle.previous_manifest_sha256
     assert 2 == second.bundle.sequence
 
@@ -101,5 +101,4 @@ def test_publish_report_writes_locally_then_to_locked_s3_and_chains_from_s3(
     fetched = tmp_path / "fetched"
     for item in store.list():
         store.get(item.report_id, fetched)
-    pub = Ed25519Signer.from_pem(key.read_bytes(), "k").public_key_pem()
-    assert verify_chain(fetched, pub).ok
+    assert verify_chain(fetched, signer.public_key_pem()).ok

@@ -15,8 +15,8 @@ import pytest
 from auditor.model import Finding, ResourceRef, Severity, Status
 from auditor.report.assets import reports_dir
 from auditor.report.bundle import write_bundle
-from auditor.report.document import build_report
-from auditor.report.model import ReportInput
+from auditor.report.document import report_document
+from auditor.report.input import ReportInput
 from auditor.report.signing import Ed25519Signer
 from tests.report.factory import make_input
 
@@ -50,7 +50,7 @@ def test_generated_reports_validate_against_the_schema(
 
 def test_schema_rejects_a_report_claiming_complete_coverage_with_gaps() -> None:
     """The schema itself ties `complete` to the gap list: a report cannot hide a gap."""
-    report = build_report(make_input(3, with_gap=True), "20261122T120000Z-0000abcd")
+    report = report_document(make_input(3, with_gap=True), "20261122T120000Z-0000abcd")
     report["coverage"]["complete"] = True
     with pytest.raises(jsonschema.ValidationError) as caught:
         validate(report)
@@ -60,7 +60,7 @@ def test_schema_rejects_a_report_claiming_complete_coverage_with_gaps() -> None:
 def test_unknown_findings_are_not_counted_as_passing() -> None:
     """A gap's unknown result lowers the score; it is never a pass."""
     data = make_input(0, with_gap=True)
-    report = build_report(data, "20261122T120000Z-0000abcd")
+    report = report_document(data, "20261122T120000Z-0000abcd")
     rule = next(r for r in report["rules"] if r["id"] == "ecs.task_definition_secrets_in_env")
     assert (11, 10, 1, 0) == (rule["evaluated"], rule["passed"], rule["unknown"], rule["failed"])
     assert round(10 / 11, 4) == rule["score"]
@@ -73,7 +73,7 @@ def test_score_is_na_when_nothing_could_be_scored() -> None:
     data = make_input(0)
     empty = ReportInput(**{**_fields(data), "evaluation": data.evaluation.__class__(
         data.evaluation.snapshot_id, data.evaluation.evaluated_at, (), ())})  # fmt: skip
-    report = build_report(empty, "20261122T120000Z-0000abcd")
+    report = report_document(empty, "20261122T120000Z-0000abcd")
     assert report["summary"]["score"] is None
     assert report["scores"]["overall"] is None
 
@@ -84,7 +84,7 @@ def _fields(data: ReportInput) -> dict[str, Any]:
 
 def test_framework_controls_and_accounts_are_scored() -> None:
     """Each framework control aggregates the rules mapped to it; accounts get their own score."""
-    report = build_report(make_input(6), "20261122T120000Z-0000abcd")
+    report = report_document(make_input(6), "20261122T120000Z-0000abcd")
     nist = next(f for f in report["scores"]["frameworks"] if f["framework"] == "NIST 800-53")
     cm2 = next(c for c in nist["controls"] if c["control"] == "CM-2")
     assert ["ec2.max_age", "ec2.ssh_keypair_attached"] == cm2["rules"]
@@ -102,7 +102,7 @@ def test_framework_controls_and_accounts_are_scored() -> None:
 def test_findings_carry_history_delta_exemptions_and_actions() -> None:
     """first/last seen from the delta, new vs resolved, exemptions in force and expired, actions."""
     data = make_input(6)
-    report = build_report(data, "20261122T120000Z-0000abcd")
+    report = report_document(data, "20261122T120000Z-0000abcd")
     first = report["findings"][0]
     assert "2026-11-19T12:00:00+00:00" == first["first_seen"]
     assert "2026-11-22T12:00:00+00:00" == first["last_seen"]
@@ -134,7 +134,7 @@ def test_secret_looking_evidence_is_redacted() -> None:
     evaluation = data.evaluation.__class__(
         data.evaluation.snapshot_id, data.evaluation.evaluated_at, (leaky,), ()
     )
-    report = build_report(ReportInput(**{**_fields(data), "evaluation": evaluation}), "x")
+    report = report_document(ReportInput(**{**_fields(data), "evaluation": evaluation}), "x")
     text = json.dumps(report)
     assert "hunter2-very-secret" not in text
     assert report["findings"][0]["evidence"]["env"]["DB_PASSWORD"].startswith("[redacted]")

@@ -12,8 +12,7 @@ from moto import mock_aws
 
 from auditor.model import FixedClock
 from auditor.report.errors import StorageError
-from auditor.report.publish import trend_from_dir
-from auditor.report.storage import LocalReportStore, S3ReportStore
+from auditor.report.storage import LocalReportStore, S3ReportStore, trend_from_dir
 from auditor.report.verify import verify_chain
 from tests.report.conftest import ChainFactory, cli
 from tests.report.factory import NOW

@@ -26,8 +26,8 @@ from auditor.model import (
     Snapshot,
     Status,
 )
-from auditor.report.model import ExemptionInfo, ReportInput, SnapshotInfo, evaluated_by_account
-from auditor.report.publish import trend_from_dir
+from auditor.report.input import ExemptionInfo, ReportInput, SnapshotInfo, evaluated_by_account
+from auditor.report.storage import trend_from_dir
 from auditor.settings import Settings
 
 

@@ -1,7 +1,8 @@
 """What a report is built from: frozen values of auditor/model.py types, and nothing else.
 
-The pipeline assembles a ReportInput at the end of a cycle (or for `auditor report`); the
-bundle writer turns it into report.json, HTML, CSV, OCSF and a signed manifest. Nothing
+report/assemble.py makes one from a cycle's results (or the store's replay, for `auditor
+report`); report/document.py turns it into the report.json document, from which the bundle
+writer renders every format and a signed manifest. Nothing
 here needs the snapshot's resources, only its metadata, so an on-demand report can be
 built from the store without loading every resource again.
 """
@@ -12,7 +13,6 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 from auditor.model import (
@@ -97,21 +97,6 @@ class ReportInput:
     audit_log: tuple[Mapping[str, Any], ...] = ()
     # the event feed's state when the report was made (coverage.events); None: no feed
     events: Mapping[str, JSON] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BundleInfo:
-    """A written bundle: where it is and what identifies it in the chain."""
-
-    report_id: str
-    path: Path
-    generated_at: datetime
-    manifest_sha256: str
-    previous_manifest_sha256: str | None
-    sequence: int
-    files: tuple[str, ...]
-    key_id: str
-    algorithm: str
 
 
 def evaluated_by_account(snapshot: Snapshot, rules: Mapping[str, RuleInfo]) -> dict[str, int]:
