@@ -101,6 +101,17 @@ class CollectResult:
 Collector = Callable[[UnitContext], CollectResult]
 
 
+@dataclass(frozen=True, slots=True)
+class CollectorSpec:
+    """A service's collector and what it declares: the kinds it produces (a gap over the
+    unit hides exactly these) and the IAM read actions it calls (tests/deploy/test_iam.py
+    checks them against the code and against deploy/iam/audit-readonly.json)."""
+
+    collect: Collector
+    kinds: tuple[Kind, ...]
+    iam_actions: frozenset[str]
+
+
 def gap(
     ctx: UnitContext,
     service: Service,

@@ -12,14 +12,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from auditor.collect.autoscaling import group_resources, list_groups, template_refs
-from auditor.collect.base import CollectResult, UnitContext
+from auditor.collect.base import CollectorSpec, CollectResult, UnitContext
 from auditor.collect.completeness import completeness_gaps
 from auditor.collect.ec2_images import collect_images
 from auditor.collect.ec2_instances import collect_instances, list_instance_attributes
 from auditor.collect.ec2_launch_templates import collect_launch_templates
 from auditor.collect.ec2_security_groups import collect_security_groups
 from auditor.collect.ec2_user_data import TemplateUserData
-from auditor.model import JSON, Resource, Service
+from auditor.model import JSON, Kind, Resource, Service
 
 
 def _instance_template_refs(
@@ -95,3 +95,26 @@ def collect_ec2(ctx: UnitContext) -> CollectResult:
     )
     missed = completeness_gaps(result.resources, result.gaps, Service.EC2, templates.gone)
     return result + CollectResult(gaps=missed)
+
+
+SPEC = CollectorSpec(
+    collect_ec2,
+    kinds=(
+        Kind.EC2_INSTANCE,
+        Kind.EC2_IMAGE,
+        Kind.EC2_SECURITY_GROUP,
+        Kind.EC2_LAUNCH_TEMPLATE,
+        Kind.ASG,
+    ),
+    iam_actions=frozenset(
+        {
+            "autoscaling:DescribeAutoScalingGroups",
+            "ec2:DescribeImages",
+            "ec2:DescribeInstanceAttribute",
+            "ec2:DescribeInstances",
+            "ec2:DescribeLaunchTemplateVersions",
+            "ec2:DescribeLaunchTemplates",
+            "ec2:DescribeSecurityGroups",
+        }
+    ),
+)

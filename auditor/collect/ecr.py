@@ -24,6 +24,7 @@ from typing import Any
 from auditor.aws import error_code, error_message
 from auditor.collect.base import (
     AWS_ERRORS,
+    CollectorSpec,
     CollectResult,
     UnitContext,
     chunks,
@@ -220,3 +221,10 @@ def collect_ecr(ctx: UnitContext) -> CollectResult:
                     )
                 )
     return CollectResult(tuple(resources), tuple(gaps) + tuple(images.gaps))
+
+
+SPEC = CollectorSpec(
+    collect_ecr,
+    kinds=(Kind.ECR_REPOSITORY, Kind.ECR_IMAGE),
+    iam_actions=frozenset({"ecr:DescribeImages", "ecr:DescribeRepositories"}),
+)

@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any
 
 from auditor.collect.base import (
+    CollectorSpec,
     CollectResult,
     UnitContext,
     UnitState,
@@ -269,3 +270,21 @@ def image_refs(resources: Iterable[Resource]) -> tuple[str, ...]:
                 if c.get("image"):
                     refs.add(str(c["image"]))
     return tuple(sorted(refs))
+
+
+SPEC = CollectorSpec(
+    collect_ecs,
+    kinds=(Kind.ECS_CLUSTER, Kind.ECS_SERVICE, Kind.ECS_TASK_DEFINITION, Kind.ECS_TASK),
+    iam_actions=frozenset(
+        {
+            "ecs:DescribeClusters",
+            "ecs:DescribeServices",
+            "ecs:DescribeTaskDefinition",
+            "ecs:DescribeTasks",
+            "ecs:ListClusters",
+            "ecs:ListServices",
+            "ecs:ListTagsForResource",  # implied by describe_* with include=["TAGS"]
+            "ecs:ListTasks",
+        }
+    ),
+)

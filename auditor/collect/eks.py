@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any
 
 from auditor.collect.base import (
+    CollectorSpec,
     CollectResult,
     UnitContext,
     UnitState,
@@ -130,3 +131,17 @@ def collect_eks(ctx: UnitContext) -> CollectResult:
             )
         _collect_nodegroups(unit, str(name))
     return CollectResult(tuple(unit.resources), tuple(unit.gaps))
+
+
+SPEC = CollectorSpec(
+    collect_eks,
+    kinds=(Kind.EKS_CLUSTER, Kind.EKS_NODEGROUP),
+    iam_actions=frozenset(
+        {
+            "eks:DescribeCluster",
+            "eks:DescribeNodegroup",
+            "eks:ListClusters",
+            "eks:ListNodegroups",
+        }
+    ),
+)

@@ -24,7 +24,7 @@ from auditor.aws import (
     error_code,
     error_message,
 )
-from auditor.collect.base import AWS_ERRORS, Collector, PreviousState
+from auditor.collect.base import AWS_ERRORS, Collector, CollectorSpec, PreviousState
 from auditor.collect.units import (
     DEADLINE_CODE,
     AccountListCache,
@@ -54,6 +54,7 @@ __all__ = [
     "UnitDone",
     "collect",
     "collect_client_config",
+    "collector_specs",
     "collectors",
     "kinds_of",
     "plan_units",
@@ -61,19 +62,22 @@ __all__ = [
 ]
 
 
-def collectors() -> dict[Service, Collector]:
-    """One collector per service: the explicit list, greppable."""
-    from auditor.collect.ec2 import collect_ec2
-    from auditor.collect.ecr import collect_ecr
-    from auditor.collect.ecs import collect_ecs
-    from auditor.collect.eks import collect_eks
+def collector_specs() -> dict[Service, CollectorSpec]:
+    """One collector per service, with the kinds it produces and the IAM actions it calls:
+    the explicit list, greppable."""
+    from auditor.collect import ec2, ecr, ecs, eks
 
     return {
-        Service.EC2: collect_ec2,
-        Service.ECS: collect_ecs,
-        Service.EKS: collect_eks,
-        Service.ECR: collect_ecr,
+        Service.EC2: ec2.SPEC,
+        Service.ECS: ecs.SPEC,
+        Service.EKS: eks.SPEC,
+        Service.ECR: ecr.SPEC,
     }
+
+
+def collectors() -> dict[Service, Collector]:
+    """The collect function of each service."""
+    return {service: spec.collect for service, spec in collector_specs().items()}
 
 
 def collect_client_config(settings: Settings) -> botocore.config.Config:

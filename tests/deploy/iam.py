@@ -96,9 +96,14 @@ def called_methods() -> dict[str, list[str]]:
     """Every boto3 operation name the product calls: `x.describe_instances(...)`,
     `get_paginator("list_accounts")`, and method names held as data (`method="update_service"`).
     Maps the name to where it occurs."""
+    return methods_called_in(tuple(_product_files()))
+
+
+def methods_called_in(paths: tuple[Path, ...]) -> dict[str, list[str]]:
+    """The boto3 operation names called in these files (as `called_methods` finds them)."""
     ops = operations_by_method()
     found: dict[str, list[str]] = {}
-    for path in _product_files():
+    for path in paths:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         where = str(path.relative_to(ROOT))
         for node in ast.walk(tree):
@@ -110,6 +115,25 @@ def called_methods() -> dict[str, list[str]]:
             if name and name in ops and name not in NOT_OPERATIONS:
                 found.setdefault(name, []).append(f"{where}:{getattr(node, 'lineno', 0)}")
     return found
+
+
+def collect_modules(module: str) -> tuple[Path, ...]:
+    """The file of an auditor.collect module and of every auditor.collect module it imports,
+    directly or not."""
+    seen: dict[str, Path] = {}
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        path = ROOT / (name.replace(".", "/") + ".py")
+        seen[name] = path
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "auditor.collect."
+            ):
+                todo.append(str(node.module))
+    return tuple(sorted(seen.values()))
 
 
 @cache

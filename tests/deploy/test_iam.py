@@ -3,11 +3,14 @@ policy for one purpose, and the audit policy cannot change anything."""
 
 from __future__ import annotations
 
+from auditor.collect.runner import collector_specs
 from tests.deploy.iam import (
     SERVICES,
     allowed_actions,
     called_methods,
     client_service_literals,
+    collect_modules,
+    methods_called_in,
     operations_by_method,
     rendered_policies,
 )
@@ -121,3 +124,40 @@ def test_scoped_policies_name_their_one_resource() -> None:
                 assert ["*"] == resources  # LookupEvents has no resource-level permissions
                 continue
             assert all("*" not in r.rstrip("*") for r in resources), (name, resources)
+
+
+def test_each_collector_declares_the_read_actions_it_calls_and_the_audit_policy_grants_them() -> (
+    None
+):
+    """A collector's `iam_actions` are exactly the actions its modules call (plus the ones a
+    call implies), and the audit policy grants every one of them."""
+    granted = allowed_actions(rendered_policies()["audit-readonly"])
+    ops = operations_by_method()
+    problems = []
+    for service, spec in collector_specs().items():
+        files = collect_modules(spec.collect.__module__)
+        prefixes = {service.value, *(a.split(":")[0] for a in spec.iam_actions)}
+        called = {
+            action
+            for method in methods_called_in(files)
+            for action in ops[method]
+            if action.split(":")[0] in prefixes
+        }
+        implied = {a for a in IMPLIED if a.split(":")[0] in prefixes}
+        if undeclared := called - spec.iam_actions:
+            problems.append(f"{service}: calls {sorted(undeclared)} but does not declare them")
+        if unused := spec.iam_actions - called - implied:
+            problems.append(f"{service}: declares {sorted(unused)} but never calls them")
+        if missing := spec.iam_actions - granted:
+            problems.append(f"{service}: audit-readonly does not grant {sorted(missing)}")
+    assert [] == problems
+
+
+def test_each_collector_declares_the_kinds_of_its_service() -> None:
+    """The kinds a collector says it produces are the model's kinds of its service: a gap
+    over the unit hides exactly those."""
+    from auditor.collect.units import kinds_of
+
+    assert {s: set(kinds_of(s)) for s in collector_specs()} == {
+        s: set(spec.kinds) for s, spec in collector_specs().items()
+    }
