@@ -28,6 +28,7 @@ UNKNOWN_ACTOR: Mapping[str, JSON] = {
 
 
 def changed_by(attribution: Attribution) -> dict[str, JSON]:
+    """The `changed_by` evidence of a finding: who made the call that caused it, and the call."""
     return {"actor": attribution.actor, **attribution.to_json()}
 
 

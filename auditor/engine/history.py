@@ -40,6 +40,7 @@ def baseline_kinds(rules: RuleSet) -> frozenset[Kind]:
 
 
 def build_history(versions: Mapping[str, VersionLike], previous: Snapshot | None) -> History:
+    """The History a cycle evaluates with: each resource's baseline and the previous snapshot."""
     return History(
         baselines={
             arn: Baseline(v.resource, v.first_seen, v.first_snapshot_id)
@@ -50,6 +51,7 @@ def build_history(versions: Mapping[str, VersionLike], previous: Snapshot | None
 
 
 def baseline_arns(snapshot: Snapshot, kinds: Iterable[Kind]) -> list[str]:
+    """The ARNs in the snapshot of the kinds whose baselines are compared."""
     watched = frozenset(kinds)
     return [r.arn for r in snapshot.resources if r.kind in watched]
 

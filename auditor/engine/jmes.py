@@ -62,6 +62,7 @@ def _fallback(node: Mapping[str, Any]) -> Fn:
 
 
 def compile_node(node: Mapping[str, Any]) -> Fn:
+    """A Python closure for one node of a parsed JMESPath expression."""
     kind = node["type"]
     children = node.get("children", [])
     if kind == "field":

@@ -59,6 +59,7 @@ def builtin_rules_dir() -> Path:
 
 
 def pack_files(path: Path) -> list[Path]:
+    """The rule pack files a path names: the YAML files of a directory, or the file itself."""
     if path.is_dir():
         return sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
     return [path]

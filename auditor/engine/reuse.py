@@ -54,6 +54,7 @@ def rule_fingerprint(rule: Rule) -> str:
 
 
 def fingerprints(rules: RuleSet) -> dict[str, str]:
+    """Each rule's fingerprint by id: what must be equal for its results to be reused."""
     return {rule.id: rule_fingerprint(rule) for rule in rules.rules}
 
 
@@ -63,6 +64,7 @@ def _time_based(rule: Rule) -> bool:
 
 
 def reusable_rules(rules: RuleSet, previous: Mapping[str, str]) -> frozenset[str]:
+    """The rules whose previous results may be reused: declarative, not time-based, unchanged."""
     return frozenset(
         rule.id
         for rule in rules.rules

@@ -33,6 +33,7 @@ class Decision(Protocol):
 
 
 def needs_approval(rule_ids: Sequence[str], patterns: Sequence[str]) -> bool:
+    """Whether any of the rules matches a `require_approval` pattern."""
     return any(fnmatch.fnmatchcase(r, p) for r in rule_ids for p in patterns)
 
 

@@ -68,6 +68,7 @@ def _list(value: JSON) -> list[JSON]:
 
 
 def asg_members(asg: Resource) -> list[Mapping[str, JSON]]:
+    """The instances an Auto Scaling group lists as its members."""
     return [_mapping(i) for i in _list(asg.attributes.get("Instances"))]
 
 
@@ -150,6 +151,7 @@ def busy(group: Resource, history: Sequence[ActionRecord], now: datetime) -> str
 
 
 def capacity(group: Resource) -> int:
+    """The desired size of a group (Auto Scaling group, ECS service or node group)."""
     attrs = group.attributes
     value: JSON = None
     if group.kind is Kind.ASG:
@@ -176,6 +178,7 @@ def min_healthy_percentage(configured: int, percent: float) -> int:
 
 
 def capacity_hold(group: Resource, percent: float, terminate_one: bool) -> str | None:
+    """Why `max_percent_per_group` forbids replacing members of the group now, or None."""
     cap = capacity(group)
     batch = batch_size(cap, percent)
     if batch < 1:

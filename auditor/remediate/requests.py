@@ -152,6 +152,7 @@ def build_request(
     config: RemediationConfig,
     record_key: str,
 ) -> Built:
+    """The remediation request (API call and its parameters) for a target, or why there is none."""
     group = target.group
     attrs = group.attributes
     k = config.min_consecutive_cycles

@@ -41,6 +41,7 @@ class NoTarget:
 
 
 def group_action(kind: Kind, asg_strategy: str) -> str:
+    """The replacement action for a group of this kind."""
     if kind is Kind.ASG:
         return TERMINATE_INSTANCE if asg_strategy == "terminate-one" else START_INSTANCE_REFRESH
     if kind is Kind.ECS_SERVICE:

@@ -42,6 +42,7 @@ def build_report_input(
     clock: Clock,
     events: Mapping[str, JSON] | None = None,
 ) -> ReportInput:
+    """The ReportInput of a cycle: snapshot, evaluation, delta, rules, exemptions, actions."""
     now = clock.now()
     infos = {r.id: rules.info(r.id) for r in rules.rules}
     evaluation = with_carried(evaluation, delta)

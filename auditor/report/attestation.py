@@ -43,6 +43,7 @@ UNCHANGED_SINCE = "unchanged_since"
 
 
 def is_attestation(manifest: dict[str, Any]) -> bool:
+    """Whether a manifest is an attestation's rather than a full bundle's."""
     return manifest.get("kind") == KIND
 
 

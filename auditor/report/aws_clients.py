@@ -15,6 +15,8 @@ _SELF = Target(account_id="self")
 
 
 def kms_factory(sessions: AwsSessions) -> KmsClientFactory:
+    """A factory of KMS clients by region, for a KMS signing key."""
+
     def make(region: str | None) -> Any:
         return sessions.client(_SELF, "kms", region or sessions.default_region)
 
@@ -22,6 +24,7 @@ def kms_factory(sessions: AwsSessions) -> KmsClientFactory:
 
 
 def s3_store(settings: Settings, sessions: AwsSessions, clock: Clock) -> S3ReportStore | None:
+    """The S3 copy of the bundles, or None when `reports.s3` is not configured."""
     cfg = settings.reports.s3
     if not cfg.bucket:
         return None

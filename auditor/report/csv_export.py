@@ -43,11 +43,8 @@ COLUMNS = (
 )
 
 
-def render_csv(report: Mapping[str, JSON]) -> bytes:
-    return "".join(csv_chunks(report)).encode("utf-8")
-
-
 def csv_chunks(report: Mapping[str, JSON], rows_per_chunk: int = 2000) -> Iterator[str]:
+    """findings.csv: one row per finding and per coverage gap, in chunks of rows."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(COLUMNS)

@@ -36,6 +36,7 @@ STATUSES = tuple(s.value for s in Status)
 
 
 def report_document(data: ReportInput, report_id: str) -> dict[str, JSON]:
+    """The `auditor.report/v1` document (report.json) of a ReportInput."""
     findings = data.evaluation.findings
     tallies = rule_tallies(data.evaluation.stats, findings)
     overall = sum(tallies.values(), Tally())

@@ -42,11 +42,8 @@ def _pct(score: float | None) -> str:
     return "n/a" if score is None else f"{score * 100:.1f}%"
 
 
-def render_html(report: Mapping[str, Any], signing: Mapping[str, str]) -> bytes:
-    return "".join(html_chunks(report, signing)).encode("utf-8")
-
-
 def html_chunks(report: Mapping[str, Any], signing: Mapping[str, str]) -> Iterator[str]:
+    """report.html: the self-contained page, rendered in chunks."""
     template = _environment().get_template("report.html.j2")
     return template.generate(
         r=report,

@@ -46,6 +46,7 @@ class ChainLink:
 
 
 def manifest_bytes(manifest: Mapping[str, JSON]) -> bytes:
+    """The exact bytes of manifest.json that manifest.sig signs."""
     return (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 

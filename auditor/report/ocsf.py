@@ -25,10 +25,6 @@ COMPLIANCE = {"fail": ("Fail", 3), "unknown": ("Unknown", 0), "exempt": ("Fail",
 FINDING_STATUS = {"fail": ("New", 1), "unknown": ("New", 1), "exempt": ("Suppressed", 3)}
 
 
-def render_ocsf(report: Mapping[str, JSON]) -> bytes:
-    return "".join(ocsf_chunks(report)).encode("utf-8")
-
-
 def ocsf_chunks(report: Mapping[str, JSON]) -> Iterator[str]:
     """The JSON array, one event per line, generated lazily (50,000 events never sit in memory)."""
     rules = {r["id"]: r for r in report["rules"]}

@@ -14,6 +14,7 @@ REDACTED = "[redacted]"
 
 
 def scrub(value: JSON) -> JSON:
+    """The value with every string under a secret-looking key replaced by a redaction and hash."""
     if isinstance(value, dict):
         out: dict[str, JSON] = {}
         for key, item in value.items():

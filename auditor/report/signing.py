@@ -59,6 +59,7 @@ def key_id_of(public_key_pem: bytes) -> str:
 
 
 def algorithm_of(public_key_pem: bytes) -> str:
+    """The signing algorithm of a public key (Ed25519 or ECDSA P-256); SigningKeyError otherwise."""
     key = serialization.load_pem_public_key(public_key_pem)
     if isinstance(key, ed25519.Ed25519PublicKey):
         return ED25519
@@ -161,6 +162,7 @@ class KmsSigner:
 
 
 def generate_ed25519_pem() -> bytes:
+    """A new Ed25519 private key, PEM (PKCS#8, unencrypted)."""
     key = ed25519.Ed25519PrivateKey.generate()
     return key.private_bytes(
         serialization.Encoding.PEM,
@@ -198,6 +200,7 @@ class KeySource:
 
 
 def key_source(settings: Settings) -> KeySource:
+    """Where the configured signing key comes from (KMS, environment variable or file)."""
     cfg = settings.signing
     if cfg.kms_key_id:
         return KeySource("kms", cfg.kms_key_id)

@@ -184,6 +184,7 @@ def _check_signatures(
 
 
 def key_alg(key: bytes) -> str:
+    """The algorithm of a public key, or "unsupported"."""
     try:
         return algorithm_of(key)
     except Exception:
