@@ -18,16 +18,18 @@ from pydantic import ValidationError
 
 from auditor.api import svg
 from auditor.api.context import AppContext, get_ctx
-from auditor.api.db import reading, writing
+from auditor.api.db import reading
 from auditor.api.deps import CursorParam, SortParam, finding_filter
 from auditor.api.models import ExemptionRequestIn
 from auditor.api.queries import approvals as approvals_q
 from auditor.api.queries import exemptions as exemptions_q
 from auditor.api.queries import findings as findings_q
 from auditor.api.queries.overview import overview
-from auditor.api.queries.resources import resource_detail
+from auditor.api.routes import approvals as approval_routes
+from auditor.api.routes import exemptions as exemption_routes
 from auditor.api.routes.audit import audit_page
 from auditor.api.routes.reports import report_page
+from auditor.api.routes.resources import find_resource
 from auditor.api.security import (
     clear_cookie_header,
     optional_caller,
@@ -153,11 +155,7 @@ def resource_page(
     caller: Caller = Depends(require_role("viewer")),
     ctx: AppContext = Depends(get_ctx),
 ) -> HTMLResponse:
-    with reading(ctx) as conn:
-        detail = resource_detail(conn, arn, ctx.rules)
-    if detail is None:
-        raise HTTPException(404, "no such resource in the store")
-    return render(request, "resource.html", r=detail)
+    return render(request, "resource.html", r=find_resource(ctx, arn))
 
 
 @router.get("/reports")
@@ -239,10 +237,7 @@ def request_exemption_form(
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise HTTPException(422, problems) from None
-    with writing(ctx) as conn:
-        new_id = exemptions_q.request(
-            conn, body, caller, ctx.clock.now(), ctx.config.max_exemption_days, ctx.rules
-        )
+    new_id = exemption_routes.submit(ctx, body, caller)
     return _back(
         "/exemptions", f"Exemption request {new_id} is pending a second person's approval."
     )
@@ -255,10 +250,7 @@ def decide_exemption_form(
     caller: Caller = Depends(require_role("operator")),
     ctx: AppContext = Depends(get_ctx),
 ) -> Response:
-    if verdict not in ("approve", "reject"):
-        raise HTTPException(404, "not found")
-    with writing(ctx) as conn:
-        exemptions_q.decide(conn, request_id, verdict == "approve", caller, ctx.clock.now())
+    exemption_routes.decide(ctx, request_id, _approves(verdict), caller)
     return _back("/exemptions", f"Exemption {request_id}: {verdict}d.")
 
 
@@ -280,10 +272,7 @@ def decide_approval_form(
     caller: Caller = Depends(require_role("operator")),
     ctx: AppContext = Depends(get_ctx),
 ) -> Response:
-    if verdict not in ("approve", "reject"):
-        raise HTTPException(404, "not found")
-    with writing(ctx) as conn:
-        approvals_q.decide(conn, action_id, verdict == "approve", caller, ctx.clock.now())
+    approval_routes.decide(ctx, action_id, _approves(verdict), caller)
     return _back("/approvals", f"Action {action_id[:12]}: {verdict}d.")
 
 
@@ -295,6 +284,12 @@ def audit_log_page(
     ctx: AppContext = Depends(get_ctx),
 ) -> HTMLResponse:
     return render(request, "audit.html", page=audit_page(ctx, cursor, 100))
+
+
+def _approves(verdict: str) -> bool:
+    if verdict not in ("approve", "reject"):
+        raise HTTPException(404, "not found")
+    return verdict == "approve"
 
 
 def _back(path: str, message: str) -> Response:

@@ -33,8 +33,7 @@ def approve(
     ctx: AppContext = Depends(get_ctx),
 ) -> Done:
     """The next cycle in enforce mode runs it, still under every safety limit."""
-    with writing(ctx) as conn:
-        q.decide(conn, action_id, True, caller, ctx.clock.now())
+    decide(ctx, action_id, True, caller)
     return Done(detail="approved: the next enforce cycle executes it (within every limit)")
 
 
@@ -44,6 +43,11 @@ def reject(
     caller: Caller = Depends(require_role("operator")),
     ctx: AppContext = Depends(get_ctx),
 ) -> Done:
-    with writing(ctx) as conn:
-        q.decide(conn, action_id, False, caller, ctx.clock.now())
+    decide(ctx, action_id, False, caller)
     return Done(detail="rejected: the action stays held")
+
+
+def decide(ctx: AppContext, action_id: str, approve: bool, caller: Caller) -> None:
+    """Approve or reject a gated remediation action (API and web form alike)."""
+    with writing(ctx) as conn:
+        q.decide(conn, action_id, approve, caller, ctx.clock.now())

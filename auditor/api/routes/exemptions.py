@@ -42,11 +42,7 @@ def request_exemption(
     ctx: AppContext = Depends(get_ctx),
 ) -> Done:
     """Pending until a second person approves it; it applies from the next cycle."""
-    with writing(ctx) as conn:
-        new_id = q.request(
-            conn, body, caller, ctx.clock.now(), ctx.config.max_exemption_days, ctx.rules
-        )
-    return Done(detail=f"exemption request {new_id} is pending approval")
+    return Done(detail=f"exemption request {submit(ctx, body, caller)} is pending approval")
 
 
 @router.post("/{request_id}/approve", response_model=Done)
@@ -55,8 +51,7 @@ def approve(
     caller: Caller = Depends(require_role("operator")),
     ctx: AppContext = Depends(get_ctx),
 ) -> Done:
-    with writing(ctx) as conn:
-        q.decide(conn, request_id, True, caller, ctx.clock.now())
+    decide(ctx, request_id, True, caller)
     return Done(detail=f"exemption {request_id} approved: it applies from the next cycle")
 
 
@@ -66,6 +61,19 @@ def reject(
     caller: Caller = Depends(require_role("operator")),
     ctx: AppContext = Depends(get_ctx),
 ) -> Done:
-    with writing(ctx) as conn:
-        q.decide(conn, request_id, False, caller, ctx.clock.now())
+    decide(ctx, request_id, False, caller)
     return Done(detail=f"exemption {request_id} rejected")
+
+
+def submit(ctx: AppContext, body: ExemptionRequestIn, caller: Caller) -> int:
+    """Record an exemption request (API and web form alike); its id."""
+    with writing(ctx) as conn:
+        return q.request(
+            conn, body, caller, ctx.clock.now(), ctx.config.max_exemption_days, ctx.rules
+        )
+
+
+def decide(ctx: AppContext, request_id: int, approve: bool, caller: Caller) -> None:
+    """Approve or reject an exemption request (API and web form alike)."""
+    with writing(ctx) as conn:
+        q.decide(conn, request_id, approve, caller, ctx.clock.now())

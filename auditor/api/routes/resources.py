@@ -21,6 +21,11 @@ def get_resource(
     ctx: AppContext = Depends(get_ctx),
 ) -> ResourceDetail:
     """By ARN (a query parameter: ARNs contain slashes)."""
+    return find_resource(ctx, arn)
+
+
+def find_resource(ctx: AppContext, arn: str) -> ResourceDetail:
+    """The resource's detail (API and web page alike); 404 when the store never saw it."""
     with reading(ctx) as conn:
         found = resource_detail(conn, arn, ctx.rules)
     if found is None:
