@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from auditor.checks.result import PASS, CheckResult, fail, unknown
+from auditor.checks.spec import CheckSpec
 from auditor.model import JSON, Clock, Resource, SnapshotView
 
 _LABEL = {
@@ -73,3 +74,10 @@ def access_ecs_exec(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
     return _shells("ecs_exec", resource, view)
+
+
+CHECKS: Mapping[str, CheckSpec] = {
+    "access_ecs_exec": CheckSpec(access_ecs_exec),
+    "access_instance_connect": CheckSpec(access_instance_connect),
+    "access_ssm_session": CheckSpec(access_ssm_session),
+}

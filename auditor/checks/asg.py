@@ -14,6 +14,7 @@ from typing import Any
 from auditor.checks.amis import image_age
 from auditor.checks.lt import template_data, template_differences
 from auditor.checks.result import PASS, CheckResult, fail, unknown, unreadable
+from auditor.checks.spec import CheckSpec
 from auditor.model import Clock, Kind, Resource, SnapshotView
 
 
@@ -160,3 +161,10 @@ def asg_instance_stale(
             "differences": diffs,
         },
     )
+
+
+CHECKS: Mapping[str, CheckSpec] = {
+    "asg_ami_age": CheckSpec(asg_ami_age),
+    "asg_instance_stale": CheckSpec(asg_instance_stale),
+    "asg_max_instance_lifetime": CheckSpec(asg_max_instance_lifetime),
+}

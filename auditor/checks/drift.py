@@ -26,6 +26,7 @@ from typing import Any
 from auditor.checks.declared import declared_index, family_revision
 from auditor.checks.fields import list_problems, missing_keys, read, top_key
 from auditor.checks.result import PASS, CheckResult, fail, parse_time, unknown
+from auditor.checks.spec import CheckSpec
 from auditor.model import JSON, Baseline, Clock, Kind, Resource, SnapshotView, iso
 
 ALIASES = {"$Default": "DefaultVersionNumber", "$Latest": "LatestVersionNumber"}
@@ -285,3 +286,14 @@ def validate_ecs_service(params: Mapping[str, Any]) -> list[str]:
     if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
         return ["pipeline_tags: expected a list of tag keys"]
     return []
+
+
+CHECKS: Mapping[str, CheckSpec] = {
+    "drift_fields": CheckSpec(
+        drift_fields, needs_baseline=True, validate_params=validate_drift_fields
+    ),
+    "ecs_service_modified": CheckSpec(
+        ecs_service_modified, needs_baseline=True, validate_params=validate_ecs_service
+    ),
+    "lt_default_changed": CheckSpec(lt_default_changed),
+}

@@ -18,6 +18,7 @@ from auditor.checks.result import (
     unreadable,
 )
 from auditor.checks.secret_hits import Allowlist, secret_hits
+from auditor.checks.spec import CheckSpec
 from auditor.model import Clock, Kind, Resource, SnapshotView
 
 
@@ -114,3 +115,11 @@ def ec2_userdata_secrets(
     if not hits:
         return PASS
     return fail(f"user data contains {len(hits)} secret(s)", {"secrets": hits})
+
+
+CHECKS: Mapping[str, CheckSpec] = {
+    "ec2_ami_age": CheckSpec(ec2_ami_age),
+    "ec2_ami_deprecated_or_gone": CheckSpec(ec2_ami_deprecated_or_gone),
+    "ec2_stopped_too_long": CheckSpec(ec2_stopped_too_long),
+    "ec2_userdata_secrets": CheckSpec(ec2_userdata_secrets, finds_secrets=True),
+}

@@ -18,6 +18,7 @@ from auditor.checks.result import (
     unknown,
     unreadable,
 )
+from auditor.checks.spec import CheckSpec
 from auditor.model import JSON, Clock, Kind, Resource, SnapshotView
 
 _ECR_IMAGE = re.compile(
@@ -96,3 +97,8 @@ def ecr_running_image_age(
         + ", ".join(str(o["image"]) for o in old),
         {"containers": old, "max_days": params["days"]},
     )
+
+
+CHECKS: Mapping[str, CheckSpec] = {
+    "ecr_running_image_age": CheckSpec(ecr_running_image_age),
+}

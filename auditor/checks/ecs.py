@@ -13,6 +13,7 @@ from auditor.checks.result import (
     unreadable,
 )
 from auditor.checks.secret_hits import Allowlist, secret_hits
+from auditor.checks.spec import CheckSpec
 from auditor.model import JSON, Clock, Resource, Severity, SnapshotView
 
 _ROOT_USERS = ("root", "0")
@@ -115,3 +116,10 @@ def ecs_env_secrets(
         f"secret(s) passed as plain environment variables: {', '.join(names)}",
         {"secrets": found},
     )
+
+
+CHECKS: Mapping[str, CheckSpec] = {
+    "ecs_env_secrets": CheckSpec(ecs_env_secrets, finds_secrets=True),
+    "ecs_image_not_pinned": CheckSpec(ecs_image_not_pinned),
+    "ecs_root_user": CheckSpec(ecs_root_user),
+}

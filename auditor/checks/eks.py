@@ -10,6 +10,7 @@ from typing import Any
 from auditor.checks.amis import image_age
 from auditor.checks.lt import template_data, template_differences
 from auditor.checks.result import PASS, CheckResult, age_days, fail, older_than, unknown, unreadable
+from auditor.checks.spec import CheckSpec
 from auditor.model import JSON, Clock, Kind, Resource, Severity, SnapshotView
 
 _RELEASE_DATE = re.compile(r"-(\d{8})$")
@@ -203,3 +204,12 @@ def _stale_by_release(resource: Resource, nodegroup: Resource, view: SnapshotVie
             "image": image_id,
         },
     )
+
+
+CHECKS: Mapping[str, CheckSpec] = {
+    "eks_endpoint_public": CheckSpec(eks_endpoint_public),
+    "eks_node_stale": CheckSpec(eks_node_stale),
+    "eks_nodegroup_ami_stale": CheckSpec(eks_nodegroup_ami_stale),
+    "eks_nodegroup_remote_access": CheckSpec(eks_nodegroup_remote_access),
+    "eks_version_unsupported": CheckSpec(eks_version_unsupported),
+}

@@ -12,8 +12,9 @@ from typing import Any
 
 from auditor.checks.declared import DeclaredIndex, declared_index
 from auditor.checks.fields import compiled, missing_keys
-from auditor.checks.iac_compare import compare_values
+from auditor.checks.iac_compare import compare_values, validate_compare
 from auditor.checks.result import PASS, CheckResult, fail, unknown
+from auditor.checks.spec import CheckSpec
 from auditor.model import JSON, Clock, Kind, Resource, SnapshotView
 
 _OWNER_TAGS = ("eks:cluster-name", "eks:nodegroup-name")
@@ -216,3 +217,10 @@ def iac_changed(
             "differences": diffs,
         },
     )
+
+
+CHECKS: Mapping[str, CheckSpec] = {
+    "iac_changed": CheckSpec(iac_changed, validate_params=validate_compare),
+    "iac_missing": CheckSpec(iac_missing),
+    "iac_unmanaged": CheckSpec(iac_unmanaged),
+}

@@ -7,6 +7,7 @@ from typing import Any
 
 from auditor.checks.result import PASS, CheckResult, fail, unknown, unreadable
 from auditor.checks.secret_hits import Allowlist, secret_hits
+from auditor.checks.spec import CheckSpec
 from auditor.model import JSON, Clock, Kind, Resource, SnapshotView
 
 
@@ -143,3 +144,10 @@ def template_differences(
                 {"field": name, "instance": instance.attributes.get(name), "template": wanted}
             )
     return out
+
+
+CHECKS: Mapping[str, CheckSpec] = {
+    "lt_imdsv2_required": CheckSpec(lt_imdsv2_required),
+    "lt_ssh_keypair": CheckSpec(lt_ssh_keypair),
+    "lt_userdata_secrets": CheckSpec(lt_userdata_secrets, finds_secrets=True),
+}

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from auditor.checks.result import PASS, CheckResult, fail, unreadable
+from auditor.checks.spec import CheckSpec
 from auditor.model import JSON, Clock, Resource, SnapshotView
 
 _WORLD_V4 = "0.0.0.0/0"
@@ -74,3 +75,8 @@ def sg_ssh_open_world(
         "attached to compute",
         {"open": open_rules, "AttachedTo": resource.attributes.get("AttachedTo")},
     )
+
+
+CHECKS: Mapping[str, CheckSpec] = {
+    "sg_ssh_open_world": CheckSpec(sg_ssh_open_world),
+}
