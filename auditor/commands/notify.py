@@ -43,7 +43,7 @@ def handle(args: argparse.Namespace) -> int:
     from auditor.settings import load_settings
 
     settings = load_settings(args.config)
-    outcomes = send_test_messages(settings.slack, SystemClock())
+    outcomes = send_test_messages(settings, SystemClock())
     if not outcomes:
         print(
             "nothing to test: no Slack destination is configured "
