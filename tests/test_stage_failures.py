@@ -17,11 +17,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from auditor.pipeline import judge, values
 from auditor.aws import AwsSessions
 from auditor.errors import ExitCode
 from auditor.model import FixedClock, Severity, Status
-from auditor.pipeline import CycleOptions, CycleResult, run_cycle
+from auditor.pipeline import CycleOptions, CycleResult, judge, run_cycle, values
 from auditor.report.signing import generate_ed25519_pem, write_private_key
 from auditor.settings import Settings
 from auditor.store import Store

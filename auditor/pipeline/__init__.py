@@ -8,7 +8,7 @@ micro-cycles only call what this package exports.
 """
 
 from auditor.pipeline.act import act
-from auditor.pipeline.cycle import run_cycle
+from auditor.pipeline.cycle import cycle_context, run_cycle
 from auditor.pipeline.decide import (
     alert_plan,
     enforcing,
@@ -35,6 +35,7 @@ __all__ = [
     "Preflight",
     "act",
     "alert_plan",
+    "cycle_context",
     "cycle_rules",
     "deliver",
     "enforcing",

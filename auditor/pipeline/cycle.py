@@ -57,7 +57,7 @@ def run_cycle(
 ) -> CycleResult:
     """Run one full audit cycle and return what it found and did."""
     began = time.perf_counter()
-    with _context(settings, clock, sessions, store, options) as ctx:
+    with cycle_context(settings, clock, sessions, store, options) as ctx:
         collected = collect_estate(ctx)
         guard = StageGuard((*settings.services, *declared_services(settings.iac)))
         judged = judge(ctx, guard, collected)
@@ -75,12 +75,12 @@ def run_cycle(
 
 
 @contextmanager
-def _context(
+def cycle_context(
     settings: Settings,
-    clock: Clock | None,
-    sessions: AwsSessions | None,
-    store: Store | None,
-    options: CycleOptions | None,
+    clock: Clock | None = None,
+    sessions: AwsSessions | None = None,
+    store: Store | None = None,
+    options: CycleOptions | None = None,
 ) -> Iterator[CycleContext]:
     """Preflight (exit 2 before any AWS call or write), then the store (closed after, if
     opened here) and the exemptions approved through the API."""
