@@ -44,15 +44,15 @@ from auditor.pipeline import (
     CycleResult,
     Decided,
     Preflight,
-    act,
     alert_plan,
-    deliver,
     enforcing,
     preflight,
     recorded_actions,
     remediating,
     remediation_plan,
 )
+from auditor.pipeline.act import act
+from auditor.pipeline.deliver import deliver
 from auditor.remediate.plan import Plan
 from auditor.settings import Settings
 from auditor.store import CycleRecord, EventRecord, Store

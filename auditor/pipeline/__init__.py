@@ -4,10 +4,10 @@
 
 One module per stage, each a function returning a frozen value (`values.py`); `cycle.py`
 calls them in order (`run_cycle`). The CLI, the demo, the daemon and the event feed's
-micro-cycles only call what this package exports.
+micro-cycles only call what this package and its stage modules export (a stage module
+is named after its stage: `act.act`, `deliver.deliver`, `judge.judge`, ...).
 """
 
-from auditor.pipeline.act import act
 from auditor.pipeline.cycle import cycle_context, run_cycle
 from auditor.pipeline.decide import (
     alert_plan,
@@ -16,7 +16,6 @@ from auditor.pipeline.decide import (
     remediating,
     remediation_plan,
 )
-from auditor.pipeline.deliver import deliver
 from auditor.pipeline.preflight import cycle_rules, preflight, tag_policy
 from auditor.pipeline.publish import publish_latest, publish_on_demand, report_input
 from auditor.pipeline.values import (
@@ -33,11 +32,9 @@ __all__ = [
     "CycleResult",
     "Decided",
     "Preflight",
-    "act",
     "alert_plan",
     "cycle_context",
     "cycle_rules",
-    "deliver",
     "enforcing",
     "preflight",
     "publish_latest",
