@@ -177,3 +177,25 @@ def test_notify_test_reaches_the_webhook(
     assert [f"json-webhook:{VAR}: ok"] == capsys.readouterr().out.splitlines()
     (document,) = receiver.payloads(WEBHOOK_PATH)
     assert ("test", "auditor test message") == (document["kind"], document["title"])
+
+
+def test_a_route_may_name_a_webhook(
+    receiver: FakeSlack, fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`json-webhook:VAR` as a route's destination: only the routed findings go there, as
+    JSON documents, next to Slack's default webhook (which gets Block Kit)."""
+    monkeypatch.setenv("ECS_TEAM_HOOK", receiver.webhook_url)
+    config = Settings(
+        slack={
+            "webhook_url_env": None,
+            "routes": [{"destination": "json-webhook:ECS_TEAM_HOOK", "rules": ["ecs.*"]}],
+        }
+    )
+    delta = FindingDelta(
+        (tracked("ecs.mutable_image_tag", 1), tracked("ec2.ssh_keypair_attached", 2)), (), ()
+    )
+    outbox = send(config, delta, fake_time)
+    assert [] == outbox.pending()
+    assert [["ecs.mutable_image_tag"]] == [
+        [f["rule_id"] for f in p["findings"]] for p in receiver.payloads(WEBHOOK_PATH)
+    ]
