@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Protocol
 from auditor.model import JSON
 
 if TYPE_CHECKING:
+    import httpx
+
     from auditor.notify.alert import Alert, Subscription
     from auditor.settings import Settings
 
@@ -91,3 +93,42 @@ def http_result(
         retryable=status == 429 or status >= 500,
         retry_after=retry_after_seconds(headers) if status == 429 else None,
     )
+
+
+class JsonPost:
+    """POSTs payloads as JSON to webhook URLs through one httpx client, created on first use
+    (only a cycle with a webhook to call pays for the import). Redirects are not followed."""
+
+    def __init__(self, client: httpx.Client | None = None) -> None:
+        self._client = client
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.Client(follow_redirects=False)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    def post(
+        self,
+        url: str | None,
+        destination: str,
+        payload: Mapping[str, JSON],
+        timeout: float,
+        ok: Callable[[int], bool],
+    ) -> SendResult:
+        """One attempt; `url` is a secret, scrubbed from every error text."""
+        import httpx
+
+        if url is None:
+            return SendResult(False, error=f"no webhook URL configured for {destination}")
+        try:
+            response = self._http().post(url, json=dict(payload), timeout=timeout)
+        except httpx.HTTPError as exc:
+            return SendResult(False, error=scrub(describe(exc), (url,)), retryable=True)
+        status = response.status_code
+        return http_result(status, response.text, response.headers, url, ok=ok(status))

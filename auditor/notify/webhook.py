@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from auditor.model import JSON, ActionRecord, CollectionGap, TrackedFinding, iso
 from auditor.notify.alert import Alert, Destination, Subscription
-from auditor.notify.transport import Channel, SendResult, describe, http_result, scrub
+from auditor.notify.transport import Channel, JsonPost, SendResult
 from auditor.settings import Settings, WebhookConfig, secret_from
 
 if TYPE_CHECKING:
@@ -97,37 +97,16 @@ def url_of(destination: str, config: WebhookConfig) -> str | None:
     return secret_from(target, config.url_file if target == config.url_env else None)
 
 
-class JsonWebhookTransport:
+class JsonWebhookTransport(JsonPost):
     """POST the document as JSON; any 2xx is delivered."""
 
     def __init__(self, config: WebhookConfig, client: httpx.Client | None = None) -> None:
+        super().__init__(client)
         self._config = config
-        self._client = client
-
-    def _http(self) -> httpx.Client:
-        if self._client is None:
-            import httpx
-
-            self._client = httpx.Client(follow_redirects=False)
-        return self._client
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
 
     def send(self, destination: str, payload: Mapping[str, JSON], timeout: float) -> SendResult:
-        import httpx
-
         url = url_of(destination, self._config)
-        if url is None:
-            return SendResult(False, error=f"no webhook URL configured for {destination}")
-        try:
-            response = self._http().post(url, json=dict(payload), timeout=timeout)
-        except httpx.HTTPError as exc:
-            return SendResult(False, error=scrub(describe(exc), (url,)), retryable=True)
-        status = response.status_code
-        ok = 200 <= status < 300
-        return http_result(status, response.text, response.headers, url, ok=ok)
+        return self.post(url, destination, payload, timeout, ok=lambda status: status // 100 == 2)
 
 
 def subscriptions(settings: Settings) -> tuple[Subscription, ...]:

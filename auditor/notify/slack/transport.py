@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 from auditor.model import JSON
 from auditor.notify.alert import Destination
 from auditor.notify.transport import (
+    JsonPost,
     SendResult,
     Transport,
     describe,
-    http_result,
     retry_after_seconds,
     scrub,
 )
@@ -50,36 +50,16 @@ def bot_token(slack: SlackConfig) -> str | None:
     return secret_from(slack.token_env, slack.token_file)
 
 
-class WebhookTransport:
-    """POST the payload as JSON to an incoming webhook."""
+class WebhookTransport(JsonPost):
+    """POST the payload as JSON to an incoming webhook (Slack answers 200 "ok")."""
 
     def __init__(self, slack: SlackConfig, client: httpx.Client | None = None) -> None:
+        super().__init__(client)
         self._slack = slack
-        self._client = client
-
-    def _http(self) -> httpx.Client:
-        if self._client is None:
-            import httpx  # only a cycle with a webhook to call pays for it
-
-            self._client = httpx.Client(follow_redirects=False)
-        return self._client
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
 
     def send(self, destination: str, payload: Mapping[str, JSON], timeout: float) -> SendResult:
-        import httpx
-
         url = webhook_url(destination, self._slack)
-        if url is None:
-            return SendResult(False, error=f"no webhook URL configured for {destination}")
-        try:
-            response = self._http().post(url, json=dict(payload), timeout=timeout)
-        except httpx.HTTPError as exc:
-            return SendResult(False, error=scrub(describe(exc), (url,)), retryable=True)
-        status = response.status_code
-        return http_result(status, response.text, response.headers, url, ok=status == 200)
+        return self.post(url, destination, payload, timeout, ok=lambda status: status == 200)
 
 
 class WebApiTransport:
