@@ -53,7 +53,7 @@ from auditor.metrics import Metrics
 from auditor.model import Clock, SystemClock
 from auditor.pipeline import CycleOptions, CycleResult, preflight, publish_latest, run_cycle
 from auditor.settings import ConfigError, Settings
-from auditor.store import CycleRecord, Store
+from auditor.store import Store
 
 log = structlog.get_logger("auditor.daemon")
 
@@ -101,15 +101,16 @@ def expected_interval(expression: str, now: datetime) -> float:
 
 
 class _LeaderStore(Store):
-    """The store as a cycle sees it: it commits only while this replica holds the lease."""
+    """The store as a cycle sees it: it commits and acts only while this replica holds the
+    lease (`fence`, which the pipeline calls before the commit and the first remediation
+    call: the one lease check)."""
 
-    def __init__(self, store: Store, fence: Callable[[], None]) -> None:
+    def __init__(self, store: Store, check: Callable[[], None]) -> None:
         super().__init__(store.engine)
-        self.fence = fence
+        self._check = check
 
-    def commit_cycle(self, record: CycleRecord) -> None:
-        self.fence()
-        super().commit_cycle(record)
+    def fence(self) -> None:
+        self._check()
 
     def close(self) -> None:
         """The engine belongs to the daemon's store; the daemon closes it."""
@@ -128,8 +129,7 @@ def _default_runner(
     )
 
     def run(store: Store) -> CycleResult:
-        fence = store.fence if isinstance(store, _LeaderStore) else None
-        chosen = replace(options, fence=fence, events_coverage=coverage())
+        chosen = replace(options, events_coverage=coverage())
         return run_cycle(settings, clock=clock, store=store, options=chosen)
 
     return run

@@ -210,6 +210,16 @@ class SlackConfig(_Section):
     api_url: str | None = None  # Web API base URL override (Slack Enterprise Grid / tests)
 
 
+class WebhookConfig(_Section):
+    """A generic JSON webhook (notify/webhook.py): every alert at or above `min_severity`,
+    every coverage and remediation alert, as one JSON document per alert. The URL is a
+    secret: by reference to an environment variable or a file only."""
+
+    url_env: str | None = None
+    url_file: Path | None = None
+    min_severity: Severity = Severity.HIGH
+
+
 class RemediationConfig(_Section):
     mode: Literal["off", "dry-run", "enforce"] = "dry-run"
     rules: tuple[str, ...] = ()
@@ -408,6 +418,7 @@ class Settings(BaseSettings):
     reports: ReportsConfig = ReportsConfig()
     signing: SigningConfig = SigningConfig()
     slack: SlackConfig = SlackConfig()
+    webhook: WebhookConfig = WebhookConfig()
     remediation: RemediationConfig = RemediationConfig()
     api: ApiConfig = ApiConfig()
     metrics: MetricsConfig = MetricsConfig()

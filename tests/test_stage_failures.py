@@ -17,11 +17,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from auditor import pipeline
 from auditor.aws import AwsSessions
 from auditor.errors import ExitCode
 from auditor.model import FixedClock, Severity, Status
-from auditor.pipeline import CycleOptions, CycleResult, run_cycle
+from auditor.pipeline import CycleOptions, CycleResult, judge, run_cycle, values
 from auditor.report.signing import generate_ed25519_pem, write_private_key
 from auditor.settings import Settings
 from auditor.store import Store
@@ -83,7 +82,7 @@ def test_an_evaluation_crash_is_a_gap_and_resolves_nothing(
     assert any(t.finding.status is Status.FAIL for t in before.values())
 
     with monkeypatch.context() as patch:
-        patch.setattr(pipeline, "evaluate", _boom)
+        patch.setattr(judge, "evaluate", _boom)
         crashed = cycles.run()
     assert crashed.exit_code(Severity.CRITICAL) is ExitCode.INCOMPLETE
     assert crashed.delta.resolved == ()
@@ -111,7 +110,7 @@ def test_an_alert_planning_crash_is_recorded_but_hides_nothing(
     cycles = Cycles(settings)
     cycles.run()
     with monkeypatch.context() as patch:
-        patch.setattr(pipeline, "plan_messages", _boom)
+        patch.setattr(values, "plan_messages", _boom)
         crashed = cycles.run(transport=_Capture())
     assert crashed.exit_code(Severity.CRITICAL) is ExitCode.INCOMPLETE
     assert {g.operation for g in crashed.snapshot.gaps} == {"auditor:alerts"}

@@ -1,4 +1,4 @@
-"""`auditor notify test`: prove every configured Slack destination can be reached."""
+"""`auditor notify test`: prove every configured alert destination can be reached."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import argparse
 from pathlib import Path
 
 DESCRIPTION = """\
-Send a test message to each configured Slack destination (the default webhook or channel,
-every route and every tag channel) and print ok or failed for each. Secrets are read from
-the environment variables or files the config names and are never printed.
+Send a test message to each configured alert destination (Slack's default webhook or
+channel, every route and every tag channel, and the JSON webhook of `webhook:`) and print
+ok or failed for each. Secrets are read from the environment variables or files the config
+names and are never printed.
 
 example:
   AUDITOR_SLACK_WEBHOOK=https://hooks.slack.com/services/... auditor notify test
@@ -19,7 +20,7 @@ example:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "notify",
-        help="Slack alerts",
+        help="alerts (Slack, JSON webhook)",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -43,11 +44,11 @@ def handle(args: argparse.Namespace) -> int:
     from auditor.settings import load_settings
 
     settings = load_settings(args.config)
-    outcomes = send_test_messages(settings.slack, SystemClock())
+    outcomes = send_test_messages(settings, SystemClock())
     if not outcomes:
         print(
-            "nothing to test: no Slack destination is configured "
-            "(set AUDITOR_SLACK_WEBHOOK, or slack.token_env with slack.default_channel)"
+            "nothing to test: no alert destination is configured (set AUDITOR_SLACK_WEBHOOK, "
+            "or slack.token_env with slack.default_channel, or webhook.url_env)"
         )
         return ExitCode.BAD_INPUT
     for destination, error in outcomes.items():

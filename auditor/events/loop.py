@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
 import structlog
 
@@ -32,7 +31,6 @@ class FeedLoop:
         work_lock: threading.Lock,
         leading: Callable[[], bool],
         metrics: Metrics,
-        fence: Callable[[], None] | None = None,
     ) -> None:
         self.feed = feed
         self.cycler = cycler
@@ -40,7 +38,6 @@ class FeedLoop:
         self._work_lock = work_lock
         self._leading = leading
         self.metrics = metrics
-        self._fence = fence
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -49,8 +46,6 @@ class FeedLoop:
 
     def _handle(self, batch: Sequence[Received]) -> MicroResult:
         with self._work_lock:
-            if self._fence is not None:
-                self.cycler.options = replace(self.cycler.options, fence=self._fence)
             return self.cycler.run(self._store(), batch)
 
     def step(self) -> PollResult | None:

@@ -32,21 +32,27 @@ from auditor.model import (
     AccessRecord,
     Attribution,
     Clock,
+    FindingDelta,
     Snapshot,
     SnapshotView,
     SystemClock,
     finding_id,
 )
-from auditor.notify import active_destinations, plan_messages
 from auditor.pipeline import (
+    CycleContext,
     CycleOptions,
     CycleResult,
+    Decided,
     Preflight,
-    _deliver,
-    _execute,
-    _plan,
+    alert_plan,
+    enforcing,
     preflight,
+    recorded_actions,
+    remediating,
+    remediation_plan,
 )
+from auditor.pipeline.act import act
+from auditor.pipeline.deliver import deliver
 from auditor.remediate.plan import Plan
 from auditor.settings import Settings
 from auditor.store import CycleRecord, EventRecord, Store
@@ -199,30 +205,15 @@ class MicroCycler:
         who = _with_new_attributions(store, scoped, used, view)
         evaluation = attribute(evaluation, who, open_before)
         delta = compute_delta(in_scope, evaluation, now, gaps=snapshot.gaps)
-        infos = {r.id: rules.info(r.id) for r in rules.rules}
-
-        decided = Plan(cycle_id=snapshot.id, mode="off")
-        if options.remediate and settings.remediation.mode != "off":
-            decided = _plan(settings, snapshot, delta, infos, store, now)
-        enforcing = settings.remediation.mode == "enforce" and bool(decided.planned)
-        actions = (
-            decided.records if enforcing else _execute(settings, decided, self.sessions, clock)
-        )
-        alerting = options.send_alerts and (
-            options.transport is not None or bool(active_destinations(settings.slack))
-        )
-        messages = (
-            plan_messages(delta, (), actions, infos, settings.slack, None, now) if alerting else ()
-        )
-        fence = options.fence or (lambda: None)
-        fence()
-        store.commit_cycle(
+        ctx = CycleContext(settings, clock, self.sessions, store, options, rules, exemptions)
+        decided = self._decide(ctx, snapshot, delta, now)
+        store.commit_cycle(  # after the lease check (store.fence)
             CycleRecord(
                 snapshot=snapshot,
                 evaluation=evaluation,
                 tracked=delta.new + delta.still_open + delta.resolved,
-                actions=actions,
-                outbox=messages,
+                actions=decided.actions,
+                outbox=decided.messages,
                 metadata={
                     "micro": True,
                     "events": len(used),
@@ -234,23 +225,16 @@ class MicroCycler:
             )
         )
         self._base = snapshot
-        if enforcing:
-            fence()
-            actions = _execute(settings, decided, self.sessions, clock)
-            store.record_actions(actions)
-            if alerting:
-                store.outbox().enqueue(
-                    plan_messages(delta, (), actions, infos, settings.slack, None, now)
-                )
-        sent, pending = _deliver(settings, store, options, clock) if alerting else (0, 0)
+        actions = act(ctx, decided)
+        delivered = deliver(ctx, alerting=decided.alerts is not None)
         result = CycleResult(
             cycle_id=snapshot.id,
             snapshot=snapshot,
             evaluation=evaluation,
             delta=delta,
             actions=actions,
-            alerts_sent=sent,
-            alerts_pending=pending,
+            alerts_sent=delivered.sent,
+            alerts_pending=delivered.pending,
             duration_seconds=time.perf_counter() - began,
             counts={"events": len(used), "recollected": len(rec.resources)},
         )
@@ -266,6 +250,20 @@ class MicroCycler:
             duration_s=round(result.duration_seconds, 3),
         )
         return result
+
+    @staticmethod
+    def _decide(
+        ctx: CycleContext, snapshot: Snapshot, delta: FindingDelta, now: datetime
+    ) -> Decided:
+        """The remediation plan and the alerts of the resources in scope (no coverage alerts:
+        the full cycle owns those)."""
+        decided = Plan(cycle_id=snapshot.id, mode="off")
+        if remediating(ctx):
+            decided = remediation_plan(ctx, snapshot, delta, now)
+        actions = recorded_actions(ctx, decided)
+        alerts = alert_plan(ctx, delta, (), None, now)
+        messages = alerts.messages(actions) if alerts is not None else ()
+        return Decided(snapshot, decided, actions, messages, alerts, None, enforcing(ctx, decided))
 
 
 def merged(

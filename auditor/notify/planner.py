@@ -1,14 +1,15 @@
-"""Plan the Slack messages of one cycle: a pure function of the cycle's results.
+"""Plan the alerts of one cycle: a pure function of the cycle's results.
 
 Only changes are sent: new violations and resolved ones. Still-open findings stay quiet,
 except critical ones, reminded every `reminder_hours` since first seen. Coverage gaps are
-alerts too. Every message has an idempotency key derived from what it says and where it
-goes, so planning the same cycle twice enqueues nothing new.
+alerts too. Every alert has an idempotency key derived from what it says and where it
+goes, so planning the same cycle twice enqueues nothing new. Alerts are channel-neutral
+values (`notify.alert`); each channel renders them (`notify.channels`).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,7 +20,6 @@ from auditor.model import (
     ActionStatus,
     CollectionGap,
     FindingDelta,
-    OutboxMessage,
     RuleInfo,
     Severity,
     Status,
@@ -28,9 +28,16 @@ from auditor.model import (
     iso,
     sha256_hex,
 )
-from auditor.notify import render
-from auditor.notify.redact import redact_payload
-from auditor.notify.routing import default_destination, route_finding, route_gap
+from auditor.notify.alert import (
+    Alert,
+    AlertKind,
+    Destination,
+    Subscription,
+    age_text,
+    count_line,
+    severity_order,
+)
+from auditor.notify.routing import catch_all, route_finding, route_gap
 from auditor.settings import SlackConfig
 
 MAX_GAP_LINES = 40
@@ -38,8 +45,8 @@ GAPS = "gaps"  # the kind (key prefix) of coverage alerts
 MAX_ACTION_LINES = 20
 
 
-def _key(kind: str, destination: str, identity: JSON) -> str:
-    return f"{kind}:{sha256_hex(canonical_json([destination, identity]))[:24]}"
+def _key(kind: str, destination: Destination, identity: JSON) -> str:
+    return f"{kind}:{sha256_hex(canonical_json([str(destination), identity]))[:24]}"
 
 
 def _unique(findings: Iterable[TrackedFinding]) -> list[TrackedFinding]:
@@ -47,103 +54,105 @@ def _unique(findings: Iterable[TrackedFinding]) -> list[TrackedFinding]:
     return list({tf.id: tf for tf in findings}.values())
 
 
-def _by_destination(
-    findings: Iterable[TrackedFinding], slack: SlackConfig
-) -> dict[str, list[TrackedFinding]]:
-    out: dict[str, list[TrackedFinding]] = defaultdict(list)
-    for tf in findings:
-        for destination in route_finding(tf.finding, slack):
-            out[destination].append(tf)
-    return out
-
-
-def _messages(
-    kind: str,
-    destination: str,
-    identity: JSON,
-    payloads: Sequence[dict[str, JSON]],
-    now: datetime,
-    *,
-    key: str | None = None,
-) -> list[OutboxMessage]:
-    base = key or _key(kind, destination, identity)
-    out: list[OutboxMessage] = []
-    for i, payload in enumerate(payloads, 1):
-        key = base if len(payloads) == 1 else f"{base}:{i}of{len(payloads)}"
-        out.append(OutboxMessage(key, destination, redact_payload(payload), now))
-    return out
-
-
-def _action_notes(actions: Sequence[ActionRecord]) -> dict[str, str]:
-    notes: dict[str, str] = {}
-    for a in actions:
-        for fid in a.finding_ids:
-            notes.setdefault(
-                fid, f":gear: remediation: {render.escape(a.action)} {a.status.value} ({a.mode})"
-            )
-    return notes
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
 
 
 @dataclass(frozen=True, slots=True)
 class _Cycle:
-    """What every message of the cycle shares."""
+    """What every alert of the cycle shares."""
 
     rules: Mapping[str, RuleInfo]
     slack: SlackConfig
-    foot: str
+    report_url: str | None
     now: datetime
+    also: tuple[Subscription, ...] = ()
     # when each coverage alert (by its stable key) was first queued: reminders count from it
     gap_alerts: Mapping[str, datetime] = field(default_factory=dict)
+    remediation: Mapping[str, ActionRecord] = field(default_factory=dict)
 
     def top(self, findings: list[TrackedFinding]) -> tuple[list[TrackedFinding], ...]:
-        ordered = sorted(findings, key=render.severity_order)
+        ordered = sorted(findings, key=severity_order)
         n = self.slack.max_findings_per_message
         return ordered, ordered[:n], ordered[n:]
 
+    def alert(
+        self, key: str, kind: AlertKind, destination: Destination, title: str, **what: object
+    ) -> Alert:
+        return Alert(
+            key,
+            kind,
+            destination,
+            title,
+            self.now,
+            self.report_url,
+            rules=self.rules,
+            **what,  # type: ignore[arg-type]
+        )
 
-def _new_violations(
-    c: _Cycle, destination: str, findings: list[TrackedFinding], notes: Mapping[str, str]
-) -> list[OutboxMessage]:
+    def routes(self, findings: Iterable[TrackedFinding]) -> dict[Destination, list[TrackedFinding]]:
+        out: dict[Destination, list[TrackedFinding]] = defaultdict(list)
+        for tf in findings:
+            for destination in route_finding(tf.finding, self.slack, self.also):
+                out[destination].append(tf)
+        return out
+
+
+def _remediation_of(actions: Sequence[ActionRecord]) -> dict[str, ActionRecord]:
+    """The first action of each finding it acts on."""
+    notes: dict[str, ActionRecord] = {}
+    for a in actions:
+        for fid in a.finding_ids:
+            notes.setdefault(fid, a)
+    return notes
+
+
+def _new_violations(c: _Cycle, destination: Destination, findings: list[TrackedFinding]) -> Alert:
     findings, shown, rest = c.top(findings)
-    n = len(findings)
-    title = f"{n} new violation{'s' if n != 1 else ''} ({render.count_line(findings)})"
-    summary = f"…and {len(rest)} more: {render.count_line(rest)}" if rest else None
-    blocks = [render.finding_block(tf, c.rules, note=notes.get(tf.id)) for tf in shown]
-    payloads = render.pack(":rotating_light: " + title, title, blocks, c.foot, summary)
+    title = f"{_plural(len(findings), 'new violation')} ({count_line(findings)})"
+    summary = f"…and {len(rest)} more: {count_line(rest)}" if rest else None
     identity = sorted([tf.id, iso(tf.first_seen)] for tf in findings)
-    return _messages("new", destination, identity, payloads, c.now)
+    shown_ids = {tf.id for tf in shown}
+    return c.alert(
+        _key("new", destination, identity),
+        "new",
+        destination,
+        title,
+        findings=tuple(shown),
+        summary=summary,
+        remediation={k: v for k, v in c.remediation.items() if k in shown_ids},
+    )
 
 
-def _resolved(c: _Cycle, destination: str, findings: list[TrackedFinding]) -> list[OutboxMessage]:
+def _resolved(c: _Cycle, destination: Destination, findings: list[TrackedFinding]) -> Alert:
     findings, shown, rest = c.top(findings)
-    n = len(findings)
-    title = f"{n} violation{'s' if n != 1 else ''} resolved ({render.count_line(findings)})"
-    summary = f"…and {len(rest)} more resolved: {render.count_line(rest)}" if rest else None
-    blocks = [render.resolved_block(tf, c.rules) for tf in shown]
-    payloads = render.pack(":white_check_mark: " + title, title, blocks, c.foot, summary)
+    title = f"{_plural(len(findings), 'violation')} resolved ({count_line(findings)})"
+    summary = f"…and {len(rest)} more resolved: {count_line(rest)}" if rest else None
     identity = sorted([tf.id, iso(tf.resolved_at or tf.last_seen)] for tf in findings)
-    return _messages("resolved", destination, identity, payloads, c.now)
+    return c.alert(
+        _key("resolved", destination, identity),
+        "resolved",
+        destination,
+        title,
+        findings=tuple(shown),
+        summary=summary,
+    )
 
 
-def _reminders(c: _Cycle, still_open: Iterable[TrackedFinding]) -> list[OutboxMessage]:
-    rules, slack, foot, now = c.rules, c.slack, c.foot, c.now
-    interval = slack.reminder_hours * 3600
-    out: list[OutboxMessage] = []
-    for tf in sorted(still_open, key=render.severity_order):
+def _reminders(c: _Cycle, still_open: Iterable[TrackedFinding]) -> list[Alert]:
+    interval = c.slack.reminder_hours * 3600
+    out: list[Alert] = []
+    for tf in sorted(still_open, key=severity_order):
         f = tf.finding
         if f.status is not Status.FAIL or f.severity is not Severity.CRITICAL:
             continue
-        n = int((now - tf.first_seen).total_seconds() // interval)
+        n = int((c.now - tf.first_seen).total_seconds() // interval)
         if n < 1:
             continue
-        age = render.age_text(now - tf.first_seen)
-        title = f"Critical violation still open after {age}"
-        for destination in route_finding(f, slack):
-            payload = render.pack(
-                ":alarm_clock: " + title, title, [render.finding_block(tf, rules)], foot
-            )[0]
+        title = f"Critical violation still open after {age_text(c.now - tf.first_seen)}"
+        for destination in route_finding(f, c.slack, c.also):
             key = f"remind:{tf.id}:{n}:{destination}"
-            out.append(OutboxMessage(key, destination, redact_payload(payload), now))
+            out.append(c.alert(key, "remind", destination, title, findings=(tf,)))
     return out
 
 
@@ -163,27 +172,29 @@ def _gap_order(gap: CollectionGap) -> list[str]:
     return [str(x) if x is not None else "" for x in _gap_identity(gap)]
 
 
-def _coverage(
+def _gaps_by_destination(
     c: _Cycle, gaps: Sequence[CollectionGap], unknown: Sequence[TrackedFinding]
-) -> list[OutboxMessage]:
-    """A gap is alerted when it appears, then reminded once per `reminder_hours` counted from
-    that first alert (never again because a clock boundary passed), not every cycle."""
-    slack, foot, now = c.slack, c.foot, c.now
-    interval = timedelta(hours=slack.reminder_hours)
-    per_destination: dict[str, list[CollectionGap]] = defaultdict(list)
+) -> dict[Destination, list[CollectionGap]]:
+    per_destination: dict[Destination, list[CollectionGap]] = defaultdict(list)
     for gap in gaps:
-        for destination in route_gap(gap, slack):
+        for destination in route_gap(gap, c.slack, c.also):
             per_destination[destination].append(gap)
     if unknown and not gaps:
-        default = default_destination(slack)
-        if default is not None:
-            per_destination[default] = []
-    out: list[OutboxMessage] = []
-    for destination, dest_gaps in per_destination.items():
+        for destination in catch_all(c.slack, c.also):
+            per_destination[destination] = []
+    return per_destination
+
+
+def _coverage(
+    c: _Cycle, gaps: Sequence[CollectionGap], unknown: Sequence[TrackedFinding]
+) -> list[Alert]:
+    """A gap is alerted when it appears, then reminded once per `reminder_hours` counted from
+    that first alert (never again because a clock boundary passed), not every cycle."""
+    interval = timedelta(hours=c.slack.reminder_hours)
+    out: list[Alert] = []
+    for destination, dest_gaps in _gaps_by_destination(c, gaps, unknown).items():
         ordered = sorted(dest_gaps, key=_gap_order)
-        lines = [f":warning: {render.escape(render.gap_line(g))}" for g in ordered]
-        shown, more = lines[:MAX_GAP_LINES], len(lines) - MAX_GAP_LINES
-        blocks = render.lines_sections(shown)
+        more = len(ordered) - MAX_GAP_LINES
         summary_parts = [f"…and {more} more gaps"] if more > 0 else []
         if unknown:
             summary_parts.append(
@@ -194,8 +205,6 @@ def _coverage(
             if dest_gaps
             else "Some findings could not be judged (unknown): the data they need is missing"
         )
-        summary = "; ".join(summary_parts) or None
-        payloads = render.pack(":warning: " + title, title, blocks, foot, summary)
         identity: JSON = (
             [_gap_identity(g) for g in ordered]
             if dest_gaps
@@ -203,10 +212,34 @@ def _coverage(
         )
         base = _key(GAPS, destination, identity)
         first = c.gap_alerts.get(base)
-        n = 0 if first is None else max(0, int((now - first) / interval))
-        key = base if n == 0 else f"{base}:r{n}"
-        out.extend(_messages(GAPS, destination, identity, payloads, now, key=key))
+        n = 0 if first is None else max(0, int((c.now - first) / interval))
+        out.append(
+            c.alert(
+                base if n == 0 else f"{base}:r{n}",
+                "gaps",
+                destination,
+                title,
+                gaps=tuple(ordered[:MAX_GAP_LINES]),
+                summary="; ".join(summary_parts) or None,
+            )
+        )
     return out
+
+
+def _actions_by_destination(
+    c: _Cycle, relevant: Sequence[ActionRecord], open_findings: Mapping[str, TrackedFinding]
+) -> dict[Destination, list[ActionRecord]]:
+    per_destination: dict[Destination, list[ActionRecord]] = defaultdict(list)
+    for action in relevant:
+        destinations: set[Destination] = set()
+        for fid in action.finding_ids:
+            if fid in open_findings:
+                destinations.update(route_finding(open_findings[fid].finding, c.slack, c.also))
+        if not destinations:
+            destinations = set(catch_all(c.slack, c.also))
+        for destination in sorted(destinations):
+            per_destination[destination].append(action)
+    return per_destination
 
 
 def _remediation(
@@ -214,46 +247,36 @@ def _remediation(
     actions: Sequence[ActionRecord],
     new_ids: set[str],
     open_findings: Mapping[str, TrackedFinding],
-) -> list[OutboxMessage]:
+) -> list[Alert]:
     """Executed and failed actions, and actions first planned for a new finding; a dry-run
     plan repeated every cycle for the same finding is not news."""
-    slack, foot, now = c.slack, c.foot, c.now
     relevant = [
         a
         for a in actions
         if a.status in (ActionStatus.EXECUTED, ActionStatus.FAILED)
         or new_ids.intersection(a.finding_ids)
     ]
-    per_destination: dict[str, list[ActionRecord]] = defaultdict(list)
-    for action in relevant:
-        destinations: set[str] = set()
-        for fid in action.finding_ids:
-            if fid in open_findings:
-                destinations.update(route_finding(open_findings[fid].finding, slack))
-        if not destinations:
-            default = default_destination(slack)
-            destinations = {default} if default is not None else set()
-        for destination in sorted(destinations):
-            per_destination[destination].append(action)
-    out: list[OutboxMessage] = []
-    for destination, dest_actions in per_destination.items():
+    out: list[Alert] = []
+    for destination, dest_actions in _actions_by_destination(c, relevant, open_findings).items():
         ordered = sorted(dest_actions, key=lambda a: (a.status.value, a.target_arn, a.id))
-        counts: dict[str, int] = defaultdict(int)
-        for a in ordered:
-            counts[a.status.value] += 1
+        counts = Counter(a.status.value for a in ordered)
         title = "Remediation: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-        lines = [render.action_line(a) for a in ordered[:MAX_ACTION_LINES]]
         more = len(ordered) - MAX_ACTION_LINES
-        summary = f"…and {more} more actions" if more > 0 else None
-        payloads = render.pack(
-            ":wrench: " + title, title, render.lines_sections(lines), foot, summary
-        )
         identity = sorted([a.id, a.status.value] for a in dest_actions)
-        out.extend(_messages("actions", destination, identity, payloads, now))
+        out.append(
+            c.alert(
+                _key("actions", destination, identity),
+                "actions",
+                destination,
+                title,
+                actions=tuple(ordered[:MAX_ACTION_LINES]),
+                summary=f"…and {more} more actions" if more > 0 else None,
+            )
+        )
     return out
 
 
-def plan_messages(
+def plan_alerts(
     delta: FindingDelta,
     gaps: Sequence[CollectionGap],
     actions: Sequence[ActionRecord],
@@ -262,19 +285,24 @@ def plan_messages(
     report_url: str | None,
     now: datetime,
     gap_alerts: Mapping[str, datetime] | None = None,
-) -> tuple[OutboxMessage, ...]:
-    """Every message this cycle should send, in sending order, each with its idempotency key.
-    `gap_alerts`: when each coverage alert was first queued (`coverage_alert_times`)."""
-    c = _Cycle(rules_info, slack, render.footer(now, report_url), now, gap_alerts or {})
+    also: Sequence[Subscription] = (),
+) -> tuple[Alert, ...]:
+    """Every alert this cycle should send, in sending order, each with its idempotency key.
+    `gap_alerts`: when each coverage alert was first queued; `also`: channels' catch-alls."""
+    c = _Cycle(
+        rules_info,
+        slack,
+        report_url,
+        now,
+        tuple(also),
+        gap_alerts or {},
+        _remediation_of(actions),
+    )
     new = [tf for tf in _unique(delta.new) if tf.finding.status is Status.FAIL]
     resolved = [tf for tf in _unique(delta.resolved) if tf.finding.status is Status.FAIL]
     unknown = [tf for tf in _unique(delta.open) if tf.finding.status is Status.UNKNOWN]
-    notes = _action_notes(actions)
-    out: list[OutboxMessage] = []
-    for destination, findings in _by_destination(new, slack).items():
-        out.extend(_new_violations(c, destination, findings, notes))
-    for destination, findings in _by_destination(resolved, slack).items():
-        out.extend(_resolved(c, destination, findings))
+    out: list[Alert] = [_new_violations(c, d, fs) for d, fs in c.routes(new).items()]
+    out.extend(_resolved(c, d, fs) for d, fs in c.routes(resolved).items())
     out.extend(_reminders(c, _unique(delta.still_open)))
     out.extend(_coverage(c, gaps, unknown))
     open_by_id = {tf.id: tf for tf in delta.open}

@@ -5,48 +5,36 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from auditor.model import JSON, Clock, OutboxMessage, iso
-from auditor.notify import render
+from auditor.model import Clock, iso
+from auditor.notify.alert import Alert
+from auditor.notify.channels import Transports, messages, subscriptions
 from auditor.notify.cycle import active_destinations
 from auditor.notify.deliver import RetryPolicy, deliver
 from auditor.notify.outbox import MemoryOutbox
-from auditor.notify.transport import SlackTransport, Transport
-from auditor.settings import SlackConfig
+from auditor.notify.transport import Transport
+from auditor.settings import Settings
 
-
-def payload_for_test(destination: str, clock: Clock) -> dict[str, JSON]:
-    return {
-        "text": "auditor test message",
-        "blocks": [
-            render.header(":white_check_mark: auditor test message"),
-            render.section(
-                f"If you can read this, auditor can post alerts to {render.code(destination)}."
-            ),
-            render.context(render.footer(clock.now(), None)),
-        ],
-    }
+TITLE = "auditor test message"
 
 
 def send_test_messages(
-    slack: SlackConfig,
+    settings: Settings,
     clock: Clock,
     transport: Transport | None = None,
     *,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, str | None]:
     """Destination -> None when delivered, else the (scrubbed) error. Empty: nothing set up."""
-    destinations = active_destinations(slack)
+    slack = settings.slack
+    destinations = active_destinations(slack, subscriptions(settings))
     if not destinations:
         return {}
     outbox = MemoryOutbox()
     now = clock.now()
     outbox.enqueue(
-        [
-            OutboxMessage(f"test:{d}:{iso(now)}", d, payload_for_test(d, clock), now)
-            for d in destinations
-        ]
+        messages(Alert(f"test:{d}:{iso(now)}", "test", d, TITLE, now) for d in destinations)
     )
-    sender = transport or SlackTransport(slack)
+    sender = transport or Transports(settings)
     try:
         deliver(
             outbox,
@@ -57,7 +45,7 @@ def send_test_messages(
             sleep=sleep,
         )
     finally:
-        if isinstance(sender, SlackTransport):
+        if isinstance(sender, Transports):
             sender.close()
     return {
         m.destination: None if m.sent_at else (m.last_error or "not attempted: time budget spent")

@@ -1,34 +1,34 @@
-"""Sending one Slack message: incoming webhooks (httpx) and the Web API (slack_sdk).
+"""What every channel's transport shares: one attempt's result, the interface, and keeping
+secrets out of error texts.
 
-The webhook URL and the bot token are secrets. They are read when a message is sent, from
-the environment variable or file the config names, and never appear in a log line, an
-error string or an exception: every error text passes through `scrub`.
+A transport sends one payload to one destination and never raises for the remote side's
+errors; `deliver` owns retries, backoff and the time budget, the same for every channel.
 """
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from auditor.model import JSON
-from auditor.notify.routing import CHANNEL, FILE_WEBHOOK, WEBHOOK
-from auditor.settings import SlackConfig, secret_from
+
+if TYPE_CHECKING:
+    import httpx
+
+    from auditor.notify.alert import Alert, Subscription
+    from auditor.settings import Settings
 
 SCRUBBED = "«secret»"
-_SLACK_SECRETS = re.compile(
+_KNOWN_SECRETS = re.compile(
     r"(https?://hooks\.slack(-gov)?\.com/\S+|xox[a-z]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+)"
-)
-_RETRYABLE_API_ERRORS = frozenset(
-    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
 
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
-    """The outcome of one HTTP attempt. `error` is always scrubbed of secrets."""
+    """The outcome of one attempt. `error` is always scrubbed of secrets."""
 
     ok: bool
     status: int | None = None
@@ -39,16 +39,27 @@ class SendResult:
 
 class Transport(Protocol):
     def send(self, destination: str, payload: Mapping[str, JSON], timeout: float) -> SendResult:
-        """One attempt to deliver `payload` to `destination`; never raises for Slack errors."""
+        """One attempt to deliver `payload` to `destination`; never raises for remote errors."""
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A notification channel: how an alert looks there and how it is sent there.
+    `subscriptions`: the destinations its own config section subscribes to every alert
+    (Slack's destinations come from its routes instead, `notify.routing`)."""
+
+    render: Callable[[Alert], list[dict[str, JSON]]]
+    transport: Callable[[Settings], Transport]
+    subscriptions: Callable[[Settings], tuple[Subscription, ...]] = lambda _: ()
+
+
 def scrub(text: str, secrets: tuple[str | None, ...] = ()) -> str:
-    """`text` without the given secret values or anything shaped like a Slack secret."""
+    """`text` without the given secret values or anything shaped like a known secret."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, SCRUBBED)
-    return _SLACK_SECRETS.sub(SCRUBBED, text)
+    return _KNOWN_SECRETS.sub(SCRUBBED, text)
 
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
@@ -63,39 +74,37 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
     return None
 
 
-def webhook_url(destination: str, slack: SlackConfig) -> str | None:
-    """The URL of a `webhook:<ENV VAR>` destination; the configured default webhook also
-    falls back to `webhook_url_file`."""
-    if destination == FILE_WEBHOOK:
-        return secret_from(None, slack.webhook_url_file)
-    name = destination.removeprefix(WEBHOOK)
-    if name == slack.webhook_url_env:
-        return secret_from(name, slack.webhook_url_file)
-    return secret_from(name, None)
-
-
-def bot_token(slack: SlackConfig) -> str | None:
-    return secret_from(slack.token_env, slack.token_file)
-
-
-if TYPE_CHECKING:
-    import httpx
-
-
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
+    """An exception as text for an error message (scrub it before use)."""
     return f"{type(exc).__name__}: {exc}"
 
 
-class WebhookTransport:
-    """POST the payload as JSON to an incoming webhook."""
+def http_result(
+    status: int, body: str, headers: Mapping[str, str], secret: str, *, ok: bool
+) -> SendResult:
+    """A webhook's answer: `ok`, or an error of which 429 and 5xx are retried (honouring
+    Retry-After)."""
+    if ok:
+        return SendResult(True, status=status)
+    return SendResult(
+        False,
+        status=status,
+        error=f"HTTP {status}: {scrub(body[:200].strip(), (secret,))}",
+        retryable=status == 429 or status >= 500,
+        retry_after=retry_after_seconds(headers) if status == 429 else None,
+    )
 
-    def __init__(self, slack: SlackConfig, client: httpx.Client | None = None) -> None:
-        self._slack = slack
+
+class JsonPost:
+    """POSTs payloads as JSON to webhook URLs through one httpx client, created on first use
+    (only a cycle with a webhook to call pays for the import). Redirects are not followed."""
+
+    def __init__(self, client: httpx.Client | None = None) -> None:
         self._client = client
 
     def _http(self) -> httpx.Client:
         if self._client is None:
-            import httpx  # only a cycle with a webhook to call pays for it
+            import httpx
 
             self._client = httpx.Client(follow_redirects=False)
         return self._client
@@ -104,84 +113,22 @@ class WebhookTransport:
         if self._client is not None:
             self._client.close()
 
-    def send(self, destination: str, payload: Mapping[str, JSON], timeout: float) -> SendResult:
+    def post(
+        self,
+        url: str | None,
+        destination: str,
+        payload: Mapping[str, JSON],
+        timeout: float,
+        ok: Callable[[int], bool],
+    ) -> SendResult:
+        """One attempt; `url` is a secret, scrubbed from every error text."""
         import httpx
 
-        url = webhook_url(destination, self._slack)
         if url is None:
             return SendResult(False, error=f"no webhook URL configured for {destination}")
         try:
             response = self._http().post(url, json=dict(payload), timeout=timeout)
         except httpx.HTTPError as exc:
-            return SendResult(False, error=scrub(_describe(exc), (url,)), retryable=True)
+            return SendResult(False, error=scrub(describe(exc), (url,)), retryable=True)
         status = response.status_code
-        if status == 200:
-            return SendResult(True, status=status)
-        body = scrub(response.text[:200].strip(), (url,))
-        return SendResult(
-            False,
-            status=status,
-            error=f"HTTP {status}: {body}",
-            retryable=status == 429 or status >= 500,
-            retry_after=retry_after_seconds(response.headers) if status == 429 else None,
-        )
-
-
-class WebApiTransport:
-    """`chat.postMessage` with the bot token, through slack_sdk's WebClient."""
-
-    def __init__(self, slack: SlackConfig) -> None:
-        self._slack = slack
-
-    def send(self, destination: str, payload: Mapping[str, JSON], timeout: float) -> SendResult:
-        from slack_sdk import WebClient
-        from slack_sdk.errors import SlackApiError
-
-        token = bot_token(self._slack)
-        if token is None:
-            return SendResult(False, error="no bot token configured (slack.token_env/token_file)")
-        quiet = logging.getLogger("auditor.notify.slack_sdk")
-        quiet.setLevel(logging.WARNING)
-        client = WebClient(
-            token=token,
-            base_url=self._slack.api_url or "https://slack.com/api/",
-            timeout=max(1, round(timeout)),
-            logger=quiet,
-            retry_handlers=[],  # deliver() owns retries and the time budget
-        )
-        channel = destination.removeprefix(CHANNEL)
-        try:
-            client.chat_postMessage(
-                channel=channel, text=str(payload.get("text", "")), blocks=payload.get("blocks")
-            )
-        except SlackApiError as exc:
-            status = int(exc.response.status_code)
-            code = str(exc.response.get("error") or f"HTTP {status}")
-            return SendResult(
-                False,
-                status=status,
-                error=scrub(f"Slack API error: {code}", (token,)),
-                retryable=status == 429 or status >= 500 or code in _RETRYABLE_API_ERRORS,
-                retry_after=retry_after_seconds(dict(exc.response.headers or {})),
-            )
-        except (OSError, ValueError) as exc:  # URLError, timeouts, refused connections
-            return SendResult(False, error=scrub(_describe(exc), (token,)), retryable=True)
-        return SendResult(True, status=200)
-
-
-class SlackTransport:
-    """Sends each destination the way its prefix says: webhook or channel."""
-
-    def __init__(self, slack: SlackConfig, client: httpx.Client | None = None) -> None:
-        self.webhook = WebhookTransport(slack, client)
-        self.web_api = WebApiTransport(slack)
-
-    def send(self, destination: str, payload: Mapping[str, JSON], timeout: float) -> SendResult:
-        if destination.startswith(WEBHOOK):
-            return self.webhook.send(destination, payload, timeout)
-        if destination.startswith(CHANNEL):
-            return self.web_api.send(destination, payload, timeout)
-        return SendResult(False, error=f"unknown destination kind: {destination}")
-
-    def close(self) -> None:
-        self.webhook.close()
+        return http_result(status, response.text, response.headers, url, ok=ok(status))

@@ -31,9 +31,13 @@ _MAX_TEXT = 300
 _MAX_DEPTH = 4
 
 
-def kill_switch_engaged(config: RemediationConfig, environ: Mapping[str, str]) -> bool:
-    """The kill switch is on if the config says so OR the environment variable is set."""
-    return config.kill_switch or environ.get(KILL_SWITCH_ENV, "").strip().lower() in _TRUE
+def kill_switch_engaged(
+    config: RemediationConfig, environ: Mapping[str, str] | None = None
+) -> bool:
+    """The kill switch is on if the config says so OR the environment variable is set
+    (`environ`: the process environment when None)."""
+    env = os.environ if environ is None else environ
+    return config.kill_switch or env.get(KILL_SWITCH_ENV, "").strip().lower() in _TRUE
 
 
 def trim(value: Any, depth: int = 0) -> JSON:

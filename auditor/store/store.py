@@ -85,8 +85,14 @@ class Store:
         with self._engine.connect() as conn, conn.begin():
             yield conn
 
+    def fence(self) -> None:
+        """Raise if this process may no longer write a cycle: called right before a cycle
+        commits and before its first remediation call. Nothing here; the daemon's store of
+        a replica that lost its lease raises (the one lease check)."""
+
     def commit_cycle(self, record: CycleRecord) -> None:
-        """Everything of one cycle, or nothing."""
+        """Everything of one cycle, or nothing (after `fence`)."""
+        self.fence()
         snapshot = record.snapshot
         at = record.evaluation.evaluated_at if record.evaluation else snapshot.finished_at
         observed = {f.id for f in record.evaluation.findings} if record.evaluation else set[str]()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import select
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +31,10 @@ class Scripted:
     status: int
     body: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    hang: bool = False  # answer nothing; wait until the client gives up
+
+
+HANG_LIMIT_SECONDS = 30.0  # a hung request is let go after this, whatever the client does
 
 
 class FakeSlack:
@@ -41,6 +47,7 @@ class FakeSlack:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
+        self.abandoned_after: list[float] = []  # seconds each hung request was held open
 
     @property
     def webhook_url(self) -> str:
@@ -52,6 +59,11 @@ class FakeSlack:
 
     def fail_next(self, status: int, body: str = "", headers: dict[str, str] | None = None) -> None:
         self.script.append(Scripted(status, body, headers or {}))
+
+    def hang_next(self) -> None:
+        """The next request gets no answer: the server holds it until the client closes the
+        connection (its timeout) and records how long that took."""
+        self.script.append(Scripted(0, hang=True))
 
     def payloads(self, path_prefix: str = "") -> list[dict[str, Any]]:
         with self._lock:
@@ -73,7 +85,9 @@ class FakeSlack:
                         fake.received.append(
                             Received(self.path, body, self.headers.get("Authorization"))
                         )
-                if scripted is not None:
+                if scripted is not None and scripted.hang:
+                    fake.abandoned_after.append(self._held_until_closed())
+                elif scripted is not None:
                     self._answer(scripted.status, scripted.body, scripted.headers)
                 elif self.path == WEBHOOK_PATH:
                     self._answer(200, "ok", {"Content-Type": "text/plain"})
@@ -85,6 +99,16 @@ class FakeSlack:
                     self._answer(200, json.dumps(reply), {"Content-Type": "application/json"})
                 else:
                     self._answer(404, "no_service", {"Content-Type": "text/plain"})
+
+            def _held_until_closed(self) -> float:
+                """Seconds until the client closed the connection (readable with no data)."""
+                began = time.monotonic()
+                while time.monotonic() - began < HANG_LIMIT_SECONDS:
+                    readable, _, _ = select.select([self.connection], [], [], 0.05)
+                    if readable and not self.connection.recv(1):
+                        break
+                self.close_connection = True
+                return time.monotonic() - began
 
             def _answer(self, status: int, body: str, headers: dict[str, str]) -> None:
                 data = body.encode()

@@ -12,7 +12,13 @@ import pytest
 import structlog
 
 from auditor.model import FindingDelta, FixedClock, OutboxMessage
-from auditor.notify import MemoryOutbox, SlackTransport, deliver, notify_cycle
+from auditor.notify import (
+    MemoryOutbox,
+    SlackTransport,
+    deliver,
+    deliver_pending,
+    plan_messages,
+)
 from auditor.notify.deliver import RetryPolicy
 from auditor.settings import SlackConfig
 from tests.conftest import NOW
@@ -37,18 +43,27 @@ def cycle(
     fake_time: FakeTime,
     gaps: tuple[object, ...] = (),
 ) -> object:
-    transport = SlackTransport(slack)
-    try:
-        return notify_cycle(
-            outbox,
-            transport,
+    """One cycle's alerts as the pipeline handles them: planned into the outbox, then
+    everything pending delivered."""
+    clock = FixedClock(NOW + timedelta(minutes=minutes))
+    outbox.enqueue(
+        plan_messages(
             delta,
-            gaps,  # type: ignore[arg-type]
+            gaps,
             (),
             RULES,
             slack,
             "https://audit.example.com/r/1",
-            FixedClock(NOW + timedelta(minutes=minutes)),
+            clock.now(),  # type: ignore[arg-type]
+        )
+    )
+    transport = SlackTransport(slack)
+    try:
+        return deliver_pending(
+            outbox,
+            transport,
+            slack,
+            clock,
             deadline_seconds=30,
             sleep=fake_time.sleep,
             monotonic=fake_time.monotonic,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from auditor.model import FindingDelta, Severity
-from auditor.notify.planner import plan_messages
+from auditor.notify import plan_messages
 from auditor.settings import SlackConfig
 from tests.conftest import NOW
 from tests.notify.factories import RULES, gap, tracked

@@ -14,7 +14,7 @@ from auditor.model import (
     Status,
     TrackedFinding,
 )
-from auditor.notify.planner import plan_messages
+from auditor.notify import plan_messages
 from auditor.settings import SlackConfig
 from tests.conftest import NOW
 from tests.notify.factories import RULES, gap, tracked

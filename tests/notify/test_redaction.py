@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from auditor.model import FindingDelta
-from auditor.notify.planner import plan_messages
+from auditor.notify import plan_messages
 from auditor.notify.redact import REDACTED, redact_payload
 from auditor.settings import SlackConfig
 from tests.conftest import NOW

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from auditor.model import FindingDelta, Severity
-from auditor.notify.planner import plan_messages
+from auditor.model import Finding, FindingDelta, Severity
+from auditor.notify import plan_messages
 from auditor.notify.routing import route_finding
 from auditor.settings import SlackConfig, SlackRoute
 from tests.conftest import NOW
@@ -11,6 +11,12 @@ from tests.notify.factories import RULES, tracked
 from tests.notify.helpers import all_text
 
 DEFAULT = "webhook:AUDITOR_SLACK_WEBHOOK"
+
+
+def routed(finding: Finding, slack: SlackConfig) -> tuple[str, ...]:
+    """The destinations of a finding, as they are stored ("kind:target")."""
+    return tuple(str(d) for d in route_finding(finding, slack))
+
 
 CONFIG = SlackConfig(
     token_env="SLACK_BOT_TOKEN",
@@ -27,43 +33,39 @@ CONFIG = SlackConfig(
 
 def test_unmatched_finding_goes_to_the_default_channel() -> None:
     """No route applies: the default destination (the channel, since a token is set)."""
-    assert route_finding(tracked("ec2.ssh_keypair_attached", 1).finding, CONFIG) == (
+    assert routed(tracked("ec2.ssh_keypair_attached", 1).finding, CONFIG) == (
         "channel:#infra-alerts",
     )
 
 
 def test_route_by_severity() -> None:
     """Critical findings page #oncall (and only that route matched, so no default)."""
-    assert route_finding(tracked("ec2.secrets_in_user_data", 1).finding, CONFIG) == (
-        "channel:#oncall",
-    )
+    assert routed(tracked("ec2.secrets_in_user_data", 1).finding, CONFIG) == ("channel:#oncall",)
 
 
 def test_route_by_account_to_a_webhook() -> None:
     """A sandbox account's findings go to its own webhook, named by env var."""
     finding = tracked("ec2.ssh_keypair_attached", 1, account="333333333333").finding
-    assert route_finding(finding, CONFIG) == ("webhook:SANDBOX_WEBHOOK",)
+    assert routed(finding, CONFIG) == ("webhook:SANDBOX_WEBHOOK",)
 
 
 def test_route_by_rule_glob() -> None:
     """`ecs.*` catches every ECS rule."""
-    assert route_finding(tracked("ecs.mutable_image_tag", 1).finding, CONFIG) == (
-        "channel:#containers",
-    )
+    assert routed(tracked("ecs.mutable_image_tag", 1).finding, CONFIG) == ("channel:#containers",)
 
 
 def test_route_by_tag_glob_with_its_own_severity_floor() -> None:
     """team=data-* gets medium findings even though the global floor is high; others do not."""
     data = tracked("ec2.max_age", 1, tags={"team": "data-lake"}).finding
     other = tracked("ec2.max_age", 2, tags={"team": "web"}).finding
-    assert route_finding(data, CONFIG) == ("channel:#data",)
-    assert route_finding(other, CONFIG) == ()
+    assert routed(data, CONFIG) == ("channel:#data",)
+    assert routed(other, CONFIG) == ()
 
 
 def test_tag_channel_map() -> None:
     """team=payments maps to #payments-alerts through tag_channels."""
     finding = tracked("ec2.ssh_keypair_attached", 1, tags={"team": "payments"}).finding
-    assert route_finding(finding, CONFIG) == ("channel:#payments-alerts",)
+    assert routed(finding, CONFIG) == ("channel:#payments-alerts",)
 
 
 def test_every_matching_route_gets_its_own_message() -> None:
@@ -92,4 +94,4 @@ def test_every_matching_route_gets_its_own_message() -> None:
 def test_webhook_is_the_default_without_a_token() -> None:
     """With only the webhook configured, everything goes to it."""
     finding = tracked("ec2.ssh_keypair_attached", 1).finding
-    assert route_finding(finding, SlackConfig(default_channel="#ignored")) == (DEFAULT,)
+    assert routed(finding, SlackConfig(default_channel="#ignored")) == (DEFAULT,)

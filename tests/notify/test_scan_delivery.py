@@ -1,61 +1,84 @@
-"""The scan path delivers alerts through the one delivery path, with the configured
-per-request timeout (slack.timeout_seconds) reaching the transport."""
+"""`auditor scan` delivers alerts through the one delivery path, with the configured
+per-request timeout (slack.timeout_seconds) reaching the HTTP transport.
+
+A real `auditor scan` subprocess against a moto server process and a real HTTP server on
+127.0.0.1 standing in for Slack, which holds the first request open without answering.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from auditor.aws import AwsSessions
-from auditor.model import JSON
-from auditor.notify import SendResult
-from auditor.pipeline import CycleOptions, run_cycle
-from auditor.settings import Settings
-from auditor.store import Store
+from tests.daemon.processes import MotoProcess, aws_env
+from tests.notify.fakeslack import WEBHOOK_PATH, FakeSlack
+
+pytestmark = pytest.mark.slow
+
+REGION = "us-east-1"
 
 
-class RecordingTransport:
-    """A transport of our own interface that records the timeout of every request."""
+@pytest.fixture(scope="module")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A moto server process with one instance that has an SSH key pair (a high finding)."""
+    server = MotoProcess(tmp_path_factory.mktemp("moto") / "moto.log")
+    ec2 = boto3.client(
+        "ec2",
+        region_name=REGION,
+        endpoint_url=server.url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    ec2.create_key_pair(KeyName="ops")
+    image = ec2.register_image(Name="base", RootDeviceName="/dev/xvda")["ImageId"]
+    ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, KeyName="ops")
+    yield server.url
+    server.stop()
 
-    def __init__(self) -> None:
-        self.timeouts: list[float] = []
 
-    def send(self, destination: str, payload: Mapping[str, JSON], timeout: float) -> SendResult:
-        self.timeouts.append(timeout)
-        return SendResult(ok=True)
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    server = FakeSlack()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def test_slack_timeout_seconds_reaches_the_transport_on_the_scan_path(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    moto_endpoint: str, slack: FakeSlack, tmp_path: Path
 ) -> None:
-    """A cycle with a violation queues an alert and delivers it with slack.timeout_seconds."""
-    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-    monkeypatch.setenv("AUDITOR_SLACK_WEBHOOK", "https://hooks.slack.example/services/T/B/X")
-    with mock_aws():
-        ec2 = boto3.client("ec2", region_name="us-east-1")
-        ec2.create_key_pair(KeyName="ops")
-        ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, KeyName="ops")
-        settings = Settings(
-            store=f"sqlite:///{tmp_path}/auditor.db",
-            regions=["us-east-1"],
-            services=["ec2"],
-            slack={"timeout_seconds": 7.5},
-        )
-        transport = RecordingTransport()
-        store = Store.open(settings.store)
-        try:
-            result = run_cycle(
-                settings,
-                sessions=AwsSessions(base=boto3.Session(region_name="us-east-1")),
-                store=store,
-                options=CycleOptions(write_report=False, remediate=False, transport=transport),
-            )
-        finally:
-            store.close()
-    assert result.alerts_sent >= 1
-    assert transport.timeouts
-    assert {7.5} == set(transport.timeouts)
+    """Slack holds the first request open: with `slack.timeout_seconds: 1` the scan gives up
+    on it after about a second (the 10 s default would hold it ten times longer), retries,
+    and the alert is delivered by the second request; the cycle's result is unchanged."""
+    config = tmp_path / "auditor.yaml"
+    config.write_text(
+        f"store: sqlite:///{tmp_path / 'auditor.db'}\n"
+        f"regions: [{REGION}]\n"
+        "services: [ec2]\n"
+        "slack: {timeout_seconds: 1}\n"
+    )
+    env = aws_env(moto_endpoint)
+    env.update(AUDITOR_SLACK_WEBHOOK=slack.webhook_url, MOTO_EC2_LOAD_DEFAULT_AMIS="false")
+    slack.hang_next()
+    done = subprocess.run(
+        [sys.executable, "-m", "auditor", "scan", "--config", str(config), "--no-report"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert 1 == done.returncode, done.stderr
+    assert 1 == len(slack.abandoned_after)
+    assert slack.abandoned_after[0] < 5.0
+    headers = [p["blocks"][0]["text"]["text"] for p in slack.payloads(WEBHOOK_PATH)]
+    assert headers[0].startswith(":rotating_light: 2 new violations")
+    assert len(headers) == len(set(headers))  # each alert delivered once
+    assert slack.webhook_url not in done.stdout + done.stderr

@@ -4,9 +4,8 @@ that stay within Slack's limits (50 blocks, 3,000 characters per text, small pay
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from auditor.model import (
     JSON,
@@ -18,6 +17,7 @@ from auditor.model import (
     TrackedFinding,
     iso,
 )
+from auditor.notify.alert import age_text
 
 MAX_BLOCKS = 50
 MAX_TEXT = 3000
@@ -56,17 +56,6 @@ def owner_of(tags: Mapping[str, str]) -> tuple[str, str] | None:
         if lowered.get(name):
             return name, lowered[name]
     return None
-
-
-def severity_order(tf: TrackedFinding) -> tuple[int, str, str]:
-    f = tf.finding
-    return (-f.severity.rank, f.rule_id, f.resource.arn)
-
-
-def count_line(findings: Iterable[TrackedFinding]) -> str:
-    """Counts like "12 critical, 300 high", in severity order."""
-    counts = Counter(tf.finding.severity for tf in findings)
-    return ", ".join(f"{counts[s]} {s.value}" for s in Severity if counts[s])
 
 
 def _evidence_value(key: str, value: JSON) -> str:
@@ -112,13 +101,6 @@ def changed_by_line(finding: Finding) -> str | None:
 def rule_title(rule_id: str, rules: Mapping[str, RuleInfo]) -> str:
     info = rules.get(rule_id)
     return info.title if info is not None else rule_id
-
-
-def age_text(delta: timedelta) -> str:
-    hours = int(delta.total_seconds() // 3600)
-    if hours >= 48:
-        return f"{hours // 24} days"
-    return f"{hours} hours" if hours != 1 else "1 hour"
 
 
 def finding_block(
