@@ -63,6 +63,7 @@ def scrub(text: str, secrets: tuple[str | None, ...] = ()) -> str:
 
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds a 429 answer's Retry-After header asks to wait, if it says."""
     if not headers:
         return None
     for name, value in headers.items():

@@ -91,6 +91,7 @@ def render(alert: Alert) -> list[dict[str, JSON]]:
 
 
 def url_of(destination: str, config: WebhookConfig) -> str | None:
+    """The webhook URL a destination names, read from its variable or file."""
     target = Destination.parse(destination).target
     if target == FROM_FILE:
         return secret_from(None, config.url_file)

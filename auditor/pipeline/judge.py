@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from auditor.engine import Exemption, RuleSet, carry_over, compute_delta, evaluate
 from auditor.engine.history import baseline_arns, baseline_kinds, build_history
 from auditor.engine.reuse import Reuse, plan_reuse
-from auditor.pipeline.enrich import attributed, with_access
 from auditor.iac.load import with_declared_state
 from auditor.model import Clock, Evaluation, Finding, Service, Snapshot, TrackedFinding
+from auditor.pipeline.enrich import attributed, with_access
 from auditor.pipeline.preflight import tag_policy
 from auditor.pipeline.values import RULE_FINGERPRINTS, Collected, CycleContext, Judged
 from auditor.settings import Settings

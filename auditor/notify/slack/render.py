@@ -42,10 +42,12 @@ def escape(text: str) -> str:
 
 
 def clip(text: str, limit: int) -> str:
+    """Cut `text` to `limit` characters, ending with an ellipsis when cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def code(text: str, limit: int = FIELD_MAX) -> str:
+    """`text` as escaped inline code, clipped to `limit`."""
     return "`" + escape(clip(text, limit).replace("`", "'")) + "`"
 
 
@@ -99,6 +101,7 @@ def changed_by_line(finding: Finding) -> str | None:
 
 
 def rule_title(rule_id: str, rules: Mapping[str, RuleInfo]) -> str:
+    """The rule's title, or its id when the rule is unknown."""
     info = rules.get(rule_id)
     return info.title if info is not None else rule_id
 
@@ -106,6 +109,7 @@ def rule_title(rule_id: str, rules: Mapping[str, RuleInfo]) -> str:
 def finding_block(
     tf: TrackedFinding, rules: Mapping[str, RuleInfo], *, note: str | None = None
 ) -> dict[str, JSON]:
+    """The Block Kit section for one open finding."""
     f = tf.finding
     r = f.resource
     where = f"account {code(r.account)} · {code(r.region)}"
@@ -132,6 +136,7 @@ def finding_block(
 
 
 def resolved_block(tf: TrackedFinding, rules: Mapping[str, RuleInfo]) -> dict[str, JSON]:
+    """The Block Kit section for one resolved finding."""
     f = tf.finding
     r = f.resource
     end = tf.resolved_at or tf.last_seen
@@ -159,6 +164,7 @@ def gap_line(gap: CollectionGap) -> str:
 
 
 def action_line(action: ActionRecord) -> str:
+    """One mrkdwn line for a remediation action and its outcome."""
     return (
         f"*{escape(action.action)}* on {code(action.target_arn, 600)} — "
         f"{action.status.value} ({escape(action.mode)}): {escape(clip(action.reason, 300))}"
@@ -166,18 +172,22 @@ def action_line(action: ActionRecord) -> str:
 
 
 def section(text: str) -> dict[str, JSON]:
+    """A mrkdwn section block within Slack's text limit."""
     return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_TEXT)}}
 
 
 def header(text: str) -> dict[str, JSON]:
+    """A plain-text header block within Slack's header limit."""
     return {"type": "header", "text": {"type": "plain_text", "text": clip(text, HEADER_MAX)}}
 
 
 def context(text: str) -> dict[str, JSON]:
+    """A mrkdwn context block within Slack's text limit."""
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, MAX_TEXT)}]}
 
 
 def footer(now: datetime, report_url: str | None) -> str:
+    """The footer line: when, and a link to the report if there is one."""
     text = f"auditor · {iso(now)}"
     if report_url:
         safe = report_url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C")
@@ -203,6 +213,7 @@ def lines_sections(lines: Sequence[str]) -> list[dict[str, JSON]]:
 
 
 def payload_size(payload: Mapping[str, JSON]) -> int:
+    """Size in bytes of a payload as Slack receives it."""
     return len(json.dumps(payload, ensure_ascii=False).encode())
 
 

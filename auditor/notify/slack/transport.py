@@ -47,6 +47,7 @@ def webhook_url(destination: str, slack: SlackConfig) -> str | None:
 
 
 def bot_token(slack: SlackConfig) -> str | None:
+    """The Slack bot token from its environment variable or file, if configured."""
     return secret_from(slack.token_env, slack.token_file)
 
 
