@@ -12,6 +12,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
+from functools import partial
 
 import botocore.config
 import structlog
@@ -25,6 +26,7 @@ from auditor.aws import (
     error_message,
 )
 from auditor.collect.base import AWS_ERRORS, Collector, PreviousState
+from auditor.collect.ecr_blobs import ByteBudget, ImageScanOptions
 from auditor.collect.units import (
     DEADLINE_CODE,
     AccountListCache,
@@ -55,14 +57,16 @@ __all__ = [
     "collect",
     "collect_client_config",
     "collectors",
+    "image_options",
     "kinds_of",
     "plan_units",
     "resolve_targets",
 ]
 
 
-def collectors() -> dict[Service, Collector]:
-    """One collector per service: the explicit list, greppable."""
+def collectors(images: ImageScanOptions | None = None) -> dict[Service, Collector]:
+    """One collector per service: the explicit list, greppable. `images`: what the ECR
+    collector reads inside images in use (default: config only, no layers)."""
     from auditor.collect.ec2 import collect_ec2
     from auditor.collect.ecr import collect_ecr
     from auditor.collect.ecs import collect_ecs
@@ -72,8 +76,23 @@ def collectors() -> dict[Service, Collector]:
         Service.EC2: collect_ec2,
         Service.ECS: collect_ecs,
         Service.EKS: collect_eks,
-        Service.ECR: collect_ecr,
+        Service.ECR: partial(collect_ecr, images=images),
     }
+
+
+def image_options(settings: Settings, *, per_cycle_budget: bool = True) -> ImageScanOptions:
+    """`collect.images` as collector options; with `per_cycle_budget`, one layer byte budget
+    shared by the units of this cycle (distributed workers: one per unit)."""
+    c = settings.collect.images
+    return ImageScanOptions(
+        config_max_bytes=c.config_max_bytes,
+        timeout_seconds=c.timeout_seconds,
+        layers=c.layers.enabled,
+        layer_max_bytes_per_image=c.layers.max_bytes_per_image,
+        layer_max_bytes_per_cycle=c.layers.max_bytes_per_cycle,
+        layer_file_max_bytes=c.layers.max_file_bytes,
+        budget=ByteBudget(c.layers.max_bytes_per_cycle) if per_cycle_budget else None,
+    )
 
 
 def collect_client_config(settings: Settings) -> botocore.config.Config:
@@ -191,7 +210,7 @@ def collect(
     started = clock.now()
     cycle_ends = time.monotonic() + settings.collect.cycle_deadline_seconds
     snapshot_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    registry = registry or collectors()
+    registry = registry or collectors(image_options(settings))
     executor = executor or InProcessExecutor(
         sessions,
         clock,
