@@ -19,7 +19,9 @@ from auditor.checks.result import PASS, CheckResult, fail, unknown, unreadable
 from auditor.model import JSON, Clock, Resource, SnapshotView
 
 # The checks whose evidence comes from auditor.secrets (`rules explain` lists its detectors).
-SECRET_CHECKS = frozenset({"ec2_userdata_secrets", "lt_userdata_secrets", "ecs_env_secrets"})
+SECRET_CHECKS = frozenset(
+    {"ec2_userdata_secrets", "lt_userdata_secrets", "ecs_env_secrets", "ecr_image_secrets"}
+)
 
 
 class _Allowlist:
