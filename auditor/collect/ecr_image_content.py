@@ -293,7 +293,7 @@ class ContentReader:
     ) -> tuple[dict[str, JSON], list[dict[str, JSON]]]:
         cap = self._options.layer_max_bytes_per_image
         previous = reuse.get("layers") if reuse is not None else None
-        if isinstance(previous, Mapping) and _still_valid(previous, cap):
+        if isinstance(previous, Mapping) and layers_still_valid(previous, cap):
             kept = [s for s in (reuse or {}).get("secrets") or () if not _from_config(s)]
             return dict(previous), kept
         used = 0
@@ -358,7 +358,7 @@ def _from_config(hit: Any) -> bool:
     return location.startswith(("config ", "history "))
 
 
-def _still_valid(layers: Mapping[str, JSON], cap: int) -> bool:
+def layers_still_valid(layers: Mapping[str, JSON], cap: int) -> bool:
     """Reuse an earlier layer scan unless it stopped early and might now go further."""
     if not layers.get("scanned"):
         return False

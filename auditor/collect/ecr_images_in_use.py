@@ -20,7 +20,7 @@ import structlog
 
 from auditor.collect.base import DENIED_CODES, UnitContext, pick
 from auditor.collect.ecr_blobs import BlobReader, ByteBudget, ImageScanOptions
-from auditor.collect.ecr_image_content import ContentReader, ContentResult
+from auditor.collect.ecr_image_content import ContentReader, ContentResult, layers_still_valid
 from auditor.collect.ecr_scans import ScanReadError, image_scan
 from auditor.model import JSON, CollectionGap, Kind, Resource, Service
 
@@ -84,7 +84,9 @@ def _cached(previous: JSON, options: ImageScanOptions) -> JSON | None:
             if str(s.get("location", "")).startswith(("config ", "history "))
         ]
         return {**previous, "secrets": secrets, "layers": {"scanned": False}}
-    return None  # layers wanted: ContentReader decides what of the earlier read to keep
+    if isinstance(layers, dict) and layers_still_valid(layers, options.layer_max_bytes_per_image):
+        return previous
+    return None  # ContentReader keeps the config part and reads the layers
 
 
 def _scans(
