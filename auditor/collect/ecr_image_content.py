@@ -53,7 +53,15 @@ ACCEPTED = sorted(INDEX_TYPES | MANIFEST_TYPES)
 BATCH_GET_IMAGE = 100  # image ids per BatchGetImage (the API maximum)
 MANIFEST_MAX_BYTES = 4 * 1024 * 1024
 MAX_HITS = 50  # per image: enough to act on, bounded evidence
-_TAR_LAYER = ("tar", "tar+gzip")  # media type suffixes tarfile can stream
+# layer media types tarfile can stream (zstd and foreign layers are not read)
+TAR_LAYERS = frozenset(
+    {
+        "application/vnd.oci.image.layer.v1.tar",
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+        "application/vnd.docker.image.rootfs.diff.tar",
+        "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    }
+)
 DOCKER_AUTH_DETECTOR = "Docker registry credentials"
 
 _CREDENTIAL_NAMES = frozenset(
@@ -302,7 +310,7 @@ class ContentReader:
         for index, layer in enumerate(manifest.get("layers") or ()):
             size = int(layer.get("size") or 0)
             media = str(layer.get("mediaType") or "")
-            if not media.endswith(_TAR_LAYER):
+            if media not in TAR_LAYERS:
                 reason = f"layer {index}: unsupported media type {media}"
                 break
             if used + size > cap:
