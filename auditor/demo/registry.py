@@ -206,3 +206,24 @@ def serve_download_urls(server: BlobServer) -> Iterator[None]:
         yield
     finally:
         ECRResponse.get_download_url_for_layer = original  # type: ignore[method-assign]
+
+
+_DEMO: list[BlobServer] = []
+
+
+def demo_blobs() -> BlobServer:
+    """The blob server of the running DemoServer (seeders add their images' blobs to it)."""
+    if not _DEMO:
+        raise RuntimeError("no DemoServer is running: its blob server serves the image blobs")
+    return _DEMO[-1]
+
+
+@contextmanager
+def demo_registry() -> Iterator[BlobServer]:
+    """A blob server behind moto's GetDownloadUrlForLayer for as long as a DemoServer runs."""
+    with BlobServer() as server, serve_download_urls(server):
+        _DEMO.append(server)
+        try:
+            yield server
+        finally:
+            _DEMO.remove(server)
