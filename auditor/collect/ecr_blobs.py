@@ -92,6 +92,7 @@ class BlobReader:
         self._client = client
         self._http = http
         self._record = record
+        self._lock = threading.Lock()
         self.bytes_read = 0
         self.downloads = 0
 
@@ -118,7 +119,8 @@ class BlobReader:
             raise BlobError(DOWNLOAD_CALL, "BadDigest", f"unsupported digest {digest[:80]!r}")
         url = self._url(repository, registry, digest)
         self._record(DOWNLOAD_CALL)
-        self.downloads += 1
+        with self._lock:
+            self.downloads += 1
         hasher = hashlib.sha256()
         seen = 0
         try:
@@ -129,7 +131,8 @@ class BlobReader:
                     )
                 for chunk in response.iter_raw(_CHUNK):
                     seen += len(chunk)
-                    self.bytes_read += len(chunk)
+                    with self._lock:
+                        self.bytes_read += len(chunk)
                     if seen > max_bytes:
                         raise CapExceeded(digest)
                     hasher.update(chunk)

@@ -53,6 +53,7 @@ ACCEPTED = sorted(INDEX_TYPES | MANIFEST_TYPES)
 BATCH_GET_IMAGE = 100  # image ids per BatchGetImage (the API maximum)
 MANIFEST_MAX_BYTES = 4 * 1024 * 1024
 MAX_HITS = 50  # per image: enough to act on, bounded evidence
+EXPANSION = 16  # a layer may unpack to this many times the per-image byte cap, no more
 # layer media types tarfile can stream (zstd and foreign layers are not read)
 TAR_LAYERS = frozenset(
     {
@@ -346,8 +347,12 @@ class ContentReader:
         digest = str(layer.get("digest") or "")
         stream = ChunkFile(self._blobs.stream(repository, registry, digest, max(size, 1)))
         hits: list[SecretHit] = []
+        unpacked = 0
         with tarfile.open(fileobj=stream, mode="r|*") as tar:  # type: ignore[call-overload]
             for member in tar:
+                unpacked += member.size
+                if unpacked > EXPANSION * self._options.layer_max_bytes_per_image:
+                    raise CapExceeded(digest)  # a decompression bomb: stop before unpacking
                 path = "/" + member.name.removeprefix("./").lstrip("/")
                 if not member.isfile() or not credential_file(path):
                     continue

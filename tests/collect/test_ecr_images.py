@@ -345,3 +345,27 @@ def test_previous_state_carries_image_content(blobs: BlobServer) -> None:
     state = PreviousState.from_resources([image, replace(image, arn="arn:y", attributes={})])
     assert {"sha256:1": {"secrets": []}} == dict(state.image_content)
     assert {"arn:x@sha256:1": {"status": "NONE"}} == dict(state.image_scans)
+
+
+def test_a_layer_that_unpacks_far_beyond_the_cap_stops(
+    make_ctx: Callable[..., UnitContext], blobs: BlobServer
+) -> None:
+    """A small layer that unpacks to more than 16 times the per-image cap (a decompression
+    bomb) stops the scan at the member that would pass it: incomplete, never "clean"."""
+    client = _repo()
+    bomb = {
+        "a/zeros.bin": bytes(1_000_000),
+        "root/.aws/credentials": LAYER_SECRET["root/.aws/credentials"],
+    }
+    image = build_image(layers=(bomb,))
+    digest = _publish(blobs, client, image, "v1")
+    size = json.loads(image.manifest)["layers"][0]["size"]
+    assert size < 20_000  # it compresses well below the cap ...
+    options = ImageScanOptions(layers=True, layer_max_bytes_per_image=20_000)
+    content = _images(_collect(make_ctx, [f"{REGISTRY}/web:v1"], options))[digest].attributes[
+        "imageContent"
+    ]
+    assert (False, "image") == (  # ... and unpacks far above 16 x 20,000 bytes
+        content["layers"]["complete"],
+        content["layers"]["incomplete_reason"],
+    )
