@@ -7,6 +7,8 @@ ages are not yet known for this scan (an earlier cycle's ages are reused while t
 completion and vulnerability-source times are unchanged). Enhanced (Amazon Inspector)
 findings carry `firstObservedAt`; basic findings carry no time, so their age is the scan's
 completion time. GetRegistryScanningConfiguration is read once per (account, region).
+`vulnerabilitySourceUpdatedAt` is not kept: it moves whenever the vulnerability database is
+updated, and would make every image a new configuration in the store for no finding.
 """
 
 from __future__ import annotations
@@ -50,7 +52,6 @@ def _scan_key(scan: Mapping[str, JSON]) -> tuple[JSON, ...]:
     return (
         scan.get("status"),
         scan.get("completedAt"),
-        scan.get("vulnerabilitySourceUpdatedAt"),
         canonical_counts(scan.get("counts")),
     )
 
@@ -75,7 +76,6 @@ def image_scan(
         scan: dict[str, JSON] = {
             "status": str(status),
             "completedAt": _when(summary.get("imageScanCompletedAt")),
-            "vulnerabilitySourceUpdatedAt": _when(summary.get("vulnerabilitySourceUpdatedAt")),
             "counts": _counts(summary),
             "oldest": {},
         }
@@ -113,7 +113,6 @@ def _describe(client: Any, registry: str, repository: str, digest: str) -> dict[
             scan = {
                 "status": str((response.get("imageScanStatus") or {}).get("status") or "NONE"),
                 "completedAt": _when(findings.get("imageScanCompletedAt")),
-                "vulnerabilitySourceUpdatedAt": _when(findings.get("vulnerabilitySourceUpdatedAt")),
                 "counts": _counts(findings),
             }
         completed = scan.get("completedAt")
