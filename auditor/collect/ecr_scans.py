@@ -72,19 +72,26 @@ def image_scan(
     """The `scan` attribute of one image; raises ScanReadError when it cannot be read."""
     status = (detail.get("imageScanStatus") or {}).get("status")
     summary = detail.get("imageScanFindingsSummary") or {}
-    if status:
-        scan: dict[str, JSON] = {
-            "status": str(status),
-            "completedAt": _when(summary.get("imageScanCompletedAt")),
-            "counts": _counts(summary),
-            "oldest": {},
+    if not status:
+        return _describe(client, registry, repository, str(detail["imageDigest"]))
+    scan: dict[str, JSON] = {
+        "status": str(status),
+        "completedAt": _when(summary.get("imageScanCompletedAt")),
+        "counts": _counts(summary),
+        "oldest": {},
+        "truncated": False,
+    }
+    if not scan["counts"]:
+        return scan
+    if previous is not None and _scan_key(previous) == _scan_key(scan):
+        return {
+            **scan,
+            "oldest": previous.get("oldest") or {},
+            "truncated": previous.get("truncated"),
         }
-        if not scan["counts"]:
-            return scan
-        if previous is not None and _scan_key(previous) == _scan_key(scan):
-            scan["oldest"] = previous.get("oldest") or {}
-            return scan
-    return _describe(client, registry, repository, str(detail["imageDigest"]))
+    # DescribeImages gives status and counts; the findings give their ages
+    found = _describe(client, registry, repository, str(detail["imageDigest"]))
+    return {**scan, "oldest": found.get("oldest") or {}, "truncated": found.get("truncated")}
 
 
 def _describe(client: Any, registry: str, repository: str, digest: str) -> dict[str, JSON]:
@@ -104,7 +111,7 @@ def _describe(client: Any, registry: str, repository: str, digest: str) -> dict[
             response = client.describe_image_scan_findings(**kwargs)
         except AWS_ERRORS as exc:
             if error_code(exc) in _NO_SCAN:
-                return {"status": "NONE", "counts": {}, "oldest": {}}
+                return {"status": "NONE", "counts": {}, "oldest": {}, "truncated": False}
             raise ScanReadError(
                 "ecr:DescribeImageScanFindings", error_code(exc), error_message(exc)
             ) from None

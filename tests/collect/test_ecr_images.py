@@ -369,3 +369,42 @@ def test_a_layer_that_unpacks_far_beyond_the_cap_stops(
         content["layers"]["complete"],
         content["layers"]["incomplete_reason"],
     )
+
+
+def test_scan_summary_from_describe_images_costs_no_call_when_warm(
+    make_ctx: Callable[..., UnitContext], blobs: BlobServer, counter: ApiCallCounter
+) -> None:
+    """As on AWS (moto leaves it out), DescribeImages carries the scan status and counts:
+    a clean scan costs no DescribeImageScanFindings call, findings cost one the first
+    time and none while the scan is unchanged."""
+    client = _repo()
+    clean = _publish(blobs, client, build_image(env=("A=1",)), "clean")
+    vulnerable = _publish(blobs, client, build_image(env=("B=2",)), "vulnerable")
+    for digest in (clean, vulnerable):
+        client.start_image_scan(repositoryName="web", imageId={"imageDigest": digest})
+    summary = {
+        clean: {"imageScanCompletedAt": "2026-11-01T00:00:00Z", "findingSeverityCounts": {}},
+        vulnerable: {
+            "imageScanCompletedAt": "2026-11-01T00:00:00Z",
+            "findingSeverityCounts": {"HIGH": 1},
+        },
+    }
+
+    def with_summary(parsed: dict[str, Any], **_: Any) -> None:
+        for detail in parsed.get("imageDetails", []):
+            detail["imageScanStatus"] = {"status": "COMPLETE"}
+            detail["imageScanFindingsSummary"] = summary[detail["imageDigest"]]
+
+    refs = (f"{REGISTRY}/web:clean", f"{REGISTRY}/web:vulnerable")
+    cold_ctx = make_ctx(image_refs=refs)
+    cold_ctx.client("ecr").meta.events.register("after-call.ecr.DescribeImages", with_summary)
+    cold = ecr.collect_ecr(cold_ctx)
+    assert 1 == _calls(counter, "DescribeImageScanFindings")
+    scans = {d: r.attributes["scan"] for d, r in _images(cold).items()}
+    assert ({}, {"HIGH": 1}) == (scans[clean]["counts"], scans[vulnerable]["counts"])
+    assert "HIGH" in scans[vulnerable]["oldest"]
+
+    warm_ctx = make_ctx(image_refs=refs, previous=PreviousState.from_resources(cold.resources))
+    warm = ecr.collect_ecr(warm_ctx)
+    assert 1 == _calls(counter, "DescribeImageScanFindings")
+    assert scans == {d: r.attributes["scan"] for d, r in _images(warm).items()}
