@@ -126,8 +126,8 @@ def scan_config(config: Mapping[str, Any]) -> list[SecretHit]:
 
 def credential_file(path: str) -> bool:
     name = posixpath.basename(path)
-    if posixpath.basename(posixpath.dirname(path)).startswith(".wh."):
-        return False
+    if name.startswith(".wh."):
+        return False  # a whiteout: marks a deletion, holds nothing
     return (
         name in _CREDENTIAL_NAMES
         or (name.startswith(".env.") and len(name) > 5)

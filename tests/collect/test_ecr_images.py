@@ -408,3 +408,33 @@ def test_scan_summary_from_describe_images_costs_no_call_when_warm(
     warm = ecr.collect_ecr(warm_ctx)
     assert 1 == _calls(counter, "DescribeImageScanFindings")
     assert scans == {d: r.attributes["scan"] for d, r in _images(warm).items()}
+
+
+def test_credential_files_by_name_and_docker_auths() -> None:
+    """Which layer files are read, and a Docker config's `auths` entry is a hit whose hash
+    is of the auth value (never the value itself)."""
+    from auditor.collect.ecr_image_content import credential_file, scan_file
+    from auditor.secrets import short_hash
+
+    wanted = [
+        "/root/.aws/credentials",
+        "/home/u/.ssh/id_ed25519",
+        "/app/.env.production",
+        "/srv/tls/server.key",
+        "/root/.docker/config.json",
+        "/u/.npmrc",
+        "/u/.pypirc",
+    ]
+    ignored = ["/app/main.py", "/app/.wh..env", "/app/.envrc", "/etc/passwd"]
+    assert (wanted, []) == (
+        [p for p in wanted if credential_file(p)],
+        [p for p in ignored if credential_file(p)],
+    )
+    auth = "ZGVwbG95OmNhbmFyeS1wYXNzd29yZA=="
+    config = json.dumps({"auths": {"registry.example": {"auth": auth}}}).encode()
+    [hit] = scan_file("/root/.docker/config.json", config, "layer 0 /root/.docker/config.json")
+    assert (
+        "layer 0 /root/.docker/config.json",
+        "Docker registry credentials",
+        short_hash(auth),
+    ) == (hit.location, hit.detector, hit.hash)
