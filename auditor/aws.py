@@ -144,6 +144,14 @@ class ApiCallCounter:
             if tally is not None:
                 tally.calls[name] += 1
 
+    def record(self, name: str) -> None:
+        """Count a request that is not a botocore call (an ECR blob download) as one call."""
+        with self._lock:
+            self._calls[name] += 1
+            tally = _TALLY.get()
+            if tally is not None:
+                tally.calls[name] += 1
+
     def _on_attempt(self, parsed_response: Any = None, **_: Any) -> None:
         """Every HTTP attempt, retries included: the tally's retries and throttles."""
         tally = _TALLY.get()

@@ -289,6 +289,23 @@ class MetricsConfig(ListenConfig):
     listen: str = "127.0.0.1:9464"
 
 
+class ImageLayersConfig(_Section):
+    """Scanning image layers for credential files: off by default, bounded when on."""
+
+    enabled: bool = False
+    max_bytes_per_image: int = Field(default=256 * 1024 * 1024, ge=1)
+    max_bytes_per_cycle: int = Field(default=2 * 1024 * 1024 * 1024, ge=1)
+    max_file_bytes: int = Field(default=1024 * 1024, ge=1, le=64 * 1024 * 1024)
+
+
+class ImagesConfig(_Section):
+    """What is read inside the ECR images in use (manifest, config, optionally layers)."""
+
+    config_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    layers: ImageLayersConfig = ImageLayersConfig()
+
+
 class CollectConfig(_Section):
     """How collection calls AWS, and when it stops waiting: per call (connect/read
     timeouts, retries), per (account, region, service) unit, and for the whole cycle.
@@ -300,6 +317,7 @@ class CollectConfig(_Section):
     read_timeout_seconds: float = Field(default=60.0, gt=0, le=900)
     unit_deadline_seconds: float = Field(default=900.0, gt=0, le=86400)
     cycle_deadline_seconds: float = Field(default=1800.0, gt=0, le=86400)
+    images: ImagesConfig = ImagesConfig()
 
 
 class LookupConfig(_Section):

@@ -77,6 +77,8 @@ def minimum_calls(snap: Snapshot, *, warm: bool) -> Counter[str]:
         need["eks:ListNodegroups"] += counts[Kind.EKS_CLUSTER]
         need["eks:DescribeNodegroup"] += counts[Kind.EKS_NODEGROUP]
         need["ecr:DescribeRepositories"] += max(1, math.ceil(counts[Kind.ECR_REPOSITORY] / 1000))
+        if counts[Kind.ECR_REPOSITORY]:
+            need["ecr:GetRegistryScanningConfiguration"] += 1
     for r in snap.resources:
         if r.kind is Kind.ECS_CLUSTER:
             arn = r.arn
@@ -85,6 +87,23 @@ def minimum_calls(snap: Snapshot, *, warm: bool) -> Counter[str]:
             need["ecs:ListTasks"] += max(1, math.ceil(per_cluster_tasks[arn] / 100))
             need["ecs:DescribeTasks"] += math.ceil(per_cluster_tasks[arn] / 100)
     need["ecr:DescribeImages"] += len(repos_used)
+    need.update(_image_calls(snap, len(repos_used), warm=warm))
+    return need
+
+
+def _image_calls(snap: Snapshot, repositories: int, *, warm: bool) -> Counter[str]:
+    """Images in use (issue 18): manifest and config once per digest; the scan state costs a
+    DescribeImageScanFindings when DescribeImages has no scan summary (moto never gives one,
+    so every scanned image costs one per cycle here; on AWS a clean scan costs none)."""
+    need: Counter[str] = Counter()
+    images = [r for r in snap.resources if r.kind is Kind.ECR_IMAGE]
+    scanned = [i for i in images if (i.attributes.get("scan") or {}).get("status") != "NONE"]
+    if not warm:
+        need["ecr:BatchGetImage"] += repositories
+        digests = {str(i.attributes["imageDigest"]) for i in images}
+        need["ecr:GetDownloadUrlForLayer"] += len(digests)
+        need["ecr:LayerDownload"] += len(digests)
+    need["ecr:DescribeImageScanFindings"] += len(scanned) if warm else len(images)
     return need
 
 

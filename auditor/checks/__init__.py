@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from auditor.checks import access, asg, drift, ec2, ecr, ecs, eks, iac, lt, sg
+from auditor.checks import access, asg, drift, ec2, ecr, ecr_images, ecs, eks, iac, lt, sg
 from auditor.checks.result import PASS, Check, CheckResult, Outcome, fail, unknown
 from auditor.checks.spec import CheckSpec, ParamValidator
 
@@ -37,6 +37,7 @@ CHECKS: Mapping[str, CheckSpec] = _merged(
     drift.CHECKS,
     ec2.CHECKS,
     ecr.CHECKS,
+    ecr_images.CHECKS,
     ecs.CHECKS,
     eks.CHECKS,
     iac.CHECKS,

@@ -38,11 +38,16 @@ class PreviousState:
     - user data of an instance, valid while (InstanceId, LaunchTime) is unchanged and the
       instance is not stopped (user data can only change while stopped, and a start moves
       LaunchTime);
-    - task definition revisions, by ARN (a revision never changes).
+    - task definition revisions, by ARN (a revision never changes);
+    - what is inside an ECR image, by digest (a digest never changes).
     """
 
     user_data: Mapping[tuple[str, str], JSON] = field(default_factory=dict)
     task_definitions: Mapping[str, Resource] = field(default_factory=dict)
+    # what is inside an image (`imageContent`), by digest (immutable), and its last scan
+    # state by image ARN (reused while the scan is unchanged)
+    image_content: Mapping[str, JSON] = field(default_factory=dict)
+    image_scans: Mapping[str, JSON] = field(default_factory=dict)
     # the resources these facts came from: what a distributed unit is sent (`for_cell`)
     sources: tuple[Resource, ...] = ()
 
@@ -56,6 +61,8 @@ class PreviousState:
     def from_resources(cls, resources: Iterable[Resource]) -> PreviousState:
         user_data: dict[tuple[str, str], JSON] = {}
         task_defs: dict[str, Resource] = {}
+        content: dict[str, JSON] = {}
+        scans: dict[str, JSON] = {}
         sources: list[Resource] = []
         for r in resources:
             if r.kind is Kind.EC2_INSTANCE and "UserData" not in r.unavailable:
@@ -66,7 +73,20 @@ class PreviousState:
             elif r.kind is Kind.ECS_TASK_DEFINITION:
                 task_defs[r.arn] = r
                 sources.append(r)
-        return cls(user_data=user_data, task_definitions=task_defs, sources=tuple(sources))
+            elif r.kind is Kind.ECR_IMAGE:
+                digest = str(r.attributes.get("imageDigest") or "")
+                if isinstance(r.attributes.get("imageContent"), dict) and digest:
+                    content[digest] = r.attributes["imageContent"]
+                if isinstance(r.attributes.get("scan"), dict):
+                    scans[r.arn] = r.attributes["scan"]
+                sources.append(r)
+        return cls(
+            user_data=user_data,
+            task_definitions=task_defs,
+            image_content=content,
+            image_scans=scans,
+            sources=tuple(sources),
+        )
 
     def for_cell(self, account: str, region: str, service: Service) -> tuple[Resource, ...]:
         """The source resources one (account, region, service) unit can use."""
@@ -87,6 +107,8 @@ class UnitContext:
     # image references ("repo-uri:tag" or "repo-uri@sha256:...") that ECR should resolve;
     # filled by the runner from the ECS results of the same account and region.
     image_refs: tuple[str, ...] = ()
+    # counts a request that is not a botocore call (an ECR blob download) with the unit's calls
+    record: Callable[[str], None] = field(default=lambda _name: None)
 
 
 @dataclass(frozen=True, slots=True)

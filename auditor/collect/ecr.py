@@ -5,6 +5,11 @@ per repository for up to 100 image ids referenced by `ctx.image_refs` (running t
 services' task definitions). Only references into this account and region's registry are
 resolved; an image in another registry is left for the rule engine to treat as unknown.
 
+Then, for the images in use (ecr_images_in_use): what is inside each one (manifest and
+config, optionally layers; read once per digest, ever) and its vulnerability scan state,
+and, once per (account, region), GetRegistryScanningConfiguration: each repository's
+`registryScanning` is the strongest registry rule that applies to it.
+
 Repository tags are not collected: ListTagsForResource costs one call per repository and no
 built-in rule reads them, so `ecr.repository` resources carry empty tags.
 
@@ -32,7 +37,10 @@ from auditor.collect.base import (
     paginate,
     pick,
 )
-from auditor.model import CollectionGap, Kind, Resource, Service
+from auditor.collect.ecr_blobs import ImageScanOptions
+from auditor.collect.ecr_images_in_use import InUse, image_resources
+from auditor.collect.ecr_scans import ScanReadError, registry_scanning, repository_scanning
+from auditor.model import JSON, CollectionGap, Kind, Resource, Service
 
 PAGE_SIZE = 1000  # DescribeRepositories maxResults (the API maximum)
 DESCRIBE_IMAGES_BATCH = 100  # image ids per DescribeImages call (the API maximum)
@@ -45,14 +53,6 @@ _REPOSITORY_KEYS = (
     "imageTagMutability",
     "imageTagMutabilityExclusionFilters",
     "createdAt",
-)
-_IMAGE_KEYS = (
-    "repositoryName",
-    "registryId",
-    "imageDigest",
-    "imageTags",
-    "imagePushedAt",
-    "imageSizeInBytes",
 )
 _REGISTRY = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)"
@@ -93,11 +93,15 @@ def parse_ref(ref: str, account: str, region: str) -> ImageRef | None:
     return ImageRef(repository=name, tag=tag or None, digest=digest or None)
 
 
-def _repository_resource(ctx: UnitContext, repo: Mapping[str, Any], now: datetime) -> Resource:
+def _repository_resource(
+    ctx: UnitContext, repo: Mapping[str, Any], now: datetime, registry: dict[str, JSON] | None
+) -> Resource:
     attributes = pick(repo, _REPOSITORY_KEYS)
     attributes["imageScanningConfiguration"] = pick(
         repo.get("imageScanningConfiguration") or {}, ("scanOnPush",)
     )
+    if registry is not None:
+        attributes["registryScanning"] = repository_scanning(registry, str(repo["repositoryName"]))
     return Resource(
         kind=Kind.ECR_REPOSITORY,
         arn=str(repo["repositoryArn"]),
@@ -107,6 +111,7 @@ def _repository_resource(ctx: UnitContext, repo: Mapping[str, Any], now: datetim
         tags={},
         attributes=attributes,
         observed_at=now,
+        unavailable=() if registry is not None else ("registryScanning",),
     )
 
 
@@ -171,7 +176,28 @@ def _image_ids(refs: Iterable[ImageRef]) -> dict[str, list[dict[str, str]]]:
     return {repo: [dict(i) for i in sorted(ids)] for repo, ids in sorted(by_repo.items())}
 
 
-def collect_ecr(ctx: UnitContext) -> CollectResult:
+def _registry_scanning(
+    ctx: UnitContext, client: Any, gaps: list[CollectionGap]
+) -> dict[str, JSON] | None:
+    try:
+        return registry_scanning(client)
+    except ScanReadError as exc:
+        gaps.append(
+            CollectionGap(
+                account=ctx.account,
+                region=ctx.region,
+                service=Service.ECR,
+                kinds=(Kind.ECR_REPOSITORY,),
+                operation=exc.operation,
+                error_code=exc.code,
+                message=exc.message,
+                resource_arn=f"arn:aws:ecr:{ctx.region}:{ctx.account}:registry",
+            )
+        )
+        return None
+
+
+def collect_ecr(ctx: UnitContext, images: ImageScanOptions | None = None) -> CollectResult:
     """ECR repositories of one (account, region) and the images `ctx.image_refs` resolve to."""
     client = ctx.client("ecr")
     now = ctx.clock.now()
@@ -190,12 +216,14 @@ def collect_ecr(ctx: UnitContext) -> CollectResult:
     except AWS_ERRORS as exc:
         gaps.append(gap(ctx, Service.ECR, (Kind.ECR_REPOSITORY,), "ecr:DescribeRepositories", exc))
     else:
-        resources.extend(_repository_resource(ctx, r, now) for r in repos)
+        registry = _registry_scanning(ctx, client, gaps) if repos else None
+        resources.extend(_repository_resource(ctx, r, now, registry) for r in repos)
         repo_arns = {str(r["repositoryName"]): str(r["repositoryArn"]) for r in repos}
 
     refs = [r for r in (parse_ref(x, ctx.account, ctx.region) for x in ctx.image_refs) if r]
-    images = _Images(ctx, client)
+    described = _Images(ctx, client)
     seen: set[tuple[str, str]] = set()
+    in_use: list[InUse] = []
     for repository, ids in _image_ids(refs).items():
         if repo_arns is not None and repository not in repo_arns:
             continue  # the repository does not exist: neither does the image
@@ -203,28 +231,28 @@ def collect_ecr(ctx: UnitContext) -> CollectResult:
             repository, f"arn:aws:ecr:{ctx.region}:{ctx.account}:repository/{repository}"
         )
         for batch in chunks(ids, DESCRIBE_IMAGES_BATCH):
-            for detail in images.describe(repository, batch):
+            for detail in described.describe(repository, batch):
                 digest = str(detail["imageDigest"])
                 if (repository, digest) in seen:
                     continue
                 seen.add((repository, digest))
-                resources.append(
-                    Resource(
-                        kind=Kind.ECR_IMAGE,
-                        arn=f"{repo_arn}@{digest}",
-                        id=f"{repository}@{digest}",
-                        account=ctx.account,
-                        region=ctx.region,
-                        tags={},
-                        attributes=pick(detail, _IMAGE_KEYS),
-                        observed_at=now,
-                    )
-                )
-    return CollectResult(tuple(resources), tuple(gaps) + tuple(images.gaps))
+                in_use.append(InUse(repository, repo_arn, detail))
+    found, image_gaps = image_resources(ctx, client, in_use, images or ImageScanOptions(), now)
+    resources.extend(found)
+    return CollectResult(tuple(resources), tuple(gaps) + tuple(described.gaps) + tuple(image_gaps))
 
 
 SPEC = CollectorSpec(
     collect_ecr,
     kinds=(Kind.ECR_REPOSITORY, Kind.ECR_IMAGE),
-    iam_actions=frozenset({"ecr:DescribeImages", "ecr:DescribeRepositories"}),
+    iam_actions=frozenset(
+        {
+            "ecr:DescribeImages",
+            "ecr:DescribeRepositories",
+            "ecr:BatchGetImage",
+            "ecr:GetDownloadUrlForLayer",
+            "ecr:DescribeImageScanFindings",
+            "ecr:GetRegistryScanningConfiguration",
+        }
+    ),
 )

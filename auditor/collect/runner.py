@@ -12,6 +12,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
+from functools import partial
 
 import botocore.config
 import structlog
@@ -25,6 +26,7 @@ from auditor.aws import (
     error_message,
 )
 from auditor.collect.base import AWS_ERRORS, Collector, CollectorSpec, PreviousState
+from auditor.collect.ecr_blobs import ByteBudget, ImageScanOptions
 from auditor.collect.units import (
     DEADLINE_CODE,
     AccountListCache,
@@ -56,6 +58,7 @@ __all__ = [
     "collect_client_config",
     "collector_specs",
     "collectors",
+    "image_options",
     "kinds_of",
     "plan_units",
     "resolve_targets",
@@ -75,9 +78,29 @@ def collector_specs() -> dict[Service, CollectorSpec]:
     }
 
 
-def collectors() -> dict[Service, Collector]:
-    """The collect function of each service."""
-    return {service: spec.collect for service, spec in collector_specs().items()}
+def collectors(images: ImageScanOptions | None = None) -> dict[Service, Collector]:
+    """The collect function of each service. `images`: what the ECR collector reads inside
+    images in use (default: config only, no layers)."""
+    from auditor.collect.ecr import collect_ecr
+
+    found = {service: spec.collect for service, spec in collector_specs().items()}
+    found[Service.ECR] = partial(collect_ecr, images=images)
+    return found
+
+
+def image_options(settings: Settings, *, per_cycle_budget: bool = True) -> ImageScanOptions:
+    """`collect.images` as collector options; with `per_cycle_budget`, one layer byte budget
+    shared by the units of this cycle (distributed workers: one per unit)."""
+    c = settings.collect.images
+    return ImageScanOptions(
+        config_max_bytes=c.config_max_bytes,
+        timeout_seconds=c.timeout_seconds,
+        layers=c.layers.enabled,
+        layer_max_bytes_per_image=c.layers.max_bytes_per_image,
+        layer_max_bytes_per_cycle=c.layers.max_bytes_per_cycle,
+        layer_file_max_bytes=c.layers.max_file_bytes,
+        budget=ByteBudget(c.layers.max_bytes_per_cycle) if per_cycle_budget else None,
+    )
 
 
 def collect_client_config(settings: Settings) -> botocore.config.Config:
@@ -195,7 +218,7 @@ def collect(
     started = clock.now()
     cycle_ends = time.monotonic() + settings.collect.cycle_deadline_seconds
     snapshot_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    registry = registry or collectors()
+    registry = registry or collectors(image_options(settings))
     executor = executor or InProcessExecutor(
         sessions,
         clock,

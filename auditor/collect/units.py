@@ -135,7 +135,9 @@ def run_unit(
     def client(name: str) -> object:
         return sessions.client(unit.target, name, unit.region)
 
-    ctx = UnitContext(unit.account, unit.region, client, clock, previous, image_refs)
+    ctx = UnitContext(
+        unit.account, unit.region, client, clock, previous, image_refs, sessions.counter.record
+    )
     with tally_calls() as tally:
         try:
             with deadline(expires):

@@ -225,6 +225,36 @@ def set_image_pushed_at(
         image.image_pushed_at = int(when.timestamp())
 
 
+def set_image_scan_findings(
+    account: str,
+    region: str,
+    repository: str,
+    digest: str,
+    counts: dict[str, int],
+    completed: datetime,
+) -> None:
+    """What DescribeImageScanFindings returns for one (scanned) image: findings with the
+    given counts by severity (moto's ECR custom scan results)."""
+    findings = [
+        {"name": f"CVE-2026-{1000 + i}", "severity": severity}
+        for severity, n in sorted(counts.items())
+        for i in range(n)
+    ]
+    _ecr(account, region).scan_finding_results.append(
+        {
+            "registryId": account,
+            "repositoryName": repository,
+            "imageId": {"imageDigest": digest},
+            "imageScanStatus": {"status": "COMPLETE"},
+            "imageScanFindings": {
+                "imageScanCompletedAt": completed.isoformat(),
+                "findings": findings,
+                "findingSeverityCounts": counts,
+            },
+        }
+    )
+
+
 # --- EKS -------------------------------------------------------------------------------
 
 

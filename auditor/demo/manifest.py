@@ -54,6 +54,9 @@ RULE_IDS: tuple[str, ...] = (
     "ec2.imdsv2_required",
     "lt.imdsv2_required",
     "eks.endpoint_public",
+    "ecr.image_secrets",
+    "ecr.image_not_scanned",
+    "ecr.image_vulnerabilities",
 )
 
 

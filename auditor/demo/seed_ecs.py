@@ -3,7 +3,6 @@ well-pinned and locked-down to the opposite, services and their running tasks.""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -12,6 +11,7 @@ from typing import Any
 from auditor.demo import aging
 from auditor.demo.cell import TERRAFORM_TAGS, Cell
 from auditor.demo.manifest import ECR_IMAGE_MAX_AGE_DAYS, TASK_MAX_AGE_DAYS
+from auditor.demo.registry import BuiltImage, build_image, demo_blobs, push
 
 CLUSTER = "apps"
 
@@ -122,26 +122,32 @@ WORKLOADS: tuple[Workload, ...] = (
 )
 
 
-def _manifest(cell: Cell, repository: str, tag: str) -> str:
-    seed = f"{cell.account}/{cell.region}/{repository}:{tag}".encode()
-    layer = "sha256:" + hashlib.sha256(seed).hexdigest()
-    return json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {
-                "mediaType": "application/vnd.docker.container.image.v1+json",
-                "size": 1024,
-                "digest": "sha256:" + hashlib.sha256(seed + b"config").hexdigest(),
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                    "size": 31_457_280,
-                    "digest": layer,
-                }
-            ],
-        }
+# Images that violate the image rules (issue 18): a secret baked into the config and a RUN
+# line of its history; CRITICAL vulnerabilities in a scanned image. Repositories without scan
+# on push (the MUTABLE ones) are never scanned: `ecr.image_not_scanned`.
+BAKED_SECRET = "Im4ge-Baked-S3cret-7c2d"  # noqa: S105 - a demo value, looked for by the tests
+SECRET_IMAGES = frozenset({"admin"})
+CRITICAL_IMAGES = frozenset({"web"})
+
+
+def _built(cell: Cell, repository: str, tag: str) -> BuiltImage:
+    """A real (tiny) image: config, history and one tar.gz layer, distinct per cell."""
+    env = ["PATH=/usr/local/bin:/usr/bin:/bin", f"APP={repository}"]
+    history = [
+        "/bin/sh -c #(nop) ADD file:4f2a9c in / ",
+        f"/bin/sh -c #(nop) COPY dir:{repository} in /app ",
+    ]
+    if repository in SECRET_IMAGES:
+        env.append(f"REGISTRY_PASSWORD={BAKED_SECRET}")
+        history.append(f"/bin/sh -c curl -fsS -u ci:{BAKED_SECRET} https://artifacts.example/")
+    return build_image(
+        env=tuple(env),
+        history=tuple(history),
+        labels={
+            "org.opencontainers.image.source": f"{cell.account}/{cell.region}/{repository}:{tag}"
+        },
+        layers=({f"app/{repository}.py": b"print('ok')\n"},),
+        docker=True,
     )
 
 
@@ -151,6 +157,9 @@ class PushedImage:
     digest: str
     tag: str
     age_days: int
+    secret: bool = False  # a secret in its config and history
+    scanned: bool = True  # a completed scan, in a repository with scan on push
+    critical: bool = False  # its scan reports CRITICAL findings
 
 
 def push_image(cell: Cell, name: str, mutability: str, tag: str, age_days: int) -> PushedImage:
@@ -172,13 +181,29 @@ def push_image(cell: Cell, name: str, mutability: str, tag: str, age_days: int) 
         b.fail("ecr.tag_mutable", repo["repositoryArn"])
     else:
         b.passes("ecr.repository", repo["repositoryArn"])
-    image = ecr.put_image(
-        repositoryName=name, imageManifest=_manifest(cell, name, tag), imageTag=tag
-    )
-    digest = str(image["image"]["imageId"]["imageDigest"])
+    built = _built(cell, name, tag)
+    demo_blobs().add(built)
+    digest = push(ecr, name, built, tag)
     aging.set_image_pushed_at(cell.account, cell.region, name, digest, cell.ago(age_days))
+    scanned = bool(params["imageScanningConfiguration"]["scanOnPush"])
+    critical = scanned and name in CRITICAL_IMAGES
+    if scanned:
+        ecr.start_image_scan(repositoryName=name, imageId={"imageDigest": digest})
+    if critical:
+        counts = {"CRITICAL": 2, "HIGH": 3}
+        aging.set_image_scan_findings(
+            cell.account, cell.region, name, digest, counts, cell.ago(age_days)
+        )
     b.add("ecr.image")
-    return PushedImage(str(repo["repositoryUri"]), digest, tag, age_days)
+    return PushedImage(
+        str(repo["repositoryUri"]),
+        digest,
+        tag,
+        age_days,
+        secret=name in SECRET_IMAGES,
+        scanned=scanned,
+        critical=critical,
+    )
 
 
 def _image(workload: Workload, image: PushedImage) -> str:
@@ -215,8 +240,12 @@ def _register(cell: Cell, workload: Workload, image: str) -> str:
     return str(arn)
 
 
-def _task_definition_rules(cell: Cell, workload: Workload, arn: str) -> None:
+def _task_definition_rules(cell: Cell, workload: Workload, arn: str, image: PushedImage) -> None:
     b, c = cell.builder, workload.container
+    b.fail_if(image.secret, "ecr.image_secrets", arn)
+    b.fail_if(not image.scanned, "ecr.image_not_scanned", arn)
+    b.fail_if(image.critical, "ecr.image_vulnerabilities", arn)
+    image_ok = image.scanned and not (image.secret or image.critical)
     b.add("ecs.task_definition")
     b.fail_if(workload.image_ref != "digest", "ecs.image_not_pinned", arn)
     b.fail_if(c.get("readonlyRootFilesystem") is not True, "ecs.rootfs_writable", arn)
@@ -226,7 +255,12 @@ def _task_definition_rules(cell: Cell, workload: Workload, arn: str) -> None:
     names = {e["name"] for e in c.get("environment", [])}
     leaky = bool(names & {"AWS_SECRET_ACCESS_KEY", "DB_PASSWORD", "SLACK_TOKEN"})
     b.fail_if(leaky, "ecs.env_secrets", arn)
-    if workload.image_ref == "digest" and not leaky and workload.network_mode != "host":
+    if (
+        workload.image_ref == "digest"
+        and not leaky
+        and workload.network_mode != "host"
+        and image_ok
+    ):
         b.passes("ecs.task_definition", arn)
 
 
@@ -249,7 +283,7 @@ def deploy(cell: Cell, cluster: str, workload: Workload, image: PushedImage) -> 
         }
     }
     td_arn = _register(cell, workload, _image(workload, image))
-    _task_definition_rules(cell, workload, td_arn)
+    _task_definition_rules(cell, workload, td_arn, image)
     group = f"family:{workload.family}"
     if workload.service:
         svc = ecs.create_service(

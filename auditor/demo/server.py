@@ -6,6 +6,7 @@ process lets `auditor.demo.aging` reach its backends to make resources look old.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from types import TracebackType
 
@@ -43,6 +44,7 @@ class DemoServer:
         self._quiet = quiet
         self._server: object | None = None
         self._endpoint_url: str | None = None
+        self._registry = contextlib.ExitStack()
         self._resets = 0
 
     @property
@@ -63,6 +65,10 @@ class DemoServer:
         self._server = server
         self._endpoint_url = f"http://{host}:{port}"
         self._configure()
+        from auditor.demo.registry import demo_registry
+
+        # moto keeps image manifests but serves no blobs: a local server does (demo only)
+        self._registry.enter_context(demo_registry())
         return self
 
     def _configure(self) -> None:
@@ -96,6 +102,7 @@ class DemoServer:
 
     def stop(self) -> None:
         server, self._server, self._endpoint_url = self._server, None, None
+        self._registry.close()
         if server is not None:
             server.stop()  # type: ignore[attr-defined]
 

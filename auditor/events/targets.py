@@ -13,6 +13,7 @@ is `failed`: its event stays on the queue and the full schedule reconciles it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -22,6 +23,7 @@ from auditor.aws import AwsSessions, Target
 from auditor.collect.autoscaling import group_resources, template_refs
 from auditor.collect.base import (
     AWS_ERRORS,
+    Collector,
     CollectResult,
     PreviousState,
     UnitContext,
@@ -32,7 +34,7 @@ from auditor.collect.ec2_launch_templates import collect_launch_templates
 from auditor.collect.ec2_security_groups import collect_security_groups
 from auditor.collect.ecs import describe_services, describe_tasks, image_refs
 from auditor.collect.ecs_task_definitions import collect_task_definitions
-from auditor.collect.runner import collectors, kinds_of
+from auditor.collect.runner import collectors, image_options, kinds_of
 from auditor.events.parse import EventTarget
 from auditor.model import (
     KIND_SERVICE,
@@ -119,6 +121,7 @@ def recollect(
         if t.account in scope.accounts and t.region in scope.regions and service in scope.services:
             by_cell.setdefault((t.account, t.region), []).append(t)
     previous = PreviousState.from_snapshot(view.snapshot)
+    registry = collectors(image_options(settings))
     cells: list[_Cell] = []
     for (account, region), named in sorted(by_cell.items()):
         target = Target(account, role_for(settings, account, caller))
@@ -126,10 +129,10 @@ def recollect(
         def client(name: str, target: Target = target, region: str = region) -> object:
             return sessions.client(target, name, region)
 
-        ctx = UnitContext(account, region, client, clock, previous)
+        ctx = UnitContext(account, region, client, clock, previous, record=sessions.counter.record)
         cell = _Cell()
         try:
-            _collect_cell(ctx, named, view, cell)
+            _collect_cell(ctx, named, view, cell, registry)
         except AWS_ERRORS:  # assume-role failed: nothing of this cell was seen
             cell = _Cell(failed=list(named))
         cells.append(cell)
@@ -143,7 +146,11 @@ def recollect(
 
 
 def _collect_cell(
-    ctx: UnitContext, named: list[EventTarget], view: SnapshotView, cell: _Cell
+    ctx: UnitContext,
+    named: list[EventTarget],
+    view: SnapshotView,
+    cell: _Cell,
+    registry: Mapping[Service, Collector],
 ) -> None:
     of = _by_kind(named)
     _instances(ctx, of.get(Kind.EC2_INSTANCE, []), view, cell)
@@ -163,7 +170,7 @@ def _collect_cell(
                            (Service.ECR, (Kind.ECR_REPOSITORY, Kind.ECR_IMAGE))):  # fmt: skip
         wanted = [t for k in kinds for t in of.get(k, [])]
         if wanted:
-            _whole_unit(ctx, service, wanted, view, cell)
+            _whole_unit(ctx, service, wanted, view, cell, registry)
 
 
 def _by_kind(targets: Iterable[EventTarget]) -> dict[Kind, list[EventTarget]]:
@@ -345,15 +352,18 @@ def _ecs(
 
 
 def _whole_unit(
-    ctx: UnitContext, service: Service, named: list[EventTarget], view: SnapshotView, cell: _Cell
+    ctx: UnitContext,
+    service: Service,
+    named: list[EventTarget],
+    view: SnapshotView,
+    cell: _Cell,
+    registry: Mapping[Service, Collector],
 ) -> None:
     """EKS and ECR: the whole (account, region) unit is re-collected (a few calls)."""
     if service is Service.ECR:
         cell_resources = [r for r in view if (r.account, r.region) == (ctx.account, ctx.region)]
-        ctx = UnitContext(
-            ctx.account, ctx.region, ctx.client, ctx.clock, ctx.previous, image_refs(cell_resources)
-        )
-    result = collectors()[service](ctx)
+        ctx = dataclasses.replace(ctx, image_refs=image_refs(cell_resources))
+    result = registry[service](ctx)
     if cell.take(result, named):
         cell.units.update((k, ctx.account, ctx.region) for k in kinds_of(service))
 

@@ -28,7 +28,7 @@ import structlog
 from celery.signals import worker_shutting_down
 
 from auditor.aws import AwsSessions, client_config
-from auditor.collect.runner import collectors
+from auditor.collect.runner import collectors, image_options
 from auditor.model import SystemClock
 from auditor.settings import Settings, require_shared_store
 from auditor.store import Store
@@ -92,7 +92,7 @@ def serve(settings: Settings, concurrency: int | None = None) -> int:
         units=store.work_units(),
         sessions=sessions,
         clock=SystemClock(),
-        registry=collectors(),
+        registry=collectors(image_options(settings, per_cycle_budget=False)),
         on_unit_end=_Recycler(config.max_units_per_process),
     )
 

@@ -16,10 +16,11 @@ from tests.checks.cases import Case
 from tests.checks.cases_access import ACCESS_CASES
 from tests.checks.cases_drift import DRIFT_CASES
 from tests.checks.cases_iac import IAC_CASES
+from tests.checks.cases_images import IMAGE_CASES
 from tests.checks.resources import ACCOUNT, REGION, gap
 from tests.conftest import NOW
 
-CASES = ENGINE_CASES + DRIFT_CASES + IAC_CASES + ACCESS_CASES
+CASES = ENGINE_CASES + DRIFT_CASES + IAC_CASES + ACCESS_CASES + IMAGE_CASES
 
 # The public contract: the built-in rule ids listed in the issue that introduced the engine.
 BUILTIN_IDS = {
@@ -38,6 +39,8 @@ BUILTIN_IDS = {
     "iac.missing", "iac.changed",
     # the event feed's issue
     "access.ssm_session", "access.instance_connect", "access.ecs_exec",
+    # images in use (issue 18)
+    "ecr.image_secrets", "ecr.image_not_scanned", "ecr.image_vulnerabilities",
 }  # fmt: skip
 
 

@@ -49,6 +49,7 @@ def make_ctx(aws: None, clock: FixedClock, counter: ApiCallCounter) -> Callable[
             clock=clock,
             previous=previous or PreviousState(),
             image_refs=image_refs,
+            record=counter.record,
         )
 
     return make

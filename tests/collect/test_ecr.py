@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -13,23 +12,27 @@ import pytest
 from auditor.aws import ApiCallCounter
 from auditor.collect import ecr
 from auditor.collect.base import UnitContext
+from auditor.demo.registry import BlobServer, build_image, push, serve_download_urls
 from auditor.model import Kind, Resource
 from tests.collect.conftest import ACCOUNT, REGION
 
 REGISTRY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
 
 
+_BLOBS = BlobServer()
+
+
+@pytest.fixture(autouse=True)
+def _blobs(aws: None) -> Iterator[None]:
+    """Real blobs behind GetDownloadUrlForLayer (moto does not serve them)."""
+    with _BLOBS, serve_download_urls(_BLOBS):
+        yield
+
+
 def _push(client: Any, repository: str, tag: str, layer: str) -> str:
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"digest": f"sha256:{layer * 64}"[:71], "size": 1},
-        "layers": [{"digest": f"sha256:{layer * 64}"[:71], "size": 2}],
-    }
-    image = client.put_image(
-        repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag
-    )["image"]
-    return str(image["imageId"]["imageDigest"])
+    image = build_image(env=(f"LAYER={layer}",))
+    _BLOBS.add(image)
+    return push(client, repository, image, tag)
 
 
 def _seed() -> dict[str, str]:
@@ -82,6 +85,7 @@ def test_repositories_report_tag_mutability_and_scanning(
         "imageTagMutability",
         "imageTagMutabilityExclusionFilters",
         "imageScanningConfiguration",
+        "registryScanning",
         "createdAt",
     }
     assert dict(web.tags) == {}
@@ -129,6 +133,9 @@ def test_image_refs_by_tag_and_digest_resolve_in_one_call_per_repository(
         "imageTags",
         "imagePushedAt",
         "imageSizeInBytes",
+        "imageManifestMediaType",
+        "imageContent",
+        "scan",
     }
     assert _ecr_calls(counter, "DescribeImages") == 2
     assert _ecr_calls(counter, "DescribeRepositories") == 1

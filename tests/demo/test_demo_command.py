@@ -25,6 +25,7 @@ SEEDED_SECRETS = (
     "hunter2-but-longer-9f8e7d",
     "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx",
     "Zq8!xT2#",
+    "Im4ge-Baked-S3cret-7c2d",  # baked into an image's config and history (issue 18)
 )
 FAMILIES = ("ec2", "lt", "asg", "sg", "ecs", "ecr", "eks", "drift", "iac")
 
