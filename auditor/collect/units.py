@@ -22,6 +22,7 @@ import structlog
 from auditor.aws import (
     AwsSessions,
     Target,
+    acting_for,
     deadline,
     error_code,
     error_message,
@@ -136,7 +137,7 @@ def run_unit(
         return sessions.client(unit.target, name, unit.region)
 
     ctx = UnitContext(unit.account, unit.region, client, clock, previous, image_refs)
-    with tally_calls() as tally:
+    with tally_calls() as tally, acting_for(unit.target):
         try:
             with deadline(expires):
                 result = registry[unit.service](ctx)

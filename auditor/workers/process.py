@@ -63,16 +63,9 @@ def _heartbeat(ctx: WorkerContext, stop: threading.Event) -> None:
             log.warning("lease_renew_failed", error=type(exc).__name__)
 
 
-def serve(settings: Settings, concurrency: int | None = None) -> int:
-    """Run the worker until SIGTERM/SIGINT (or recycling); its exit code."""
-    require_shared_store(settings)
+def worker_context(settings: Settings, store: Store, concurrency: int) -> WorkerContext:
+    """What one worker process keeps between units (the bench measures units through it)."""
     config = settings.workers
-    if not config.broker:
-        from auditor.settings import ConfigError
-
-        raise ConfigError(f"{settings.source}: workers.broker is not set (redis://HOST:6379/0)")
-    concurrency = concurrency or config.concurrency
-    store = Store.open(settings.store)
     sessions = AwsSessions(
         config=client_config(
             settings.collect.max_attempts,
@@ -84,6 +77,8 @@ def serve(settings: Settings, concurrency: int | None = None) -> int:
         max_clients=max(64, 16 * concurrency),
         # a long-lived worker asks again after a minute (in-process: once per cycle)
         refusal_seconds=60.0,
+        # one client per (API service, region) for every account: see AwsSessions
+        shared_clients=True,
     )
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     ctx = WorkerContext(
@@ -95,6 +90,21 @@ def serve(settings: Settings, concurrency: int | None = None) -> int:
         registry=collectors(),
         on_unit_end=_Recycler(config.max_units_per_process),
     )
+    return ctx
+
+
+def serve(settings: Settings, concurrency: int | None = None) -> int:
+    """Run the worker until SIGTERM/SIGINT (or recycling); its exit code."""
+    require_shared_store(settings)
+    config = settings.workers
+    if not config.broker:
+        from auditor.settings import ConfigError
+
+        raise ConfigError(f"{settings.source}: workers.broker is not set (redis://HOST:6379/0)")
+    concurrency = concurrency or config.concurrency
+    store = Store.open(settings.store)
+    ctx = worker_context(settings, store, concurrency)
+    worker_id = ctx.worker_id
 
     def collect_unit(message: dict[str, Any]) -> None:
         handle(ctx, message)
