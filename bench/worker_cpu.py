@@ -12,7 +12,7 @@ Same moto server, seeding, PostgreSQL schema and Redis as bench/scale.py; no lat
 default (CPU is what is measured, not waiting).
 
     .venv/bin/python bench/worker_cpu.py [--accounts 20] [--regions 4] [--concurrency 1]
-        [--profile worker.prof] [--latency-ms 0]
+        [--profile worker.prof] [--latency-ms 0] [--client-per-account] [--repeat 1]
 """
 
 from __future__ import annotations
@@ -70,7 +70,9 @@ def run(args: argparse.Namespace, accounts: list[str]) -> dict[str, Any]:
     try:
         settings = load_settings(write_config(logs, url, accounts, args, queue))
         store = Store.open(settings.store)
-        ctx = worker_context(settings, store, args.concurrency)
+        ctx = worker_context(
+            settings, store, args.concurrency, shared_clients=not args.client_per_account
+        )
         units = plan_units(
             [Target(a, role_arn(a)) for a in accounts],
             ALL_REGIONS[: args.regions],
@@ -98,6 +100,7 @@ def run(args: argparse.Namespace, accounts: list[str]) -> dict[str, Any]:
         return {
             "units": len(units),
             "concurrency": 1 if profile is not None else args.concurrency,
+            "clients": "per account" if args.client_per_account else "shared",
             "done": outcomes.count("done"),
             "calls": calls,
             "calls_per_unit": round(calls / len(units), 2),
@@ -124,6 +127,11 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=1, help="threads running units")
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--profile", default=None, help="cProfile output (single thread)")
+    parser.add_argument(
+        "--client-per-account",
+        action="store_true",
+        help="a client per (account, service, region), as before shared clients",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="cycles (a fresh schema each)")
     args = parser.parse_args()
 

@@ -63,8 +63,11 @@ def _heartbeat(ctx: WorkerContext, stop: threading.Event) -> None:
             log.warning("lease_renew_failed", error=type(exc).__name__)
 
 
-def worker_context(settings: Settings, store: Store, concurrency: int) -> WorkerContext:
-    """What one worker process keeps between units (the bench measures units through it)."""
+def worker_context(
+    settings: Settings, store: Store, concurrency: int, *, shared_clients: bool = True
+) -> WorkerContext:
+    """What one worker process keeps between units (bench/worker_cpu.py measures units
+    through it; `shared_clients=False` is the client per account it compares with)."""
     config = settings.workers
     sessions = AwsSessions(
         config=client_config(
@@ -78,7 +81,7 @@ def worker_context(settings: Settings, store: Store, concurrency: int) -> Worker
         # a long-lived worker asks again after a minute (in-process: once per cycle)
         refusal_seconds=60.0,
         # one client per (API service, region) for every account: see AwsSessions
-        shared_clients=True,
+        shared_clients=shared_clients,
     )
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     ctx = WorkerContext(
