@@ -12,7 +12,7 @@ import contextvars
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -388,6 +388,17 @@ class AwsSessions:
                 while len(self._clients) > self._max_clients:
                     self._clients.popitem(last=False)
             return found
+
+    def prepare(self, services: Iterable[str], regions: Iterable[str]) -> None:
+        """Build the shared clients of these API services and regions now: a worker does it
+        before it takes units, so its first units do not pay for loading service models and
+        building clients (about 15 ms of CPU per client, once per process)."""
+        if not self._shared:
+            return
+        self._assume_client()
+        for region in regions:
+            for service in services:
+                self._shared_client(service, region)
 
     def _shared_client(self, service: str, region: str) -> Any:
         key = (service, region)

@@ -70,9 +70,11 @@ def run(args: argparse.Namespace, accounts: list[str]) -> dict[str, Any]:
     try:
         settings = load_settings(write_config(logs, url, accounts, args, queue))
         store = Store.open(settings.store)
+        warm_up = time.process_time()
         ctx = worker_context(
             settings, store, args.concurrency, shared_clients=not args.client_per_account
         )
+        warm_up = time.process_time() - warm_up
         units = plan_units(
             [Target(a, role_arn(a)) for a in accounts],
             ALL_REGIONS[: args.regions],
@@ -106,6 +108,7 @@ def run(args: argparse.Namespace, accounts: list[str]) -> dict[str, Any]:
             "calls_per_unit": round(calls / len(units), 2),
             "assume_role_calls": ctx.sessions.counter.calls.get("sts:AssumeRole", 0),
             "worker_cpu_ms_per_unit": round(1000 * cpu / len(units), 1),
+            "warm_up_cpu_ms": round(1000 * warm_up),
             "wall_s": round(wall, 1),
             "load_average": round(os.getloadavg()[0], 1),
         }

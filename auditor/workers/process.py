@@ -29,6 +29,7 @@ from celery.signals import worker_shutting_down
 
 from auditor.aws import AwsSessions, client_config
 from auditor.collect.runner import collectors
+from auditor.collect.units import api_services
 from auditor.model import SystemClock
 from auditor.settings import Settings, require_shared_store
 from auditor.store import Store
@@ -93,6 +94,9 @@ def worker_context(
         registry=collectors(),
         on_unit_end=_Recycler(config.max_units_per_process),
     )
+    if isinstance(settings.regions, tuple) and settings.regions:
+        # clients of the configured regions before the first unit (other regions: on use)
+        sessions.prepare(api_services(settings.services), settings.regions)
     return ctx
 
 

@@ -22,7 +22,7 @@ from auditor.aws import AwsSessions, Target, acting_for
 from auditor.cli import main
 from auditor.collect.base import CollectResult, PreviousState
 from auditor.collect.runner import collectors, resolve_targets
-from auditor.collect.units import Unit, UnitDone, run_unit
+from auditor.collect.units import Unit, UnitDone, api_services, run_unit
 from auditor.metrics import Metrics
 from auditor.model import CollectionGap, Kind, Resource, Service, SystemClock
 from auditor.settings import OrganizationConfig, Settings, WorkersConfig
@@ -190,6 +190,30 @@ def test_shared_clients_refresh_an_account_credentials_shortly_before_expiry() -
             now[0] = datetime.now(UTC)
             sessions.client(target, "ecs", "us-east-1").list_clusters()
             assert sessions.counter.calls["sts:AssumeRole"] == 2
+
+
+def test_prepared_clients_are_the_ones_units_use_and_cost_no_aws_call() -> None:
+    """A worker builds its shared clients at start (no AWS call, no role assumed); a unit of
+    any account then uses them instead of building its own."""
+    with mock_aws():
+        sessions = AwsSessions(base=boto3.Session(region_name="us-east-1"), shared_clients=True)
+        built: list[str] = []
+        sessions.base.events.register(
+            "creating-client-class", lambda event_name, **_: built.append(event_name)
+        )
+        sessions.prepare(api_services([Service.EC2, Service.ECR]), ["us-east-1", "eu-west-1"])
+        assert sessions.counter.total == 0
+        assert len(built) == 1 + 3 * 2  # STS, and (ec2, autoscaling, ecr) x 2 regions
+        prepared = {}
+        for account in (ACCOUNT_A, ACCOUNT_B):
+            target = _target(account)
+            with acting_for(target):
+                for api in ("ec2", "autoscaling", "ecr"):
+                    client = sessions.client(target, api, "eu-west-1")
+                    assert prepared.setdefault(api, client) is client
+                sessions.client(target, "ec2", "eu-west-1").describe_instances()
+        assert sessions.counter.calls["sts:AssumeRole"] == 2
+        assert len(built) == 1 + 3 * 2  # no client built for a unit
 
 
 def test_organization_accounts_are_cached_for_the_configured_time(
