@@ -12,7 +12,7 @@ records the collection's wall time, units/s, AWS calls/s, and every worker's pea
 
 Target (issue 16): 4 workers >= 3x faster than 1.
 
-    .venv/bin/python bench/scale.py [--accounts 200] [--regions 4] [--concurrency 4]
+    .venv/bin/python bench/scale.py [--accounts 200] [--regions 4] [--concurrency 4[,1]]
         [--workers 1,2,4] [--latency-ms 50] [--services ec2,ecs,eks,ecr]
 """
 
@@ -224,6 +224,9 @@ def run_once(
         rss = [peak_rss_mb(p.pid) for p, _, _ in procs]
         cpu = sum(cpu_seconds(p.pid) for p, _, _ in procs) - worker_cpu
         units = len(snap.scope.accounts) * len(snap.scope.regions) * len(snap.scope.services)
+        calls = max(1, snap.total_api_calls)
+        # CPU seconds one unit costs everything we measure (PostgreSQL and Redis not included)
+        cpu_ms_per_unit = 1000 * (cpu + moto_cpu + leader_cpu) / units
         return {
             "workers": n,
             "concurrency": args.concurrency,
@@ -238,8 +241,11 @@ def run_once(
             "assume_role_calls": snap.api_calls.get("sts:AssumeRole", 0),
             "peak_rss_mb_per_worker": [round(r) for r in rss],
             "worker_cpu_ms_per_unit": round(1000 * cpu / units, 1),
-            "moto_cpu_ms_per_call": round(1000 * moto_cpu / max(1, snap.total_api_calls), 1),
+            "moto_cpu_ms_per_call": round(1000 * moto_cpu / calls, 1),
             "leader_cpu_s": round(leader_cpu, 1),
+            "cpu_ms_per_unit": round(cpu_ms_per_unit, 1),
+            # what the machine's cores could run if CPU were the only limit
+            "cpu_bound_units_per_s": round(1000 * (os.cpu_count() or 1) / cpu_ms_per_unit),
             "load_average": round(os.getloadavg()[0], 1),
         }
     finally:
@@ -257,12 +263,39 @@ def run_once(
             client.delete(key)
 
 
+def print_table(concurrency: int, rows: list[dict[str, Any]]) -> None:
+    base = rows[0]["collect_s"]
+    print(
+        f"\nconcurrency {concurrency} per worker, {os.cpu_count()} cores; CPU per unit ="
+        " worker + moto + leader (PostgreSQL, Redis not counted)"
+    )
+    print(
+        "workers  collect_s  units/s  calls/s  speedup  worker CPU/unit  CPU/unit  "
+        "CPU-bound units/s  load  peak RSS per worker (MB)"
+    )
+    for r in rows:
+        speed = base / r["collect_s"]
+        print(
+            f"{r['workers']:>7}  {r['collect_s']:>9}  {r['units_per_s']:>7}  "
+            f"{r['calls_per_s']:>7}  {speed:>6.2f}x  {r['worker_cpu_ms_per_unit']:>12} ms  "
+            f"{r['cpu_ms_per_unit']:>5} ms  {r['cpu_bound_units_per_s']:>17}  "
+            f"{r['load_average']:>4}  {r['peak_rss_mb_per_worker']}"
+        )
+    if len(rows) > 1 and rows[0]["workers"] == 1 and rows[-1]["workers"] == 4:
+        speedup = base / rows[-1]["collect_s"]
+        print(f"4 workers vs 1 at concurrency {concurrency}: {speedup:.2f}x (target >= 3x)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=200)
     parser.add_argument("--regions", type=int, default=4, choices=range(1, len(ALL_REGIONS) + 1))
     parser.add_argument("--services", default="ec2,ecs,eks,ecr")
-    parser.add_argument("--concurrency", type=int, default=4, help="units at once per worker")
+    parser.add_argument(
+        "--concurrency",
+        default="4",
+        help="units at once per worker (threads); a list (4,1) runs each after one seeding",
+    )
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--moto-nice", type=int, default=-10, help="priority of the moto process")
@@ -308,22 +341,17 @@ def main() -> int:
             f"in {time.perf_counter() - began:.0f} s",
             flush=True,
         )
-        rows = []
-        for n in (int(x) for x in args.workers.split(",")):
-            row = run_once(n, accounts, args, env, moto.pid)
-            rows.append(row)
-            print(json.dumps(row), flush=True)
-        base = rows[0]["collect_s"]
-        print("\nworkers  collect_s  units/s  calls/s  speedup  peak RSS per worker (MB)")
-        for r in rows:
-            speed = base / r["collect_s"]
-            print(
-                f"{r['workers']:>7}  {r['collect_s']:>9}  {r['units_per_s']:>7}  "
-                f"{r['calls_per_s']:>7}  {speed:>6.2f}x  {r['peak_rss_mb_per_worker']}"
-            )
-        if len(rows) > 1 and rows[0]["workers"] == 1 and rows[-1]["workers"] == 4:
-            speedup = base / rows[-1]["collect_s"]
-            print(f"\n4 workers vs 1: {speedup:.2f}x (target >= 3x)")
+        tables = []
+        for concurrency in (int(c) for c in str(args.concurrency).split(",")):
+            run_args = argparse.Namespace(**{**vars(args), "concurrency": concurrency})
+            rows = []
+            for n in (int(x) for x in args.workers.split(",")):
+                row = run_once(n, accounts, run_args, env, moto.pid)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+            tables.append((concurrency, rows))
+        for concurrency, rows in tables:
+            print_table(concurrency, rows)
         return 0
     finally:
         moto.terminate()

@@ -22,6 +22,7 @@ import structlog
 from auditor.aws import (
     AwsSessions,
     Target,
+    acting_for,
     deadline,
     error_code,
     error_message,
@@ -101,6 +102,19 @@ class UnitExecutor(Protocol):
     ) -> Executed: ...
 
 
+# the AWS API services each unit's collector calls (a worker builds their clients at start)
+API_SERVICES: Mapping[Service, tuple[str, ...]] = {
+    Service.EC2: ("ec2", "autoscaling"),
+    Service.ECS: ("ecs",),
+    Service.EKS: ("eks",),
+    Service.ECR: ("ecr",),
+}
+
+
+def api_services(services: Sequence[Service]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(a for s in services for a in API_SERVICES.get(s, ())))
+
+
 def kinds_of(service: Service) -> tuple[Kind, ...]:
     return tuple(k for k, s in KIND_SERVICE.items() if s is service)
 
@@ -138,7 +152,7 @@ def run_unit(
     ctx = UnitContext(
         unit.account, unit.region, client, clock, previous, image_refs, sessions.counter.record
     )
-    with tally_calls() as tally:
+    with tally_calls() as tally, acting_for(unit.target):
         try:
             with deadline(expires):
                 result = registry[unit.service](ctx)

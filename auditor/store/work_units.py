@@ -66,6 +66,64 @@ def _seconds(n: float) -> Any:
     return sa.func.now() + sa.func.make_interval(0, 0, 0, 0, 0, 0, n)
 
 
+def _same_unit() -> sa.ColumnElement[bool]:
+    """The unit named by the bound parameters `b_cycle`, `b_account`, `b_region`, `b_service`."""
+    return sa.and_(
+        UNITS.c.cycle_id == sa.bindparam("b_cycle"),
+        UNITS.c.account == sa.bindparam("b_account"),
+        UNITS.c.region == sa.bindparam("b_region"),
+        UNITS.c.service == sa.bindparam("b_service"),
+    )
+
+
+def _bound_seconds(name: str) -> Any:
+    return sa.func.now() + sa.func.make_interval(
+        0, 0, 0, 0, 0, 0, sa.bindparam(name, type_=sa.Float)
+    )
+
+
+# A worker's two statements per unit, built once (they run for every unit of every cycle)
+_CLAIM = (
+    UNITS.update()
+    .where(_same_unit(), UNITS.c.state == "queued")
+    .values(
+        state="running",
+        worker=sa.bindparam("b_worker"),
+        deliveries=UNITS.c.deliveries + 1,
+        started_at=sa.func.coalesce(UNITS.c.started_at, sa.func.now()),
+        deadline_at=sa.func.coalesce(UNITS.c.deadline_at, _bound_seconds("b_timeout")),
+        lease_until=_bound_seconds("b_lease"),
+    )
+    .returning(UNITS.c.deliveries)
+)
+_FINISH = (
+    UNITS.update()
+    .where(_same_unit(), UNITS.c.state == "running", UNITS.c.worker == sa.bindparam("b_worker"))
+    .values(
+        state=sa.bindparam("b_state"),
+        result=sa.bindparam("b_result"),
+        duration_seconds=sa.bindparam("b_duration"),
+        api_calls=sa.bindparam("b_calls", type_=UNITS.c.api_calls.type),
+        retries=sa.bindparam("b_retries"),
+        throttles=sa.bindparam("b_throttles"),
+        error=sa.bindparam("b_error"),
+        finished_at=sa.func.now(),
+        lease_until=None,
+    )
+)
+
+
+def _unit_params(cycle_id: str, key: UnitKey, worker: str) -> dict[str, Any]:
+    account, region, service = key
+    return {
+        "b_cycle": cycle_id,
+        "b_account": account,
+        "b_region": region,
+        "b_service": service,
+        "b_worker": worker,
+    }
+
+
 class WorkUnits:
     """Units of distributed cycles, in the shared store."""
 
@@ -75,6 +133,12 @@ class WorkUnits:
     @contextmanager
     def _tx(self) -> Iterator[sa.Connection]:
         with self._engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _one(self) -> Iterator[sa.Connection]:
+        """For one statement, atomic by itself: no BEGIN and COMMIT round trips."""
+        with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             yield conn
 
     # -- leader -----------------------------------------------------------------------------
@@ -235,20 +299,13 @@ class WorkUnits:
         self, cycle_id: str, key: UnitKey, worker: str, lease_seconds: float, timeout_seconds: float
     ) -> int | None:
         """Take a queued unit; its delivery number, or None (done, expired, taken, unknown)."""
-        with self._tx() as conn:
-            row = conn.execute(
-                UNITS.update()
-                .where(UNITS.c.cycle_id == cycle_id, _key(*key), UNITS.c.state == "queued")
-                .values(
-                    state="running",
-                    worker=worker,
-                    deliveries=UNITS.c.deliveries + 1,
-                    started_at=sa.func.coalesce(UNITS.c.started_at, sa.func.now()),
-                    deadline_at=sa.func.coalesce(UNITS.c.deadline_at, _seconds(timeout_seconds)),
-                    lease_until=_seconds(lease_seconds),
-                )
-                .returning(UNITS.c.deliveries)
-            ).first()
+        params = {
+            **_unit_params(cycle_id, key, worker),
+            "b_lease": float(lease_seconds),
+            "b_timeout": float(timeout_seconds),
+        }
+        with self._one() as conn:
+            row = conn.execute(_CLAIM, params).first()
         return int(row.deliveries) if row is not None else None
 
     def renew(self, worker: str, lease_seconds: float) -> int:
@@ -264,28 +321,18 @@ class WorkUnits:
 
     def finish(self, cycle_id: str, key: UnitKey, worker: str, outcome: UnitFinish) -> bool:
         """Write the unit's result, once: only while this worker still holds it."""
-        with self._tx() as conn:
-            stmt = (
-                UNITS.update()
-                .where(
-                    UNITS.c.cycle_id == cycle_id,
-                    _key(*key),
-                    UNITS.c.state == "running",
-                    UNITS.c.worker == worker,
-                )
-                .values(
-                    state=outcome.state,
-                    result=outcome.result,
-                    duration_seconds=outcome.duration_seconds,
-                    api_calls=outcome.api_calls,
-                    retries=outcome.retries,
-                    throttles=outcome.throttles,
-                    error=outcome.error,
-                    finished_at=sa.func.now(),
-                    lease_until=None,
-                )
-            )
-            return conn.execute(stmt).rowcount == 1
+        params = {
+            **_unit_params(cycle_id, key, worker),
+            "b_state": outcome.state,
+            "b_result": outcome.result,
+            "b_duration": outcome.duration_seconds,
+            "b_calls": outcome.api_calls,
+            "b_retries": outcome.retries,
+            "b_throttles": outcome.throttles,
+            "b_error": outcome.error,
+        }
+        with self._one() as conn:
+            return conn.execute(_FINISH, params).rowcount == 1
 
     def now(self) -> datetime:
         with self._tx() as conn:

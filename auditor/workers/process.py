@@ -29,6 +29,7 @@ from celery.signals import worker_shutting_down
 
 from auditor.aws import AwsSessions, client_config
 from auditor.collect.runner import collectors, image_options
+from auditor.collect.units import api_services
 from auditor.model import SystemClock
 from auditor.settings import Settings, require_shared_store
 from auditor.store import Store
@@ -63,16 +64,12 @@ def _heartbeat(ctx: WorkerContext, stop: threading.Event) -> None:
             log.warning("lease_renew_failed", error=type(exc).__name__)
 
 
-def serve(settings: Settings, concurrency: int | None = None) -> int:
-    """Run the worker until SIGTERM/SIGINT (or recycling); its exit code."""
-    require_shared_store(settings)
+def worker_context(
+    settings: Settings, store: Store, concurrency: int, *, shared_clients: bool = True
+) -> WorkerContext:
+    """What one worker process keeps between units (bench/worker_cpu.py measures units
+    through it; `shared_clients=False` is the client per account it compares with)."""
     config = settings.workers
-    if not config.broker:
-        from auditor.settings import ConfigError
-
-        raise ConfigError(f"{settings.source}: workers.broker is not set (redis://HOST:6379/0)")
-    concurrency = concurrency or config.concurrency
-    store = Store.open(settings.store)
     sessions = AwsSessions(
         config=client_config(
             settings.collect.max_attempts,
@@ -84,6 +81,8 @@ def serve(settings: Settings, concurrency: int | None = None) -> int:
         max_clients=max(64, 16 * concurrency),
         # a long-lived worker asks again after a minute (in-process: once per cycle)
         refusal_seconds=60.0,
+        # one client per (API service, region) for every account: see AwsSessions
+        shared_clients=shared_clients,
     )
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     ctx = WorkerContext(
@@ -95,6 +94,24 @@ def serve(settings: Settings, concurrency: int | None = None) -> int:
         registry=collectors(image_options(settings, per_cycle_budget=False)),
         on_unit_end=_Recycler(config.max_units_per_process),
     )
+    if isinstance(settings.regions, tuple) and settings.regions:
+        # clients of the configured regions before the first unit (other regions: on use)
+        sessions.prepare(api_services(settings.services), settings.regions)
+    return ctx
+
+
+def serve(settings: Settings, concurrency: int | None = None) -> int:
+    """Run the worker until SIGTERM/SIGINT (or recycling); its exit code."""
+    require_shared_store(settings)
+    config = settings.workers
+    if not config.broker:
+        from auditor.settings import ConfigError
+
+        raise ConfigError(f"{settings.source}: workers.broker is not set (redis://HOST:6379/0)")
+    concurrency = concurrency or config.concurrency
+    store = Store.open(settings.store)
+    ctx = worker_context(settings, store, concurrency)
+    worker_id = ctx.worker_id
 
     def collect_unit(message: dict[str, Any]) -> None:
         handle(ctx, message)

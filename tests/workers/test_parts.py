@@ -7,22 +7,24 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
+import botocore.exceptions
 import pytest
 import redis
 from moto import mock_aws
 from prometheus_client import generate_latest
 
-from auditor.aws import AwsSessions, Target
+from auditor.aws import AwsSessions, Target, acting_for
 from auditor.cli import main
-from auditor.collect.base import CollectResult
-from auditor.collect.runner import resolve_targets
-from auditor.collect.units import Unit, UnitDone
+from auditor.collect.base import CollectResult, PreviousState
+from auditor.collect.runner import collectors, resolve_targets
+from auditor.collect.units import Unit, UnitDone, api_services, run_unit
 from auditor.metrics import Metrics
-from auditor.model import CollectionGap, Kind, Resource, Service
+from auditor.model import CollectionGap, Kind, Resource, Service, SystemClock
 from auditor.settings import OrganizationConfig, Settings, WorkersConfig
 from auditor.workers.codec import (
     UnitMessage,
@@ -91,6 +93,127 @@ def test_assumed_role_credentials_are_kept_until_shortly_before_expiry() -> None
         sessions.client(target, "ecs", "us-east-1").list_clusters()
         sessions.client(target, "ec2", "eu-west-1").describe_instances()
         assert sessions.counter.calls["sts:AssumeRole"] == 2
+
+
+ACCOUNT_A = "111111111111"
+ACCOUNT_B = "222222222222"
+
+
+def _target(account: str) -> Target:
+    return Target(account, f"arn:aws:iam::{account}:role/auditor")
+
+
+def _seed_instances(account: str, name: str, count: int) -> None:
+    """`count` instances tagged Name=`name` in `account`, reached through its role."""
+    creds = boto3.client("sts", region_name="us-east-1").assume_role(
+        RoleArn=_target(account).role_arn, RoleSessionName="seed"
+    )["Credentials"]
+    boto3.client(
+        "ec2",
+        region_name="us-east-1",
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    ).run_instances(
+        ImageId="ami-12345678",
+        MinCount=count,
+        MaxCount=count,
+        InstanceType="t3.micro",
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": name}]}],
+    )
+
+
+def test_shared_clients_sign_every_unit_as_its_own_account() -> None:
+    """A worker's one client per (service, region) serves every account: units of two
+    accounts running at once each see exactly their own account's instances, with one
+    AssumeRole per account for all their units."""
+    with mock_aws():
+        _seed_instances(ACCOUNT_A, "in-a", 2)
+        _seed_instances(ACCOUNT_B, "in-b", 1)
+        sessions = AwsSessions(base=boto3.Session(region_name="us-east-1"), shared_clients=True)
+        units = [Unit(_target(a), "us-east-1", Service.EC2) for a in (ACCOUNT_A, ACCOUNT_B) * 6]
+        with ThreadPoolExecutor(4) as pool:
+            runs = list(
+                pool.map(
+                    lambda u: run_unit(
+                        u, sessions, SystemClock(), PreviousState.from_resources(()), collectors()
+                    ),
+                    units,
+                )
+            )
+        seen_clients = set()
+        for target in (_target(ACCOUNT_A), _target(ACCOUNT_B)):
+            with acting_for(target):
+                seen_clients.add(id(sessions.client(target, "ec2", "us-east-1")))
+    for unit, run in zip(units, runs, strict=True):
+        assert run.result.gaps == ()
+        names = sorted(
+            r.tags.get("Name", "") for r in run.result.resources if r.kind is Kind.EC2_INSTANCE
+        )
+        assert names == (["in-a", "in-a"] if unit.account == ACCOUNT_A else ["in-b"])
+    assert sessions.counter.calls["sts:AssumeRole"] == 2
+    assert len(seen_clients) == 1
+
+
+def test_shared_client_outside_its_unit_sends_nothing() -> None:
+    """A shared client used where no unit is running has no credentials at all: the request
+    is refused, never signed as another account or with the ambient credentials."""
+    with mock_aws():
+        sessions = AwsSessions(base=boto3.Session(region_name="us-east-1"), shared_clients=True)
+        target = _target(ACCOUNT_A)
+        with acting_for(target):
+            ec2 = sessions.client(target, "ec2", "us-east-1")
+            ec2.describe_instances()
+        with pytest.raises(botocore.exceptions.NoCredentialsError):
+            ec2.describe_instances()
+
+
+def test_shared_clients_refresh_an_account_credentials_shortly_before_expiry() -> None:
+    """Shared clients sign with the account's refreshable credentials: one AssumeRole per
+    account across units, regions and services; a new one only near expiry."""
+    now = [datetime.now(UTC)]
+    with mock_aws():
+        sessions = AwsSessions(
+            base=boto3.Session(region_name="us-east-1"),
+            time_fetcher=lambda: now[0],
+            shared_clients=True,
+        )
+        target = _target(ACCOUNT_A)
+        with acting_for(target):
+            sessions.client(target, "ec2", "us-east-1").describe_instances()
+            sessions.client(target, "ec2", "eu-west-1").describe_instances()
+            sessions.client(target, "ecs", "us-east-1").list_clusters()
+            assert sessions.counter.calls["sts:AssumeRole"] == 1
+            now[0] += timedelta(minutes=55)  # 5 minutes left: inside the refresh window
+            sessions.client(target, "ec2", "us-east-1").describe_instances()
+            assert sessions.counter.calls["sts:AssumeRole"] == 2
+            now[0] = datetime.now(UTC)
+            sessions.client(target, "ecs", "us-east-1").list_clusters()
+            assert sessions.counter.calls["sts:AssumeRole"] == 2
+
+
+def test_prepared_clients_are_the_ones_units_use_and_cost_no_aws_call() -> None:
+    """A worker builds its shared clients at start (no AWS call, no role assumed); a unit of
+    any account then uses them instead of building its own."""
+    with mock_aws():
+        sessions = AwsSessions(base=boto3.Session(region_name="us-east-1"), shared_clients=True)
+        built: list[str] = []
+        sessions.base.events.register(
+            "creating-client-class", lambda event_name, **_: built.append(event_name)
+        )
+        sessions.prepare(api_services([Service.EC2, Service.ECR]), ["us-east-1", "eu-west-1"])
+        assert sessions.counter.total == 0
+        assert len(built) == 1 + 3 * 2  # STS, and (ec2, autoscaling, ecr) x 2 regions
+        prepared = {}
+        for account in (ACCOUNT_A, ACCOUNT_B):
+            target = _target(account)
+            with acting_for(target):
+                for api in ("ec2", "autoscaling", "ecr"):
+                    client = sessions.client(target, api, "eu-west-1")
+                    assert prepared.setdefault(api, client) is client
+                sessions.client(target, "ec2", "eu-west-1").describe_instances()
+        assert sessions.counter.calls["sts:AssumeRole"] == 2
+        assert len(built) == 1 + 3 * 2  # no client built for a unit
 
 
 def test_organization_accounts_are_cached_for_the_configured_time(
