@@ -8,6 +8,7 @@ the result is one Snapshot.
 
 from __future__ import annotations
 
+import importlib
 import time
 import uuid
 from collections import Counter
@@ -54,6 +55,7 @@ __all__ = [
     "DEADLINE_CODE",
     "ProgressCallback",
     "UnitDone",
+    "api_services",
     "collect",
     "collect_client_config",
     "collector_specs",
@@ -66,16 +68,23 @@ __all__ = [
 
 
 def collector_specs() -> dict[Service, CollectorSpec]:
-    """One collector per service, with the kinds it produces and the IAM actions it calls:
-    the explicit list, greppable."""
-    from auditor.collect import ec2, ecr, ecs, eks
-
+    """One collector per AWS service, with the kinds it produces and the IAM actions it
+    calls: the `SPEC` of `auditor/collect/<service>.py` for each member of `Service` (iac,
+    the declared state, is read by `auditor/iac/`, not collected). A new service is its
+    `Service` and `Kind` members in `model.py` and that module."""
     return {
-        Service.EC2: ec2.SPEC,
-        Service.ECS: ecs.SPEC,
-        Service.EKS: eks.SPEC,
-        Service.ECR: ecr.SPEC,
+        service: importlib.import_module(f"auditor.collect.{service.value}").SPEC
+        for service in Service
+        if service is not Service.IAC
     }
+
+
+def api_services(services: Sequence[Service]) -> tuple[str, ...]:
+    """The AWS API services the collectors of `services` call, read off their declared IAM
+    actions (a worker builds their clients at start; any other is built on first use)."""
+    specs = collector_specs()
+    prefixes = (a.split(":", 1)[0] for s in services if s in specs for a in specs[s].iam_actions)
+    return tuple(sorted(set(prefixes)))
 
 
 def collectors(images: ImageScanOptions | None = None) -> dict[Service, Collector]:

@@ -102,19 +102,6 @@ class UnitExecutor(Protocol):
     ) -> Executed: ...
 
 
-# the AWS API services each unit's collector calls (a worker builds their clients at start)
-API_SERVICES: Mapping[Service, tuple[str, ...]] = {
-    Service.EC2: ("ec2", "autoscaling"),
-    Service.ECS: ("ecs",),
-    Service.EKS: ("eks",),
-    Service.ECR: ("ecr",),
-}
-
-
-def api_services(services: Sequence[Service]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(a for s in services for a in API_SERVICES.get(s, ())))
-
-
 def kinds_of(service: Service) -> tuple[Kind, ...]:
     return tuple(k for k, s in KIND_SERVICE.items() if s is service)
 

@@ -28,8 +28,7 @@ import structlog
 from celery.signals import worker_shutting_down
 
 from auditor.aws import AwsSessions, client_config
-from auditor.collect.runner import collectors, image_options
-from auditor.collect.units import api_services
+from auditor.collect.runner import api_services, collectors, image_options
 from auditor.model import SystemClock
 from auditor.settings import Settings, require_shared_store
 from auditor.store import Store

@@ -21,8 +21,8 @@ from prometheus_client import generate_latest
 from auditor.aws import AwsSessions, Target, acting_for
 from auditor.cli import main
 from auditor.collect.base import CollectResult, PreviousState
-from auditor.collect.runner import collectors, resolve_targets
-from auditor.collect.units import Unit, UnitDone, api_services, run_unit
+from auditor.collect.runner import api_services, collectors, resolve_targets
+from auditor.collect.units import Unit, UnitDone, run_unit
 from auditor.metrics import Metrics
 from auditor.model import CollectionGap, Kind, Resource, Service, SystemClock
 from auditor.settings import OrganizationConfig, Settings, WorkersConfig
