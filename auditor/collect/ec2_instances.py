@@ -16,7 +16,6 @@ from auditor.collect.base import (
     CollectResult,
     UnitContext,
     gap,
-    jsonable,
     pick,
     tag_map,
 )
@@ -221,7 +220,7 @@ def collect_instances(
                 account=ctx.account,
                 region=ctx.region,
                 tags=tag_map(inst.get("Tags")),
-                attributes=jsonable(attrs),
+                attributes=attrs,  # JSON already: instance_attributes normalizes
                 observed_at=observed,
                 unavailable=unavailable,
             )
