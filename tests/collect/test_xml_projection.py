@@ -24,8 +24,10 @@ from hypothesis import strategies as st
 from auditor.aws import parse_timestamp
 from auditor.collect import xml_projection
 from auditor.collect.base import UnitContext
+from auditor.collect.ec2 import collect_ec2
 from auditor.collect.ec2_instances import DESCRIBE_INSTANCES_KEPT, list_instances
 from auditor.collect.xml_projection import Members, projected
+from auditor.model import Kind
 
 OPERATION = (
     botocore.session.get_session().get_service_model("ec2").operation_model("DescribeInstances")
@@ -213,3 +215,22 @@ def test_other_timestamp_forms_go_to_botocore() -> None:
     """Epoch numbers and RFC 822 dates are botocore's, unchanged."""
     for value in (1_700_000_000, "1700000000.5", "Tue, 14 Nov 2023 22:13:20 GMT"):
         assert parse_timestamp(value) == botocore.utils.parse_timestamp(value)
+
+
+def test_the_ec2_unit_collects_the_same_resources_either_way(
+    make_ctx: Callable[..., UnitContext], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """collect_ec2 with the projection and with botocore's full parse: the same resources,
+    attribute for attribute (the projection changes cost, never what is seen)."""
+    ctx = make_ctx()
+    _fleet(ctx.client("ec2"))
+    fast = collect_ec2(ctx)
+    monkeypatch.setattr("auditor.collect.ec2_instances.projected", lambda *_: nullcontext())
+    full = collect_ec2(ctx)
+
+    def shown(result: Any) -> list[tuple[str, Any, Any, Any]]:
+        return sorted((r.arn, r.attributes, r.tags, r.unavailable) for r in result.resources)
+
+    assert fast.gaps == full.gaps == ()
+    assert shown(fast) == shown(full)
+    assert sum(r.kind is Kind.EC2_INSTANCE for r in fast.resources) == 4
