@@ -1,4 +1,4 @@
-"""Parse only the members a collector keeps from a large EC2 query-protocol response.
+"""Parse only the members a collector keeps from a large query-protocol response.
 
 botocore turns every element of a response into Python values: about a hundred per
 instance for DescribeInstances (network interfaces, placement, ...), most of a warm
@@ -73,13 +73,11 @@ def _before_parse(
         log.debug("xml_projection_skipped", operation=active[0], error=type(exc).__name__)
         return
     customized_response_dict.update(parsed)
-    # what is left for botocore: an empty result that still carries the request id
-    rid = "" if request_id is None else f"<requestId>{escape(request_id)}</requestId>"
-    response_dict["body"] = f"<Response>{rid}</Response>".encode()
+    response_dict["body"] = _rest(operation_model.output_shape, request_id)
 
 
 def parse(body: bytes, shape: Shape, members: Members) -> tuple[dict[str, Any], str | None]:
-    """(the kept members of an EC2 query response, its request id)."""
+    """(the kept members of a query-protocol response (EC2's or AWS Query's), its request id)."""
     from lxml import etree  # only collections that project pay for the import
 
     parser = etree.XMLParser(
@@ -88,9 +86,26 @@ def parse(body: bytes, shape: Shape, members: Members) -> tuple[dict[str, Any], 
     root = etree.fromstring(body, parser=parser)
     tag = root.tag
     namespace = tag[: tag.index("}") + 1] if isinstance(tag, str) and tag[:1] == "{" else ""
-    walk = _Walk(namespace)
-    request_id = root.findtext(f"{namespace}requestId")
-    return walk.structure(shape, root, members), request_id
+    start = root
+    wrapper = shape.serialization.get("resultWrapper")
+    if wrapper:  # AWS Query: <XResponse><XResult>...</XResult><ResponseMetadata>
+        start = root.find(namespace + wrapper)
+        if start is None:
+            raise Unsupported(f"no {wrapper} element")
+        request_id = root.findtext(f"{namespace}ResponseMetadata/{namespace}RequestId")
+    else:  # EC2: <XResponse><requestId/>...
+        request_id = root.findtext(f"{namespace}requestId")
+    return _Walk(namespace).structure(shape, start, members), request_id
+
+
+def _rest(shape: Shape, request_id: str | None) -> bytes:
+    """What is left for botocore to parse: an empty result that carries the request id."""
+    rid = "" if request_id is None else escape(request_id)
+    wrapper = shape.serialization.get("resultWrapper")
+    if wrapper:
+        meta = f"<ResponseMetadata><RequestId>{rid}</RequestId></ResponseMetadata>"
+        return f"<Response><{wrapper}/>{meta if rid else ''}</Response>".encode()
+    return f"<Response>{f'<requestId>{rid}</requestId>' if rid else ''}</Response>".encode()
 
 
 class _Walk:

@@ -17,12 +17,13 @@ import botocore.exceptions
 import botocore.session
 import botocore.utils
 import pytest
-from botocore.parsers import EC2QueryParser
+from botocore.parsers import EC2QueryParser, QueryParser
 from hypothesis import given
 from hypothesis import strategies as st
 
 from auditor.aws import parse_timestamp
 from auditor.collect import xml_projection
+from auditor.collect.autoscaling import DESCRIBE_GROUPS_KEPT
 from auditor.collect.base import UnitContext
 from auditor.collect.ec2 import collect_ec2
 from auditor.collect.ec2_instances import DESCRIBE_INSTANCES_KEPT, list_instances
@@ -234,3 +235,94 @@ def test_the_ec2_unit_collects_the_same_resources_either_way(
     assert fast.gaps == full.gaps == ()
     assert shown(fast) == shown(full)
     assert sum(r.kind is Kind.EC2_INSTANCE for r in fast.resources) == 4
+
+
+def _groups(ctx: UnitContext) -> None:
+    """Auto Scaling groups on a template (with members), on a mixed instances policy with an
+    override, and on a launch configuration: every kept member of a group."""
+    ec2, autoscaling = ctx.client("ec2"), ctx.client("autoscaling")
+    template = ec2.create_launch_template(
+        LaunchTemplateName="web", LaunchTemplateData={"ImageId": "ami-12345678"}
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    ec2.create_launch_template_version(
+        LaunchTemplateId=template, LaunchTemplateData={"ImageId": "ami-12345678"}
+    )
+    zone = {"AvailabilityZones": ["us-east-1a"]}
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="web & <api>",
+        MinSize=2,
+        MaxSize=3,
+        MaxInstanceLifetime=86400,
+        LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
+        Tags=[{"Key": "team", "Value": "équipe", "PropagateAtLaunch": True}],
+        **zone,
+    )
+    spec = {"LaunchTemplateId": template, "Version": "1"}
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="mixed",
+        MinSize=0,
+        MaxSize=2,
+        MixedInstancesPolicy={
+            "LaunchTemplate": {
+                "LaunchTemplateSpecification": spec,
+                "Overrides": [{"InstanceType": "m5.large", "LaunchTemplateSpecification": spec}],
+            }
+        },
+        **zone,
+    )
+    autoscaling.create_launch_configuration(
+        LaunchConfigurationName="old", ImageId="ami-12345678", InstanceType="t3.micro"
+    )
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="legacy", MinSize=1, MaxSize=1, LaunchConfigurationName="old", **zone
+    )
+
+
+def test_groups_projection_equals_botocore(make_ctx: Callable[..., UnitContext]) -> None:
+    """DescribeAutoScalingGroups (AWS Query, a result wrapper): the projected page is
+    botocore's full parse cut to the kept members, request id included."""
+    ctx = make_ctx()
+    _groups(ctx)
+    autoscaling = ctx.client("autoscaling")
+    seen: list[bytes] = []
+
+    def keep(response_dict: dict[str, Any], **_: Any) -> None:
+        seen.append(response_dict["body"])
+
+    event = "before-parse.auto-scaling.DescribeAutoScalingGroups"
+    autoscaling.meta.events.register_first(event, keep)
+    with projected(autoscaling, "DescribeAutoScalingGroups", DESCRIBE_GROUPS_KEPT):
+        page = autoscaling.describe_auto_scaling_groups()
+    autoscaling.meta.events.unregister(event, keep)
+    shape = autoscaling.meta.service_model.operation_model("DescribeAutoScalingGroups")
+    full = QueryParser().parse(
+        {"body": seen[0], "headers": {}, "status_code": 200}, shape.output_shape
+    )
+    assert {k: v for k, v in page.items() if k != "ResponseMetadata"} == _kept(
+        full, DESCRIBE_GROUPS_KEPT
+    )
+    assert page["ResponseMetadata"]["RequestId"] == full["ResponseMetadata"]["RequestId"]
+    assert len(page["AutoScalingGroups"]) == 3
+    assert len(page["AutoScalingGroups"][0]["Instances"]) == 2
+    assert "AvailabilityZones" not in page["AutoScalingGroups"][0]
+
+
+def test_groups_and_templates_are_collected_the_same_either_way(
+    make_ctx: Callable[..., UnitContext], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """collect_ec2 over groups, their members and templates: the same resources with and
+    without the projections."""
+    ctx = make_ctx()
+    _groups(ctx)
+    fast = collect_ec2(ctx)
+    off = lambda *_: nullcontext()  # noqa: E731
+    monkeypatch.setattr("auditor.collect.ec2_instances.projected", off)
+    monkeypatch.setattr("auditor.collect.autoscaling.projected", off)
+    full = collect_ec2(ctx)
+
+    def shown(result: Any) -> list[tuple[str, Any, Any, Any]]:
+        return sorted((r.arn, r.attributes, r.tags, r.unavailable) for r in result.resources)
+
+    assert fast.gaps == full.gaps
+    assert shown(fast) == shown(full)
+    assert sum(r.kind is Kind.ASG for r in fast.resources) == 3
