@@ -22,10 +22,42 @@ from auditor.collect.base import (
     tag_map,
 )
 from auditor.collect.ec2_launch_templates import LaunchTemplateIndex
+from auditor.collect.xml_projection import Members, projected
 from auditor.model import JSON, CollectionGap, Kind, Resource, Service
 
 GROUP_PAGE_SIZE = 100  # the DescribeAutoScalingGroups maximum
 DEFAULT_VERSION = "$Default"  # what Auto Scaling uses when a group names no version
+
+_TEMPLATE_SPEC: Members = {"LaunchTemplateId": None, "LaunchTemplateName": None, "Version": None}
+# What this module reads of a DescribeAutoScalingGroups response: only these members are
+# parsed (xml_projection.py); a group's other settings are skipped.
+GROUP_KEPT: Members = {
+    "AutoScalingGroupName": None,
+    "AutoScalingGroupARN": None,
+    "LaunchConfigurationName": None,
+    "MaxInstanceLifetime": None,
+    "MinSize": None,
+    "MaxSize": None,
+    "DesiredCapacity": None,
+    "CreatedTime": None,
+    "Status": None,
+    "LaunchTemplate": _TEMPLATE_SPEC,
+    "MixedInstancesPolicy": {
+        "LaunchTemplate": {
+            "LaunchTemplateSpecification": _TEMPLATE_SPEC,
+            "Overrides": {"LaunchTemplateSpecification": _TEMPLATE_SPEC},
+        }
+    },
+    "Instances": {
+        "InstanceId": None,
+        "LaunchConfigurationName": None,
+        "LifecycleState": None,
+        "HealthStatus": None,
+        "LaunchTemplate": _TEMPLATE_SPEC,
+    },
+    "Tags": {"Key": None, "Value": None},
+}
+DESCRIBE_GROUPS_KEPT: Members = {"AutoScalingGroups": GROUP_KEPT, "NextToken": None}
 
 # Kinds whose listing depends on knowing every group: launch template versions in use,
 # and the AMIs and security groups those versions reference.
@@ -46,8 +78,9 @@ def list_groups(
         pages = client.get_paginator("describe_auto_scaling_groups").paginate(
             MaxRecords=GROUP_PAGE_SIZE
         )
-        for page in pages:
-            found.extend(page.get("AutoScalingGroups", []))
+        with projected(client, "DescribeAutoScalingGroups", DESCRIBE_GROUPS_KEPT):
+            for page in pages:
+                found.extend(page.get("AutoScalingGroups", []))
     except AWS_ERRORS as exc:
         failed = gap(ctx, Service.EC2, LISTING_KINDS, "autoscaling:DescribeAutoScalingGroups", exc)
         return found, [failed]

@@ -226,8 +226,18 @@ class UnitState:
         return CollectResult(tuple(self.resources), tuple(self.gaps))
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def jsonable(value: Any) -> JSON:
     """An AWS response fragment as canonical JSON data (datetimes to ISO 8601 UTC)."""
+    kind = type(value)
+    if kind in _SCALARS:  # most of a response: no isinstance chain (Mapping's is slow)
+        return value
+    if kind is dict:
+        return {str(k): jsonable(v) for k, v in value.items() if k != "ResponseMetadata"}
+    if kind is list:
+        return [jsonable(v) for v in value]
     if isinstance(value, datetime):
         return iso(value)
     if isinstance(value, date):

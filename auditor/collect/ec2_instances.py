@@ -16,11 +16,11 @@ from auditor.collect.base import (
     CollectResult,
     UnitContext,
     gap,
-    jsonable,
     pick,
     tag_map,
 )
 from auditor.collect.ec2_user_data import TemplateUserData, resolve_user_data
+from auditor.collect.xml_projection import Members, projected
 from auditor.model import JSON, CollectionGap, Kind, Resource, Service
 
 INSTANCE_PAGE_SIZE = 1000  # the DescribeInstances maximum; tests lower it to prove paging
@@ -32,6 +32,32 @@ TAG_LT_ID = "aws:ec2launchtemplate:id"
 TAG_LT_VERSION = "aws:ec2launchtemplate:version"
 TAG_EKS_NODEGROUP = "eks:nodegroup-name"
 TAG_EKS_CLUSTER = "eks:cluster-name"
+
+# What list_instances and instance_attributes read of a DescribeInstances response: only
+# these members are parsed (xml_projection.py), the rest of each instance is skipped.
+INSTANCE_KEPT: Members = {
+    "InstanceId": None,
+    "InstanceType": None,
+    "ImageId": None,
+    "KeyName": None,
+    "LaunchTime": None,
+    "StateTransitionReason": None,
+    "SourceDestCheck": None,
+    "SubnetId": None,
+    "VpcId": None,
+    "PrivateIpAddress": None,
+    "PublicIpAddress": None,
+    "State": {"Name": None},
+    "MetadataOptions": {"HttpTokens": None, "HttpEndpoint": None, "HttpPutResponseHopLimit": None},
+    "SecurityGroups": {"GroupId": None, "GroupName": None},
+    "IamInstanceProfile": {"Arn": None},
+    "BlockDeviceMappings": {"DeviceName": None, "Ebs": {"VolumeId": None, "AttachTime": None}},
+    "Tags": {"Key": None, "Value": None},
+}
+DESCRIBE_INSTANCES_KEPT: Members = {
+    "Reservations": {"ReservationId": None, "RequesterId": None, "Instances": INSTANCE_KEPT},
+    "NextToken": None,
+}
 
 # Kinds whose listing depends on knowing every instance: the AMIs, security groups and
 # launch template versions "in use" are derived from the instances.
@@ -65,14 +91,15 @@ def list_instances(
         pages = ec2.get_paginator("describe_instances").paginate(
             Filters=filters, MaxResults=INSTANCE_PAGE_SIZE
         )
-        for page in pages:
-            for reservation in page.get("Reservations", []):
-                direct = "RequesterId" not in reservation and "ReservationId" in reservation
-                for inst in reservation.get("Instances", []):
-                    if inst.get("State", {}).get("Name") != "terminated":
-                        found.append(inst)
-                        if direct and run_together is not None:
-                            run_together[str(inst["InstanceId"])] = reservation["ReservationId"]
+        with projected(ec2, "DescribeInstances", DESCRIBE_INSTANCES_KEPT):
+            for page in pages:
+                for reservation in page.get("Reservations", []):
+                    direct = "RequesterId" not in reservation and "ReservationId" in reservation
+                    for inst in reservation.get("Instances", []):
+                        if inst.get("State", {}).get("Name") != "terminated":
+                            found.append(inst)
+                            if direct and run_together is not None:
+                                run_together[str(inst["InstanceId"])] = reservation["ReservationId"]
     except AWS_ERRORS as exc:
         return found, [gap(ctx, Service.EC2, LISTING_KINDS, "ec2:DescribeInstances", exc)]
     return found, []
@@ -193,7 +220,7 @@ def collect_instances(
                 account=ctx.account,
                 region=ctx.region,
                 tags=tag_map(inst.get("Tags")),
-                attributes=jsonable(attrs),
+                attributes=attrs,  # JSON already: instance_attributes normalizes
                 observed_at=observed,
                 unavailable=unavailable,
             )

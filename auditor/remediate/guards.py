@@ -12,8 +12,6 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-
 from auditor.model import JSON, ActionRecord, ActionStatus, Kind, Resource, iso
 from auditor.remediate.actions import NO_REMEDIATE_TAG, START_INSTANCE_REFRESH, TERMINATE_INSTANCE
 
@@ -41,6 +39,8 @@ def outside_windows(
     """Hold unless `now` is within `window_minutes` after a start of one cron window."""
     if not windows:
         return None
+    from croniter import croniter  # only configured windows need it (start-up, issue 15)
+
     try:
         tz = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from auditor.model import ActionRecord, ActionStatus, canonical_json, sha256_hex
 from auditor.store.engine import is_in
@@ -48,6 +48,8 @@ def _row(action: ActionRecord) -> dict[str, Any]:
 def _upsert(dialect: str) -> Any:
     stmt = _UPSERTS.get(dialect)
     if stmt is None:
+        from sqlalchemy.dialects import postgresql
+
         base = postgresql.insert(ACTIONS) if dialect == "postgresql" else sqlite.insert(ACTIONS)
         stmt = base.on_conflict_do_update(
             index_elements=[ACTIONS.c.id],

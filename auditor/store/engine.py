@@ -12,12 +12,15 @@ import re
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from auditor.errors import AuditorError
+
+if TYPE_CHECKING:  # imported where a PostgreSQL store uses it: SQLite scans skip it
+    from sqlalchemy.dialects import postgresql
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 WRITE = {"auditor_write": True}  # execution option: this transaction writes
@@ -130,6 +133,8 @@ def insert_for(conn: sa.Connection, table: sa.Table) -> postgresql.Insert | sqli
     """An INSERT that supports ON CONFLICT on this connection's dialect."""
     name = conn.dialect.name
     if name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(table)
     if name == "sqlite":
         return sqlite.insert(table)
@@ -146,6 +151,8 @@ def is_in(
     filled in the same transaction); a semi-join against the unnested array does neither.
     """
     if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         array = sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
         return column.in_(sa.select(sa.func.unnest(array)))
     return column.in_(values)

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from auditor.model import Severity, Status, TrackedFinding, canonical_json, iso, sha256_hex
 from auditor.store.codec import finding_from_parts
@@ -89,6 +89,8 @@ def _upsert(dialect: str) -> Any:
     """One compiled-once upsert per dialect, executed with many parameter sets."""
     stmt = _UPSERTS.get(dialect)
     if stmt is None:
+        from sqlalchemy.dialects import postgresql
+
         base = postgresql.insert(FINDINGS) if dialect == "postgresql" else sqlite.insert(FINDINGS)
         stmt = base.on_conflict_do_update(
             index_elements=[FINDINGS.c.id],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,10 +25,15 @@ from auditor.store.snapshots import (
     read_observations,
 )
 
+# config hash -> its decoded document. Content-addressed, so an entry is never stale: the
+# store keeps the latest snapshot's, and a baseline that is still the current version (most
+# of them, in a warm cycle) is not fetched and decoded a second time.
+Documents = dict[str, dict[str, Any]]
 
-def latest_snapshot(conn: sa.Connection) -> Snapshot | None:
+
+def latest_snapshot(conn: sa.Connection, documents: Documents | None = None) -> Snapshot | None:
     row = conn.execute(sa.select(CYCLES).order_by(CYCLES.c.seq.desc()).limit(1)).mappings().first()
-    return None if row is None else _snapshot(conn, row)
+    return None if row is None else _snapshot(conn, row, documents)
 
 
 def load_snapshot(conn: sa.Connection, snapshot_id: str) -> Snapshot:
@@ -38,11 +43,14 @@ def load_snapshot(conn: sa.Connection, snapshot_id: str) -> Snapshot:
     return _snapshot(conn, row)
 
 
-def _snapshot(conn: sa.Connection, cycle: sa.RowMapping) -> Snapshot:
+def _snapshot(
+    conn: sa.Connection, cycle: sa.RowMapping, documents: Documents | None = None
+) -> Snapshot:
     observations = read_observations(conn, cycle["seq"])
-    documents = _documents(conn, sorted({o.version_id for o in observations}))
+    hashes = _config_hashes(conn, sorted({o.version_id for o in observations}))
+    found = _documents(conn, set(hashes.values()), documents)
     resources = tuple(
-        resource_from_document(documents[o.version_id], o.observed_at) for o in observations
+        resource_from_document(found[hashes[o.version_id]], o.observed_at) for o in observations
     )
     return Snapshot(
         id=cycle["id"],
@@ -55,15 +63,34 @@ def _snapshot(conn: sa.Connection, cycle: sa.RowMapping) -> Snapshot:
     )
 
 
-def _documents(conn: sa.Connection, version_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
+def _config_hashes(conn: sa.Connection, version_ids: Sequence[int]) -> dict[int, str]:
+    out: dict[int, str] = {}
     for chunk in chunks(version_ids):
         rows = conn.execute(
-            sa.select(VERSIONS.c.id, CONFIGS.c.document)
-            .join(CONFIGS, CONFIGS.c.config_hash == VERSIONS.c.config_hash)
-            .where(is_in(conn, VERSIONS.c.id, chunk))
+            sa.select(VERSIONS.c.id, VERSIONS.c.config_hash).where(
+                is_in(conn, VERSIONS.c.id, chunk)
+            )
         )
-        out.update({int(i): doc for i, doc in rows})
+        out.update({int(i): str(h) for i, h in rows})
+    return out
+
+
+def _documents(
+    conn: sa.Connection, hashes: Iterable[str], cache: Documents | None = None
+) -> Documents:
+    """The documents of `hashes`, from `cache` where it has them (and added to it)."""
+    cache = {} if cache is None else cache
+    out = {h: cache[h] for h in hashes if h in cache}
+    missing = sorted(h for h in hashes if h not in out)
+    for chunk in chunks(missing):
+        rows = conn.execute(
+            sa.select(CONFIGS.c.config_hash, CONFIGS.c.document).where(
+                is_in(conn, CONFIGS.c.config_hash, chunk)
+            )
+        )
+        fetched = {str(h): doc for h, doc in rows}
+        out.update(fetched)
+        cache.update(fetched)
     return out
 
 
@@ -94,7 +121,6 @@ _VERSION_COLUMNS = (
     VERSIONS.c.last_snapshot_id,
     VERSIONS.c.first_seen,
     VERSIONS.c.last_seen,
-    CONFIGS.c.document,
 )
 
 
@@ -116,7 +142,7 @@ class _Current:
         return cycle_id, seen[version_id]
 
 
-def _version(row: sa.RowMapping, current: _Current) -> ResourceVersion:
+def _version(row: sa.RowMapping, document: Mapping[str, Any], current: _Current) -> ResourceVersion:
     if row["last_seq"] is None:
         last_snapshot_id, last_seen = current.last(row["id"])
     else:
@@ -124,7 +150,7 @@ def _version(row: sa.RowMapping, current: _Current) -> ResourceVersion:
     return ResourceVersion(
         arn=row["arn"],
         config_hash=row["config_hash"],
-        resource=resource_from_document(row["document"], row["first_seen"]),
+        resource=resource_from_document(document, row["first_seen"]),
         first_snapshot_id=row["first_snapshot_id"],
         last_snapshot_id=last_snapshot_id,
         first_seen=row["first_seen"],
@@ -133,17 +159,19 @@ def _version(row: sa.RowMapping, current: _Current) -> ResourceVersion:
 
 
 def resource_versions(conn: sa.Connection, arn: str) -> list[ResourceVersion]:
-    rows = conn.execute(
-        sa.select(*_VERSION_COLUMNS)
-        .join(CONFIGS, CONFIGS.c.config_hash == VERSIONS.c.config_hash)
-        .where(VERSIONS.c.arn == arn)
-        .order_by(VERSIONS.c.id)
-    ).mappings()
+    rows = list(
+        conn.execute(
+            sa.select(*_VERSION_COLUMNS).where(VERSIONS.c.arn == arn).order_by(VERSIONS.c.id)
+        ).mappings()
+    )
+    documents = _documents(conn, {r["config_hash"] for r in rows})
     current = _Current(conn)
-    return [_version(r, current) for r in rows]
+    return [_version(r, documents[r["config_hash"]], current) for r in rows]
 
 
-def baselines(conn: sa.Connection, arns: Iterable[str]) -> dict[str, ResourceVersion]:
+def baselines(
+    conn: sa.Connection, arns: Iterable[str], documents: Documents | None = None
+) -> dict[str, ResourceVersion]:
     """First observed version per ARN. Version ids grow with the cycle that first saw them."""
     out: dict[str, ResourceVersion] = {}
     current = _Current(conn)
@@ -154,10 +182,11 @@ def baselines(conn: sa.Connection, arns: Iterable[str]) -> dict[str, ResourceVer
             .group_by(VERSIONS.c.arn)
             .subquery()
         )
-        rows = conn.execute(
-            sa.select(*_VERSION_COLUMNS)
-            .join(CONFIGS, CONFIGS.c.config_hash == VERSIONS.c.config_hash)
-            .join(first, first.c.id == VERSIONS.c.id)
-        ).mappings()
-        out.update({r["arn"]: _version(r, current) for r in rows})
+        rows = list(
+            conn.execute(
+                sa.select(*_VERSION_COLUMNS).join(first, first.c.id == VERSIONS.c.id)
+            ).mappings()
+        )
+        found = _documents(conn, {r["config_hash"] for r in rows}, documents)
+        out.update({r["arn"]: _version(r, found[r["config_hash"]], current) for r in rows})
     return out

@@ -45,6 +45,8 @@ class Store:
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+        # the latest snapshot's configuration documents, by content hash (never stale)
+        self._documents: snapshot_reads.Documents = {}
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:
@@ -176,8 +178,10 @@ class Store:
             actions.write_actions(conn, records)
 
     def latest_snapshot(self) -> Snapshot | None:
+        """The latest committed snapshot; its documents are kept for `baselines`."""
+        self._documents = {}
         with self._read() as conn:
-            return snapshot_reads.latest_snapshot(conn)
+            return snapshot_reads.latest_snapshot(conn, self._documents)
 
     def load_snapshot(self, snapshot_id: str) -> Snapshot:
         """The snapshot as saved; SnapshotNotFoundError (a LookupError) if there is none."""
@@ -206,7 +210,7 @@ class Store:
     def baselines(self, arns: Iterable[str]) -> dict[str, ResourceVersion]:
         """The first observed version of each ARN that has one (the drift baseline)."""
         with self._read() as conn:
-            return snapshot_reads.baselines(conn, arns)
+            return snapshot_reads.baselines(conn, arns, self._documents)
 
     def actions_since(self, since: datetime) -> list[ActionRecord]:
         with self._read() as conn:
