@@ -13,12 +13,13 @@ import hashlib
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from auditor.aws import error_code, error_message
 from auditor.collect.base import AWS_ERRORS
+
+if TYPE_CHECKING:  # httpx loads when a blob is read, not when `auditor scan` starts
+    import httpx
 
 DOWNLOAD_CALL = "ecr:LayerDownload"  # how blob GETs appear in the cycle's api_calls
 _CHUNK = 64 * 1024
@@ -117,6 +118,8 @@ class BlobReader:
         failed request or (at the end) a digest mismatch."""
         if not digest_ok(digest):
             raise BlobError(DOWNLOAD_CALL, "BadDigest", f"unsupported digest {digest[:80]!r}")
+        import httpx
+
         url = self._url(repository, registry, digest)
         self._record(DOWNLOAD_CALL)
         with self._lock:
