@@ -143,7 +143,7 @@ class MicroCycler:
         targets = [t for r in fresh for t in r.event.targets]
         rec = recollect(
             targets, SnapshotView(base), self.settings, self.sessions, self.clock,
-            self._caller_account(),
+            self._caller_account(), store.image_contents,
         )  # fmt: skip
         failed = set(rec.failed)
         retry = [r for r in fresh if failed.intersection(r.event.targets)]
