@@ -211,17 +211,22 @@ def test_an_image_back_in_use_after_a_pause_is_not_read_again(estate: Estate) ->
     stored = _cache_rows(estate.settings)
     assert stored >= 6  # every image read (not the refused blob, not Docker Hub)
     assert config in estate.blobs.requests
-    ecs.update_service(cluster="prod", service="env-secret", taskDefinition="clean")
+    arn = {
+        f: ecs.describe_task_definition(taskDefinition=f)["taskDefinition"]["taskDefinitionArn"]
+        for f in ("clean", "env-secret")
+    }
+    ecs.update_service(cluster="prod", service="env-secret", taskDefinition=arn["clean"])
     second = _cycle(estate.settings, 2)
     assert not any(
         r.id.startswith("shop@") and r.attributes.get("imageTags") == ["env-secret"]
         for r in second.snapshot.resources
     )
-    ecs.update_service(cluster="prod", service="env-secret", taskDefinition="env-secret")
+    ecs.update_service(cluster="prod", service="env-secret", taskDefinition=arn["env-secret"])
     seen = len(estate.blobs.requests)
     third = _cycle(estate.settings, 3)
     assert config not in estate.blobs.requests[seen:]
     assert third.report_dir is not None
     report = json.loads((third.report_dir / "report.json").read_text())
+    assert [g["operation"] for g in report["coverage"]["gaps"]] == ["ecr:LayerDownload"]
     assert EXPECTED["env-secret"] == _verdicts(report)["env-secret"]
     assert stored == _cache_rows(estate.settings)
