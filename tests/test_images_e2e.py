@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 import requests
+import sqlalchemy as sa
 from moto import mock_aws
 
 from auditor.aws import AwsSessions
@@ -28,6 +29,7 @@ from auditor.pipeline import CycleResult, run_cycle
 from auditor.report.signing import generate_ed25519_pem, write_private_key
 from auditor.secrets import short_hash
 from auditor.settings import Settings
+from auditor.store import Store
 from tests.conftest import NOW
 
 REGION = "us-east-1"
@@ -185,3 +187,46 @@ def test_image_rules_end_to_end(estate: Estate, capfd: pytest.CaptureFixture[str
     written = _written(estate.work) + (out + err).encode()
     for secret in (CANARY, LAYER_CANARY):
         assert secret.encode() not in written
+
+
+def _cache_rows(settings: Settings) -> int:
+    store = Store.open(settings.store)
+    try:
+        with store.engine.connect() as conn:
+            return int(conn.execute(sa.text("SELECT count(*) FROM image_content")).scalar_one())
+    finally:
+        store.close()
+
+
+def test_an_image_back_in_use_after_a_pause_is_not_read_again(estate: Estate) -> None:
+    """The `env-secret` service runs another image in cycle 2 (its image leaves the
+    snapshot) and its own again in cycle 3: the verdict comes back from the store's cache by
+    digest without reading the image's blobs; unchanged cycles add no cache row."""
+    ecs = boto3.client("ecs", region_name=REGION)
+    ecr = boto3.client("ecr", region_name=REGION)
+    image = ecr.batch_get_image(repositoryName="shop", imageIds=[{"imageTag": "env-secret"}])
+    config = json.loads(image["images"][0]["imageManifest"])["config"]["digest"]
+
+    _cycle(estate.settings, 1)
+    stored = _cache_rows(estate.settings)
+    assert stored >= 6  # every image read (not the refused blob, not Docker Hub)
+    assert config in estate.blobs.requests
+    arn = {
+        f: ecs.describe_task_definition(taskDefinition=f)["taskDefinition"]["taskDefinitionArn"]
+        for f in ("clean", "env-secret")
+    }
+    ecs.update_service(cluster="prod", service="env-secret", taskDefinition=arn["clean"])
+    second = _cycle(estate.settings, 2)
+    assert not any(
+        r.id.startswith("shop@") and r.attributes.get("imageTags") == ["env-secret"]
+        for r in second.snapshot.resources
+    )
+    ecs.update_service(cluster="prod", service="env-secret", taskDefinition=arn["env-secret"])
+    seen = len(estate.blobs.requests)
+    third = _cycle(estate.settings, 3)
+    assert config not in estate.blobs.requests[seen:]
+    assert third.report_dir is not None
+    report = json.loads((third.report_dir / "report.json").read_text())
+    assert [g["operation"] for g in report["coverage"]["gaps"]] == ["ecr:LayerDownload"]
+    assert EXPECTED["env-secret"] == _verdicts(report)["env-secret"]
+    assert stored == _cache_rows(estate.settings)

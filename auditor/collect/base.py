@@ -7,7 +7,7 @@ service). It never raises for an AWS error: what it could not read becomes a Col
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -30,6 +30,10 @@ ClientFactory = Callable[[str], Any]  # service name ("ec2", "ecs", ...) -> boto
 
 AWS_ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
 
+# digests -> every stored (scope, `imageContent`) of each, widest scan scope first: the
+# store's persistent cache by digest (Store.image_contents)
+ImageLookup = Callable[[Collection[str]], Mapping[str, Sequence[tuple[str, JSON]]]]
+
 
 @dataclass(frozen=True, slots=True)
 class PreviousState:
@@ -39,7 +43,9 @@ class PreviousState:
       instance is not stopped (user data can only change while stopped, and a start moves
       LaunchTime);
     - task definition revisions, by ARN (a revision never changes);
-    - what is inside an ECR image, by digest (a digest never changes).
+    - what is inside an ECR image, by digest (a digest never changes): from the previous
+      snapshot, and for any other digest from `image_lookup`, the store's persistent cache
+      (an image out of use for a while is not read again when it comes back).
     """
 
     user_data: Mapping[tuple[str, str], JSON] = field(default_factory=dict)
@@ -50,15 +56,21 @@ class PreviousState:
     image_scans: Mapping[str, JSON] = field(default_factory=dict)
     # the resources these facts came from: what a distributed unit is sent (`for_cell`)
     sources: tuple[Resource, ...] = ()
+    # the persistent image content cache (None: only the previous snapshot is known)
+    image_lookup: ImageLookup | None = None
 
     @classmethod
-    def from_snapshot(cls, snapshot: Snapshot | None) -> PreviousState:
+    def from_snapshot(
+        cls, snapshot: Snapshot | None, image_lookup: ImageLookup | None = None
+    ) -> PreviousState:
         if snapshot is None:
-            return cls()
-        return cls.from_resources(snapshot.resources)
+            return cls(image_lookup=image_lookup)
+        return cls.from_resources(snapshot.resources, image_lookup)
 
     @classmethod
-    def from_resources(cls, resources: Iterable[Resource]) -> PreviousState:
+    def from_resources(
+        cls, resources: Iterable[Resource], image_lookup: ImageLookup | None = None
+    ) -> PreviousState:
         user_data: dict[tuple[str, str], JSON] = {}
         task_defs: dict[str, Resource] = {}
         content: dict[str, JSON] = {}
@@ -86,6 +98,7 @@ class PreviousState:
             image_content=content,
             image_scans=scans,
             sources=tuple(sources),
+            image_lookup=image_lookup,
         )
 
     def for_cell(self, account: str, region: str, service: Service) -> tuple[Resource, ...]:

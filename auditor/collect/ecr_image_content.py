@@ -64,6 +64,10 @@ TAR_LAYERS = frozenset(
     }
 )
 DOCKER_AUTH_DETECTOR = "Docker registry credentials"
+# what a stored `imageContent` was produced by: bump it when the secret detector or the
+# content's form changes, so results of the old scan are not reused from the store (they
+# stay under their old scope and are read again once)
+SCAN_VERSION = 1
 
 _CREDENTIAL_NAMES = frozenset(
     {
@@ -383,6 +387,27 @@ def layers_still_valid(layers: Mapping[str, JSON], cap: int) -> bool:
     if reason == "image":
         return int(layers.get("max_bytes") or 0) >= cap
     return True  # unsupported layer type: the same again
+
+
+def cache_scope(content: Mapping[str, JSON]) -> str | None:
+    """The persistent cache key part (besides the digest) of one `imageContent`: what the
+    scan covered, or None when the result must not be kept.
+
+    - `v1/config`: config only (Env, Labels, history);
+    - `v1/layers`: config and every layer, or stopped at a layer type that is not read
+      (the same again whatever the caps);
+    - `v1/layers/max=N`: layers stopped at the per-image byte cap N (answers a cap <= N);
+    - None: stopped by the per-cycle budget (a later cycle may read further).
+    """
+    layers = content.get("layers")
+    if not isinstance(layers, Mapping) or not layers.get("scanned"):
+        return f"v{SCAN_VERSION}/config"
+    reason = layers.get("incomplete_reason")
+    if layers.get("complete") or reason not in ("image", "cycle"):
+        return f"v{SCAN_VERSION}/layers"
+    if reason == "image":
+        return f"v{SCAN_VERSION}/layers/max={int(layers.get('max_bytes') or 0)}"
+    return None
 
 
 def _parse(media: str, text: str, digest: str) -> tuple[str, dict[str, Any]]:

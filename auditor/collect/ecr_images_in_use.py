@@ -1,15 +1,17 @@
 """The `ecr.image` resources of images in use: DescribeImages details, plus what is inside
 each image (`imageContent`, read once per digest, ever) and its scan state (`scan`).
 
-A digest that the previous snapshot already read is not read again: a warm cycle makes no
-BatchGetImage call and downloads no blob. What could not be read is listed in the
-resource's `unavailable` with a resource gap (fail closed: the rules are `unknown`).
+A digest that the previous snapshot or the store's persistent cache (`image_content`
+table, by digest and scan scope) already read is not read again: a warm cycle makes no
+BatchGetImage call and downloads no blob, nor does an image back in use after a pause.
+What could not be read is listed in the resource's `unavailable` with a resource gap (fail
+closed: the rules are `unknown`).
 """
 
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +22,13 @@ import structlog
 
 from auditor.collect.base import DENIED_CODES, UnitContext, pick
 from auditor.collect.ecr_blobs import BlobReader, ByteBudget, ImageScanOptions
-from auditor.collect.ecr_image_content import ContentReader, ContentResult, layers_still_valid
+from auditor.collect.ecr_image_content import (
+    SCAN_VERSION,
+    ContentReader,
+    ContentResult,
+    cache_scope,
+    layers_still_valid,
+)
 from auditor.collect.ecr_scans import ScanReadError, image_scan
 from auditor.model import JSON, CollectionGap, Kind, Resource, Service
 
@@ -123,23 +131,62 @@ def _scans(
     return out, gaps
 
 
+def _stored(ctx: UnitContext, digests: list[str]) -> dict[str, list[dict[str, JSON]]]:
+    """The store's contents of these digests, of this scan version (a failing store is a
+    cache miss: the image is read from the registry, never assumed clean)."""
+    lookup = ctx.previous.image_lookup
+    if lookup is None or not digests:
+        return {}
+    try:
+        found = lookup(digests)
+    except Exception as exc:  # the cache is an optimisation: reading again is always sound
+        log.warning("image_cache_unavailable", error=type(exc).__name__)
+        return {}
+    prefix = f"v{SCAN_VERSION}/"
+    return {
+        digest: [c for scope, c in entries if scope.startswith(prefix) and isinstance(c, dict)]
+        for digest, entries in found.items()
+    }
+
+
+def _reuse(candidates: Sequence[JSON]) -> dict[str, JSON] | None:
+    """The earlier read to take the config part (and valid layers) from: one that scanned
+    layers if any, else any."""
+    found = [c for c in candidates if isinstance(c, dict)]
+    for content in found:
+        layers = content.get("layers")
+        if isinstance(layers, dict) and layers.get("scanned"):
+            return content
+    return found[0] if found else None
+
+
 def _contents(
     ctx: UnitContext,
     client: Any,
     images: Sequence[InUse],
     options: ImageScanOptions,
 ) -> tuple[dict[str, JSON], list[CollectionGap]]:
-    """digest -> imageContent for every image in use (read only what is not known)."""
+    """digest -> imageContent for every image in use (read only what is not known: the
+    previous snapshot first, then the store's persistent cache)."""
     out: dict[str, JSON] = {}
     gaps: list[CollectionGap] = []
+    digests = list(dict.fromkeys(i.digest for i in images))
+    for digest in digests:
+        known = _cached(ctx.previous.image_content.get(digest), options)
+        if known is not None:
+            out[digest] = known
+    stored = _stored(ctx, [d for d in digests if d not in out])
+    for digest, candidates in stored.items():
+        for candidate in candidates:
+            known = _cached(candidate, options)
+            if known is not None:
+                out[digest] = known
+                break
     to_read: dict[str, list[InUse]] = {}  # repository -> images, one per digest
     for image in images:
         if image.digest in out:
             continue
-        known = _cached(ctx.previous.image_content.get(image.digest), options)
-        if known is not None:
-            out[image.digest] = known
-        elif not any(i.digest == image.digest for i in to_read.get(image.repository, ())):
+        if not any(i.digest == image.digest for i in to_read.get(image.repository, ())):
             to_read.setdefault(image.repository, []).append(image)
     if not to_read:
         return out, gaps
@@ -165,14 +212,8 @@ def _contents(
 
         def read(args: Any) -> ContentResult:
             registry, repository, digest, manifest = args
-            previous = ctx.previous.image_content.get(digest)
-            return reader.read(
-                registry,
-                repository,
-                digest,
-                manifest,
-                previous if isinstance(previous, dict) else None,
-            )
+            earlier = [ctx.previous.image_content.get(digest), *stored.get(digest, ())]
+            return reader.read(registry, repository, digest, manifest, _reuse(earlier))
 
         if jobs:
             with ThreadPoolExecutor(max_workers=min(READ_WORKERS, len(jobs))) as pool:
@@ -236,3 +277,20 @@ def image_resources(
             )
         )
     return resources, content_gaps + scan_gaps
+
+
+def cache_entries(resources: Iterable[Resource]) -> tuple[tuple[str, str, JSON], ...]:
+    """(digest, scope, imageContent) of the ecr.image resources whose content can be kept
+    forever (see `cache_scope`): what a cycle's commit adds to the store when absent."""
+    entries: dict[tuple[str, str], JSON] = {}
+    for r in resources:
+        if r.kind is not Kind.ECR_IMAGE or "imageContent" in r.unavailable:
+            continue
+        content = r.attributes.get("imageContent")
+        digest = str(r.attributes.get("imageDigest") or "")
+        if not digest or not isinstance(content, dict):
+            continue
+        scope = cache_scope(content)
+        if scope is not None:
+            entries.setdefault((digest, scope), content)
+    return tuple((d, s, c) for (d, s), c in sorted(entries.items()))

@@ -23,6 +23,7 @@ import structlog
 
 from auditor.aws import AwsSessions
 from auditor.collect.base import AWS_ERRORS
+from auditor.collect.ecr_images_in_use import cache_entries
 from auditor.engine import compute_delta, evaluate
 from auditor.engine.attribution import attribute
 from auditor.engine.history import baseline_kinds, build_history
@@ -142,7 +143,7 @@ class MicroCycler:
         targets = [t for r in fresh for t in r.event.targets]
         rec = recollect(
             targets, SnapshotView(base), self.settings, self.sessions, self.clock,
-            self._caller_account(),
+            self._caller_account(), store.image_contents,
         )  # fmt: skip
         failed = set(rec.failed)
         retry = [r for r in fresh if failed.intersection(r.event.targets)]
@@ -222,6 +223,7 @@ class MicroCycler:
                     "scope": len(scoped),
                 },
                 events=tuple(_record(r, view) for r in used),
+                image_contents=cache_entries(rec.resources),
             )
         )
         self._base = snapshot

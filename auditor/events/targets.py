@@ -25,6 +25,7 @@ from auditor.collect.base import (
     AWS_ERRORS,
     Collector,
     CollectResult,
+    ImageLookup,
     PreviousState,
     UnitContext,
     UnitState,
@@ -112,6 +113,7 @@ def recollect(
     sessions: AwsSessions,
     clock: Clock,
     caller: str | None = None,
+    image_lookup: ImageLookup | None = None,
 ) -> Recollected:
     """Re-describe the targets (in the latest snapshot's scope only) and their dependents."""
     scope = view.snapshot.scope
@@ -120,7 +122,7 @@ def recollect(
         service = KIND_SERVICE[t.kind]
         if t.account in scope.accounts and t.region in scope.regions and service in scope.services:
             by_cell.setdefault((t.account, t.region), []).append(t)
-    previous = PreviousState.from_snapshot(view.snapshot)
+    previous = PreviousState.from_snapshot(view.snapshot, image_lookup)
     registry = collectors(image_options(settings))
     cells: list[_Cell] = []
     for (account, region), named in sorted(by_cell.items()):

@@ -15,7 +15,8 @@ def collect_estate(ctx: CycleContext) -> Collected:
         ctx.settings,
         ctx.sessions,
         ctx.clock,
-        PreviousState.from_snapshot(previous),
+        # the store's image content cache: a digest read in any earlier cycle is not read again
+        PreviousState.from_snapshot(previous, ctx.store.image_contents),
         ctx.options.progress,
         executor=executor_for(ctx.settings, ctx.store),
     )

@@ -1,12 +1,14 @@
 """Stage 4, commit: the cycle in one transaction, or nothing.
 
-Snapshot, findings lifecycle, the remediation plan, the alert messages and the report the
-cycle owes. The store's `fence` runs first: a daemon replica that lost its lease writes
-nothing.
+Snapshot, findings lifecycle, the remediation plan, the alert messages, the report the
+cycle owes, and what is inside the images first read this cycle (the persistent cache by
+digest; an image already stored adds no row). The store's `fence` runs first: a daemon
+replica that lost its lease writes nothing.
 """
 
 from __future__ import annotations
 
+from auditor.collect.ecr_images_in_use import cache_entries
 from auditor.engine.reuse import fingerprints
 from auditor.pipeline.values import RULE_FINGERPRINTS, CycleContext, Decided, Judged
 from auditor.store import CycleRecord
@@ -27,6 +29,7 @@ def commit(ctx: CycleContext, judged: Judged, decided: Decided) -> CycleRecord:
             RULE_FINGERPRINTS: fingerprints(ctx.rules),
         },
         seen_at=judged.now,
+        image_contents=cache_entries(decided.snapshot.resources),
     )
     ctx.store.commit_cycle(record)
     return record

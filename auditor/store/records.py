@@ -38,6 +38,9 @@ class CycleRecord:
     # when the findings were judged (the delta's `now`: last_seen of an observed finding);
     # None: the evaluation's time
     seen_at: datetime | None = None
+    # what is inside the ECR images this cycle saw, (digest, scope, redacted content): the
+    # entries not stored yet are added (store/image_content.py)
+    image_contents: tuple[tuple[str, str, Mapping[str, Any]], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from auditor.store import (
     chain,
     events,
     findings,
+    image_content,
     leases,
     retention,
     snapshot_reads,
@@ -113,6 +114,17 @@ class Store:
             events.write_events(conn, snapshot.id, record.events)
             if record.report_id is not None:
                 chain.add_pending(conn, record.report_id, snapshot.id, at)
+            image_content.insert_missing(conn, record.image_contents, snapshot.finished_at)
+
+    def image_contents(
+        self, digests: Collection[str]
+    ) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+        """What is known to be inside these image digests, (scope, content) for every stored
+        scope, widest first: the persistent cache the ECR collector asks before reading."""
+        if not digests:
+            return {}
+        with self._read() as conn:
+            return image_content.lookup(conn, digests)
 
     @contextmanager
     def chain_lock(self) -> Iterator[chain.ChainLock]:

@@ -327,3 +327,20 @@ class WorkUnitRow(SQLModel, table=True):
     error: str | None = _text(nullable=True)
     result: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary(), nullable=True))
     reported: bool = False  # the leader has taken the result (and dropped its bytes)
+
+
+class ImageContentRow(SQLModel, table=True):
+    """What is inside one ECR image (its redacted `imageContent`), by digest and scan scope.
+
+    A digest is immutable, so a row holds forever; it is inserted once (insert-if-absent)
+    and never updated. `scope` names what the scan covered (config only, or config and
+    layers up to a byte cap) and the detector version: a result only answers a request of
+    the same scope (docs/resources.md).
+    """
+
+    __tablename__ = "image_content"
+
+    digest: str = Field(primary_key=True, max_length=128)
+    scope: str = Field(primary_key=True, max_length=128)
+    content: dict[str, Any] = _json()
+    first_read_at: datetime = _ts()

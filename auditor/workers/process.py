@@ -92,6 +92,7 @@ def worker_context(
         clock=SystemClock(),
         registry=collectors(image_options(settings, per_cycle_budget=False)),
         on_unit_end=_Recycler(config.max_units_per_process),
+        image_lookup=store.image_contents,
     )
     if isinstance(settings.regions, tuple) and settings.regions:
         # clients of the configured regions before the first unit (other regions: on use)

@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 
 from auditor.aws import AwsSessions
-from auditor.collect.base import Collector, PreviousState
+from auditor.collect.base import Collector, ImageLookup, PreviousState
 from auditor.collect.units import run_unit
 from auditor.model import Clock, Service
 from auditor.settings import WorkersConfig
@@ -37,6 +37,9 @@ class WorkerContext:
     clock: Clock
     registry: Mapping[Service, Collector]
     on_unit_end: Callable[[], None] = lambda: None
+    # the shared store's image content cache (Store.image_contents): a worker asks it for
+    # the digests its ECR unit meets that the leader's previous snapshot did not carry
+    image_lookup: ImageLookup | None = None
 
 
 def handle(ctx: WorkerContext, data: Mapping[str, Any]) -> str:
@@ -70,7 +73,7 @@ def _handle(ctx: WorkerContext, data: Mapping[str, Any]) -> str:
         return "skipped"
     outcome = "failed"
     try:
-        previous = PreviousState.from_resources(message.previous)
+        previous = PreviousState.from_resources(message.previous, ctx.image_lookup)
         run = run_unit(unit, ctx.sessions, ctx.clock, previous, ctx.registry, message.image_refs)
         finish = UnitFinish(
             state="done",

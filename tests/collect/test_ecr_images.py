@@ -10,16 +10,21 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
 import botocore.awsrequest
 import pytest
+import sqlalchemy as sa
 
 from auditor.aws import ApiCallCounter
 from auditor.collect import ecr
 from auditor.collect.base import CollectResult, PreviousState, UnitContext
 from auditor.collect.ecr_blobs import ImageScanOptions
+from auditor.collect.ecr_image_content import cache_scope
+from auditor.collect.ecr_images_in_use import cache_entries
 from auditor.demo.registry import (
     BlobServer,
     BuiltImage,
@@ -29,7 +34,11 @@ from auditor.demo.registry import (
     serve_download_urls,
 )
 from auditor.model import Kind, Resource
+from auditor.secrets import short_hash
+from auditor.store import CycleRecord, Store
 from tests.collect.conftest import ACCOUNT, REGION
+from tests.conftest import NOW
+from tests.store.builders import snapshot
 
 REGISTRY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
 CANARY = "Canary-7d1e0c55-Pw-do-not-leak"
@@ -438,3 +447,141 @@ def test_credential_files_by_name_and_docker_auths() -> None:
         "Docker registry credentials",
         short_hash(auth),
     ) == (hit.location, hit.detector, hit.hash)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+    ]
+)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'auditor.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    opened = Store.open(url)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def _dump(store: Store) -> str:
+    """Every row of every table of the store, as text (bytes included as they are)."""
+    with store.engine.connect() as conn:
+        names = sa.inspect(conn).get_table_names()
+        tables = [sa.Table(name, sa.MetaData(), autoload_with=conn) for name in names]
+        rows = [tuple(row) for t in tables for row in conn.execute(sa.select(t))]
+    return repr(rows)  # of plain tuples: a Row's own repr shortens long values
+
+
+def _image_rows(store: Store) -> list[tuple[str, str]]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT digest, scope FROM image_content ORDER BY 1, 2"))
+        return [(str(d), str(s)) for d, s in rows]
+
+
+def _cycle(
+    store: Store,
+    make_ctx: Callable[..., UnitContext],
+    n: int,
+    refs: list[str],
+    options: ImageScanOptions | None,
+) -> CollectResult:
+    """One collection against the store's previous snapshot and image cache, committed."""
+    previous = PreviousState.from_snapshot(store.latest_snapshot(), store.image_contents)
+    result = _collect(make_ctx, refs, options, previous)
+    snap = snapshot(f"cycle-{n}", result.resources, at=NOW + timedelta(minutes=15 * n))
+    store.commit_cycle(CycleRecord(snap, None, (), image_contents=cache_entries(result.resources)))
+    return result
+
+
+def test_an_image_back_in_use_is_not_read_again_and_no_secret_is_stored(
+    make_ctx: Callable[..., UnitContext], blobs: BlobServer, counter: ApiCallCounter, store: Store
+) -> None:
+    """In use in cycle 1, out of use in cycle 2 (so not in the previous snapshot), back in
+    cycle 3: its content comes from the store, with no BatchGetImage and no download; an
+    unchanged cycle adds no cache row; the canary ENV value is nowhere in the database."""
+    client = _repo()
+    secret = _publish(blobs, client, build_image(env=(f"DB_PASSWORD={CANARY}",)), "v1")
+    other = _publish(blobs, client, build_image(env=("MODE=plain",)), "v2")
+    options = ImageScanOptions(layers=True)
+    both = [f"{REGISTRY}/web:v1", f"{REGISTRY}/web:v2"]
+    first = _cycle(store, make_ctx, 1, both, options)
+    assert sorted([(other, "v1/layers"), (secret, "v1/layers")]) == _image_rows(store)
+    assert _calls(counter, "LayerDownload") > 0
+
+    second = _cycle(store, make_ctx, 2, [f"{REGISTRY}/web:v2"], options)
+    assert set(_images(second)) == {other}
+    cost = (len(blobs.requests), _calls(counter, "BatchGetImage"), _calls(counter, "LayerDownload"))
+
+    third = _cycle(store, make_ctx, 3, both, options)
+    after = (
+        len(blobs.requests),
+        _calls(counter, "BatchGetImage"),
+        _calls(counter, "LayerDownload"),
+    )
+    assert cost == after  # nothing read: not from the snapshot (cycle 2 lacked it), the store
+    assert _images(first)[secret].config_hash == _images(third)[secret].config_hash
+    assert ["config env DB_PASSWORD"] == [h[0] for h in _hits(_images(third)[secret])]
+    assert sorted([(other, "v1/layers"), (secret, "v1/layers")]) == _image_rows(store)
+
+    dump = _dump(store)
+    assert short_hash(CANARY) in dump  # the evidence is stored, by hash
+    assert CANARY not in dump
+
+
+def test_a_config_only_result_does_not_answer_a_layer_scan(
+    make_ctx: Callable[..., UnitContext], blobs: BlobServer, counter: ApiCallCounter, store: Store
+) -> None:
+    """The cache key is (digest, scope): a config-only read is not a layer scan, so turning
+    layers on reads the layers (the config blob is not downloaded again), and both scopes
+    are then kept."""
+    client = _repo()
+    image = build_image(layers=({"root/.aws/credentials": LAYER_SECRET["root/.aws/credentials"]},))
+    digest = _publish(blobs, client, image, "v1")
+    config_digest = json.loads(image.manifest)["config"]["digest"]
+    _cycle(store, make_ctx, 1, [f"{REGISTRY}/web:v1"], None)
+    assert [(digest, "v1/config")] == _image_rows(store)
+    store.commit_cycle(  # the image leaves use: only the store knows it
+        CycleRecord(snapshot("cycle-2", (), at=NOW + timedelta(minutes=30)), None, ())
+    )
+    seen = len(blobs.requests)
+    layered = _cycle(store, make_ctx, 3, [f"{REGISTRY}/web:v1"], ImageScanOptions(layers=True))
+    fetched = blobs.requests[seen:]
+    assert fetched  # the layers are read
+    assert config_digest not in fetched  # the config part is reused
+    content = _images(layered)[digest].attributes["imageContent"]
+    assert content["layers"]["scanned"]
+    assert content["layers"]["complete"]
+    assert any(h[0].startswith("layer 0 ") for h in _hits(_images(layered)[digest]))
+    assert [(digest, "v1/config"), (digest, "v1/layers")] == _image_rows(store)
+    assert AWS_SECRET not in _dump(store)
+
+
+def test_cache_scope_names_what_the_scan_covered() -> None:
+    """A result stopped by the per-cycle budget is never kept; one stopped by the per-image
+    cap answers only requests with a cap no larger."""
+    assert "v1/config" == cache_scope({"layers": {"scanned": False}})
+    assert "v1/layers" == cache_scope({"layers": {"scanned": True, "complete": True}})
+    unsupported = {"scanned": True, "complete": False, "incomplete_reason": "layer 1: zstd"}
+    assert "v1/layers" == cache_scope({"layers": unsupported})
+    capped = {"scanned": True, "complete": False, "incomplete_reason": "image", "max_bytes": 9}
+    assert "v1/layers/max=9" == cache_scope({"layers": capped})
+    assert cache_scope({"layers": {**capped, "incomplete_reason": "cycle"}}) is None
+
+
+def test_an_unreachable_cache_is_a_miss_never_a_clean_image(
+    make_ctx: Callable[..., UnitContext], blobs: BlobServer, counter: ApiCallCounter
+) -> None:
+    """A store that fails the lookup: the image is read from the registry as if unknown."""
+    client = _repo()
+    digest = _publish(blobs, client, build_image(env=(f"DB_PASSWORD={CANARY}",)), "v1")
+
+    def broken(_digests: object) -> dict[str, list[tuple[str, Any]]]:
+        raise sa.exc.OperationalError("SELECT", {}, Exception("gone"))
+
+    result = _collect(make_ctx, [f"{REGISTRY}/web:v1"], None, PreviousState(image_lookup=broken))
+    assert ["config env DB_PASSWORD"] == [h[0] for h in _hits(_images(result)[digest])]
+    assert _calls(counter, "BatchGetImage") == 1

@@ -323,3 +323,32 @@ def test_broker_url_from_a_file_is_used_and_never_echoed(tmp_path: Path) -> None
         load_settings(config)
     assert "s3cret" not in str(raised.value)
     assert "workers.broker_file" in str(raised.value) or "broker-url" in str(raised.value)
+
+
+@pytest.mark.postgres
+def test_a_worker_looks_image_content_up_in_the_shared_store(
+    postgres_url: str, workers_config: WorkersConfig
+) -> None:
+    """A worker's units get the shared store's image cache: a digest the leader's previous
+    snapshot did not carry (out of use for a while) is still known to the worker."""
+    from auditor.store import CycleRecord, Store
+    from auditor.workers.process import worker_context
+    from tests.store.builders import snapshot
+
+    digest = "sha256:" + "ab" * 32
+    content = {"configDigest": "sha256:" + "cd" * 32, "secrets": [], "layers": {"scanned": False}}
+    store = Store.open(postgres_url)
+    try:
+        store.commit_cycle(
+            CycleRecord(
+                snapshot("c1", ()), None, (), image_contents=((digest, "v1/config", content),)
+            )
+        )
+        ctx = worker_context(Settings(store=postgres_url, workers=workers_config), store, 1)
+        assert ctx.image_lookup is not None
+        previous = PreviousState.from_resources((), ctx.image_lookup)
+        assert previous.image_lookup is not None
+        assert {digest: [("v1/config", content)]} == previous.image_lookup([digest])
+        assert {} == previous.image_lookup(["sha256:" + "ef" * 32])
+    finally:
+        store.close()
