@@ -62,7 +62,7 @@ bench: $(STAMP)
 # distributed collection: 200 accounts x 4 regions on 1, 2, 4 workers (needs PostgreSQL and
 # Redis on 127.0.0.1; about half an hour on 2 cores, most of it seeding moto)
 bench-scale: $(STAMP)
-	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/scale.py --concurrency 4,1
 
 # re-resolve the locks after changing dependencies in pyproject.toml
 lock: $(TSTAMP)
