@@ -277,12 +277,7 @@ class ContentReader:
                 raise BlobError(
                     "ecr:LayerDownload", "ConfigTooLarge", "config over its byte cap"
                 ) from None
-            try:
-                config = json.loads(raw)
-            except ValueError:
-                raise BlobError("ecr:LayerDownload", "BadConfig", "config is not JSON") from None
-            if not isinstance(config, dict):
-                raise BlobError("ecr:LayerDownload", "BadConfig", "config is not an object")
+            config = _json_object(raw, "ecr:LayerDownload", "BadConfig", "config")
             secrets = _hits_json(scan_config(config))
         content: dict[str, JSON] = {
             "manifestMediaType": media,
@@ -410,18 +405,24 @@ def cache_scope(content: Mapping[str, JSON]) -> str | None:
     return None
 
 
+def _json_object(raw: str | bytes, operation: str, code: str, what: str) -> dict[str, Any]:
+    """A blob's JSON object; BlobError (naming `what`, never its content) otherwise."""
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        raise BlobError(operation, code, f"{what} is not JSON") from None
+    if not isinstance(document, dict):
+        raise BlobError(operation, code, f"{what} is not an object")
+    return document
+
+
 def _parse(media: str, text: str, digest: str) -> tuple[str, dict[str, Any]]:
     raw = text.encode()
     if len(raw) > MANIFEST_MAX_BYTES:
         raise BlobError("ecr:BatchGetImage", "ManifestTooLarge", "manifest over 4 MiB")
     if f"sha256:{hashlib.sha256(raw).hexdigest()}" != digest:
         raise BlobError("ecr:BatchGetImage", "DigestMismatch", f"manifest does not match {digest}")
-    try:
-        document = json.loads(text)
-    except ValueError:
-        raise BlobError("ecr:BatchGetImage", "BadManifest", "manifest is not JSON") from None
-    if not isinstance(document, dict):
-        raise BlobError("ecr:BatchGetImage", "BadManifest", "manifest is not an object")
+    document = _json_object(text, "ecr:BatchGetImage", "BadManifest", "manifest")
     media = media or str(document.get("mediaType") or "")
     if media not in INDEX_TYPES and media not in MANIFEST_TYPES:
         raise BlobError("ecr:BatchGetImage", "UnsupportedManifest", media or "no media type")
