@@ -7,7 +7,9 @@ service). It never raises for an AWS error: what it could not read becomes a Col
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -178,6 +180,9 @@ DENIED_CODES = frozenset(
 )
 
 T = TypeVar("T")
+R = TypeVar("R")
+# single-resource reads one unit has in flight at once (each_concurrently)
+READS_IN_FLIGHT = 8
 
 
 class UnitState:
@@ -282,6 +287,20 @@ def paginate(client: Any, operation: str, result_key: str, **kwargs: Any) -> Ite
     """Every item of a paginated list call (boto3 paginator; page size set by the caller)."""
     for page in client.get_paginator(operation).paginate(**kwargs):
         yield from page.get(result_key, [])
+
+
+def each_concurrently(
+    read: Callable[[T], R], items: Sequence[T], workers: int = READS_IN_FLIGHT
+) -> list[R]:
+    """`read` of every item, in order, up to `workers` at a time: single-resource reads (user
+    data, task definitions) wait on the network, not on each other. Each read runs in a copy
+    of the caller's context, so its API calls count towards the caller's unit and the unit's
+    deadline holds for it."""
+    if len(items) <= 1:
+        return [read(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, read, item) for item in items]
+        return [f.result() for f in futures]
 
 
 def chunks(items: list[Any] | tuple[Any, ...], size: int) -> Iterator[list[Any]]:

@@ -16,18 +16,16 @@ else is read per instance. See docs/resources.md.
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
-from auditor.collect.base import AWS_ERRORS, UnitContext, gap
+from auditor.collect.base import AWS_ERRORS, UnitContext, each_concurrently, gap
 from auditor.model import JSON, CollectionGap, Kind, Service
 from auditor.secrets import redacted_text
 
-USER_DATA_WORKERS = 8
 # States in which user data may have been changed since it was last read.
 _MUTABLE_STATES = frozenset({"stopped", "stopping"})
 # Launch and root-volume attachment are seconds apart; a stop and start takes far longer.
@@ -64,13 +62,7 @@ def _read(ctx: UnitContext, ec2: Any, instance_id: str) -> UserData:
 
 
 def _read_all(ctx: UnitContext, ec2: Any, ids: Sequence[str]) -> dict[str, UserData]:
-    if not ids:
-        return {}
-    with ThreadPoolExecutor(max_workers=min(USER_DATA_WORKERS, len(ids))) as pool:
-        # each read runs in a copy of this context: its calls count towards this unit, and
-        # the unit's deadline holds for it
-        futures = [pool.submit(contextvars.copy_context().run, _read, ctx, ec2, i) for i in ids]
-        return dict(zip(ids, (f.result() for f in futures), strict=True))
+    return dict(zip(ids, each_concurrently(partial(_read, ctx, ec2), ids), strict=True))
 
 
 def _cached(ctx: UnitContext, attrs: Mapping[str, JSON]) -> JSON | None:

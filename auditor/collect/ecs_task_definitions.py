@@ -8,6 +8,7 @@ Environment variable values are redacted here, before they leave the AWS respons
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ from auditor.collect.base import (
     DENIED_CODES,
     CollectResult,
     UnitContext,
+    each_concurrently,
     gap,
     pick,
     tag_map,
@@ -34,6 +36,7 @@ _TASK_DEFINITION_KEYS = (
     "registeredAt",
     "requiresCompatibilities",
 )
+_OPERATION = "ecs:DescribeTaskDefinition"
 _CONTAINER_KEYS = ("name", "image", "essential", "privileged", "readonlyRootFilesystem", "user")
 
 
@@ -81,33 +84,44 @@ def task_definition_resource(
 def collect_task_definitions(
     ctx: UnitContext, client: Any, arns: Iterable[str], observed_at: datetime
 ) -> CollectResult:
-    """Resources for the given revision ARNs: reused from the previous state, or described."""
+    """Resources for the given revision ARNs: reused from the previous state, or described
+    (several at once; after an AccessDenied no other is asked for)."""
+    wanted = sorted(set(arns))
+    unknown = [arn for arn in wanted if arn not in ctx.previous.task_definitions]
+    denied = threading.Event()
+
+    def describe(arn: str) -> Mapping[str, Any] | Exception | None:
+        if denied.is_set():
+            return None  # covered by the denial's gap
+        try:
+            response: Mapping[str, Any] = client.describe_task_definition(
+                taskDefinition=arn, include=["TAGS"]
+            )
+        except AWS_ERRORS as exc:
+            if error_code(exc) in DENIED_CODES:
+                denied.set()
+            return exc
+        return response
+
+    described = dict(zip(unknown, each_concurrently(describe, unknown), strict=True))
     resources: list[Resource] = []
     gaps: list[CollectionGap] = []
-    for arn in sorted(set(arns)):
+    for arn in wanted:
         known = ctx.previous.task_definitions.get(arn)
+        outcome = described.get(arn)
         if known is not None:
             resources.append(dataclasses.replace(known, observed_at=observed_at))
-            continue
-        if any(g.error_code in DENIED_CODES for g in gaps):
-            continue
-        try:
-            response = client.describe_task_definition(taskDefinition=arn, include=["TAGS"])
-        except AWS_ERRORS as exc:
-            if not gaps or error_code(exc) in DENIED_CODES:
-                gaps.append(
-                    gap(
-                        ctx,
-                        Service.ECS,
-                        (Kind.ECS_TASK_DEFINITION,),
-                        "ecs:DescribeTaskDefinition",
-                        exc,
-                    )
+        elif isinstance(outcome, Exception):
+            if not gaps or _first_denial(outcome, gaps):
+                gaps.append(gap(ctx, Service.ECS, (Kind.ECS_TASK_DEFINITION,), _OPERATION, outcome))
+        elif outcome is not None:
+            resources.append(
+                task_definition_resource(
+                    ctx, outcome["taskDefinition"], outcome.get("tags"), observed_at
                 )
-            continue
-        resources.append(
-            task_definition_resource(
-                ctx, response["taskDefinition"], response.get("tags"), observed_at
             )
-        )
     return CollectResult(tuple(resources), tuple(gaps))
+
+
+def _first_denial(exc: Exception, gaps: list[CollectionGap]) -> bool:
+    return error_code(exc) in DENIED_CODES and all(g.error_code not in DENIED_CODES for g in gaps)

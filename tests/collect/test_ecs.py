@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +12,8 @@ import pytest
 
 from auditor.aws import ApiCallCounter
 from auditor.collect import ecs
-from auditor.collect.base import PreviousState, UnitContext
+from auditor.collect.base import READS_IN_FLIGHT, PreviousState, UnitContext
+from auditor.collect.ecs_task_definitions import collect_task_definitions
 from auditor.model import Kind, Resource, canonical_json
 from tests.collect.conftest import ACCOUNT, REGION
 
@@ -319,6 +321,51 @@ def test_denied_describe_task_definition_is_a_gap(
     assert len(_by_kind(result.resources, Kind.ECS_TASK)) == 1
     assert [(g.operation, g.kinds) for g in result.gaps] == [
         ("ecs:DescribeTaskDefinition", (Kind.ECS_TASK_DEFINITION,))
+    ]
+
+
+def _register_families(count: int) -> list[str]:
+    client = _client()
+    return [_register_web(client, family=f"fam-{i:02d}") for i in range(count)]
+
+
+def test_task_definitions_are_described_concurrently(
+    make_ctx: Callable[..., UnitContext],
+) -> None:
+    """Revisions are described several at a time: two reads meet at a barrier, which a
+    one-at-a-time loop would never reach (the barrier breaks after 30 s and the test fails)."""
+    arns = _register_families(6)
+    ctx = make_ctx()
+    client = ctx.client("ecs")
+    meet = threading.Barrier(2, timeout=30)
+
+    def wait_for_another(**_: Any) -> None:
+        meet.wait()  # returns None: the call then goes on to moto
+
+    client.meta.events.register("before-call.ecs.DescribeTaskDefinition", wait_for_another)
+
+    result = collect_task_definitions(ctx, client, arns, ctx.clock.now())
+
+    assert sorted(r.arn for r in result.resources) == sorted(arns)
+    assert result.gaps == ()
+
+
+def test_denied_task_definitions_stop_asking(
+    make_ctx: Callable[..., UnitContext],
+) -> None:
+    """After an AccessDenied no further revision is asked for: at most the reads already in
+    flight are made, and one gap covers them all."""
+    arns = _register_families(30)
+    ctx = make_ctx()
+    client = ctx.client("ecs")
+    attempts = _deny(client, "DescribeTaskDefinition")
+
+    result = collect_task_definitions(ctx, client, arns, ctx.clock.now())
+
+    assert result.resources == ()
+    assert 1 <= len(attempts) <= READS_IN_FLIGHT < len(arns)
+    assert [(g.operation, g.error_code) for g in result.gaps] == [
+        ("ecs:DescribeTaskDefinition", "AccessDeniedException")
     ]
 
 
