@@ -10,8 +10,10 @@ finding), and checks that stage's output value and what it wrote (or did not wri
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -22,6 +24,7 @@ from auditor.errors import ExitCode
 from auditor.model import ActionStatus, FixedClock, Severity, Status
 from auditor.notify import CaptureTransport
 from auditor.pipeline import CycleContext, CycleOptions, cycle_context, preflight, run_cycle
+from auditor.pipeline import collect as pipeline_collect
 from auditor.pipeline.act import act
 from auditor.pipeline.collect import collect_estate
 from auditor.pipeline.commit import commit
@@ -29,7 +32,7 @@ from auditor.pipeline.decide import decide
 from auditor.pipeline.deliver import deliver
 from auditor.pipeline.judge import judge
 from auditor.pipeline.publish import publish, report_chain, report_input
-from auditor.pipeline.values import Collected, Decided, Judged
+from auditor.pipeline.values import Collected, Decided, Judged, Prior
 from auditor.report.signing import generate_ed25519_pem, write_private_key
 from auditor.settings import Settings
 from auditor.stage_guard import StageGuard
@@ -102,6 +105,35 @@ def test_collect_returns_the_live_estate_and_the_previous_snapshot(ctx: CycleCon
     assert collected.previous is None
     assert collected.snapshot.complete
     assert "ec2.instance" in {r.kind.value for r in collected.snapshot.resources}
+
+
+def test_collect_reads_the_prior_state_while_aws_answers(
+    ctx: CycleContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The open findings and rule fingerprints the judge compares with are read from the store
+    while collection waits on AWS: a collection that only finishes once they were read
+    (30 s at most, then the test fails) still completes, and they are the store's."""
+    run_cycle(ctx.settings, clock=FixedClock(NOW), sessions=ctx.sessions, store=ctx.store)
+    read = threading.Event()
+    real_read, real_collect = pipeline_collect.read_prior, pipeline_collect.collect
+
+    def read_prior(store: Store) -> Prior:
+        found = real_read(store)
+        read.set()
+        return found
+
+    def collect(*args: Any, **kwargs: Any) -> Any:
+        assert read.wait(timeout=30), "the prior state was not read during collection"
+        return real_collect(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline_collect, "read_prior", read_prior)
+    monkeypatch.setattr(pipeline_collect, "collect", collect)
+
+    collected = collect_estate(ctx)
+
+    assert dict(collected.prior.open_findings) == ctx.store.open_findings()
+    assert RULE in {t.finding.rule_id for t in collected.prior.open_findings.values()}
+    assert collected.prior.fingerprints  # the first cycle's, kept in its metadata
 
 
 def test_evaluate_returns_the_findings_and_what_changed(ctx: CycleContext) -> None:

@@ -15,7 +15,7 @@ from auditor.iac.load import with_declared_state
 from auditor.model import Clock, Evaluation, Finding, Service, Snapshot, TrackedFinding
 from auditor.pipeline.enrich import attributed, with_access
 from auditor.pipeline.preflight import tag_policy
-from auditor.pipeline.values import RULE_FINGERPRINTS, Collected, CycleContext, Judged
+from auditor.pipeline.values import Collected, CycleContext, Judged
 from auditor.settings import Settings
 from auditor.stage_guard import StageGuard
 from auditor.store import Store
@@ -60,10 +60,10 @@ def judge(ctx: CycleContext, guard: StageGuard, collected: Collected) -> Judged:
         hides=True,
         services=(Service.IAC,),
     )
-    open_before = ctx.store.open_findings()
+    open_before = collected.prior.open_findings
     evaluation = guard.run(
         "evaluate",
-        lambda: _evaluate(ctx, snapshot, collected.previous, open_before),
+        lambda: _evaluate(ctx, snapshot, collected, open_before),
         lambda: Evaluation(snapshot.id, ctx.clock.now(), (), ()),
         hides=True,
     )
@@ -83,13 +83,14 @@ def judge(ctx: CycleContext, guard: StageGuard, collected: Collected) -> Judged:
 def _evaluate(
     ctx: CycleContext,
     snapshot: Snapshot,
-    previous: Snapshot | None,
+    collected: Collected,
     open_before: Mapping[str, TrackedFinding],
 ) -> Evaluation:
     """Reusing the previous cycle's results where they provably cannot differ
     (engine/reuse.py)."""
+    previous = collected.previous
     reuse = plan_reuse(
-        snapshot, previous, ctx.rules, _previous_fingerprints(ctx.store), _findings(open_before)
+        snapshot, previous, ctx.rules, collected.prior.fingerprints, _findings(open_before)
     )
     return evaluate_snapshot(
         ctx.settings,
@@ -102,13 +103,6 @@ def _evaluate(
         open_before,
         reuse,
     )
-
-
-def _previous_fingerprints(store: Store) -> Mapping[str, str]:
-    """The rule fingerprints the latest cycle evaluated with (none before this was kept)."""
-    latest = store.list_cycles(limit=1)
-    found = latest[0].metadata.get(RULE_FINGERPRINTS) if latest else None
-    return found if isinstance(found, dict) else {}
 
 
 def _findings(tracked: Mapping[str, TrackedFinding]) -> dict[str, Finding]:

@@ -24,6 +24,7 @@ from auditor.model import (
     Severity,
     Snapshot,
     Status,
+    TrackedFinding,
 )
 from auditor.notify import Subscription, plan_messages
 from auditor.remediate.plan import Plan
@@ -87,11 +88,22 @@ class CycleContext:
 
 
 @dataclass(frozen=True, slots=True)
+class Prior:
+    """What the store held before this cycle that the judge compares with: the open findings
+    and the rule fingerprints the latest cycle evaluated with."""
+
+    open_findings: Mapping[str, TrackedFinding]
+    fingerprints: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class Collected:
-    """Stage 1 out: the live estate, and the previous cycle's snapshot it is compared with."""
+    """Stage 1 out: the live estate, the previous cycle's snapshot it is compared with, and
+    what else the store held before this cycle (read while AWS was answering)."""
 
     snapshot: Snapshot
     previous: Snapshot | None
+    prior: Prior
 
 
 @dataclass(frozen=True, slots=True)
