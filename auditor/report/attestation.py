@@ -70,14 +70,16 @@ def write_attestation_if_unchanged(
     *,
     disk: LocalDisk | None = None,
     fence: Callable[[], None] | None = None,
+    state: str | None = None,
 ) -> BundleInfo | None:
     """Append an attestation when `data` has the latest link's state; None (nothing
     written) when it does not, when there is no earlier report to be unchanged from, or
     when the latest link is dated after `data` (a clock jump): the caller then writes a
     full bundle. Written like a bundle (report/bundle.py): under the directory's lock,
     stale temporary directories removed, a file-system failure raised as ReportWriteError,
-    `fence` called right before the rename."""
-    state = state_sha256(data)
+    `fence` called right before the rename. `state` is `state_sha256(data)` when the caller
+    has it already."""
+    state = state or state_sha256(data)
     with chain_head(out_dir, previous) as link:
         if link is None:
             return None

@@ -131,6 +131,7 @@ def write_bundle(
     repaired: Mapping[str, JSON] | None = None,
     disk: LocalDisk | None = None,
     fence: Callable[[], None] | None = None,
+    state: str | None = None,
 ) -> BundleInfo:
     """Render, hash, sign and publish one bundle under `out_dir/<report id>/`.
 
@@ -138,8 +139,8 @@ def write_bundle(
     ChainLink when the chain lives elsewhere (the store's ledger, S3), or None to start a new
     chain. `missing` declares reports that will never be published (cycle, report id,
     reason); `repaired` marks a report published late for its cycle; `fence` is called
-    right before the bundle is renamed into place (raises when the chain lock was lost).
-    A file-system failure
+    right before the bundle is renamed into place (raises when the chain lock was lost);
+    `state` is `state_sha256(data)` when the caller has it already. A file-system failure
     (disk full, reports.dir not a directory) raises ReportWriteError and leaves nothing.
     """
     try:
@@ -165,7 +166,9 @@ def write_bundle(
         return write_link(
             out_dir,
             rid,
-            lambda tmp, checked: _assemble(data, tmp, signer, names, rid, link, checked, extra),
+            lambda tmp, checked: _assemble(
+                data, tmp, signer, names, rid, link, checked, extra, state or state_sha256(data)
+            ),
             disk=disk,
             fence=fence,
         )
@@ -223,6 +226,7 @@ def _assemble(
     link: ChainLink | None,
     disk: LocalDisk,
     extra: Mapping[str, JSON],
+    state: str,
 ) -> dict[str, Any]:
     report = report_document(data, rid)
     public_pem = signer.public_key_pem()
@@ -255,7 +259,7 @@ def _assemble(
         "key_id": signer.key_id,
         "algorithm": signer.algorithm,
         "public_key_pem": public_pem.decode("ascii"),
-        STATE_FIELD: state_sha256(data),
+        STATE_FIELD: state,
         **extra,
     }
     raw = manifest_bytes(manifest)

@@ -37,6 +37,7 @@ from auditor.report.errors import ReportError, ReportWriteError
 from auditor.report.input import ReportInput
 from auditor.report.manifest import MANIFEST, SIGNATURE, ChainLink, parse_manifest
 from auditor.report.signing import Signer
+from auditor.report.state import state_sha256
 from auditor.report.verify import verify_bundle
 from auditor.settings import Settings
 from auditor.store import ChainEntry, ChainState, Store
@@ -134,6 +135,7 @@ class ReportChain:
         missing = self.store.undeclared_missing_reports()
         try:
             previous = self.head()
+            state = state_sha256(data)  # one digest of the findings, for either kind of link
             info = None
             if attest_if_unchanged and repaired is None and not missing:
                 info = write_attestation_if_unchanged(
@@ -144,6 +146,7 @@ class ReportChain:
                     previous=previous,
                     disk=self.disk,
                     fence=lock.check,
+                    state=state,
                 )
             if info is None:
                 info = write_bundle(
@@ -157,6 +160,7 @@ class ReportChain:
                     repaired=repaired,
                     disk=self.disk,
                     fence=lock.check,
+                    state=state,
                 )
         except (ReportError, ChainLockLostError) as exc:
             if cycle_id is None:

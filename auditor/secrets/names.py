@@ -8,6 +8,7 @@ setting about the secret, or a reference to it, not the secret itself.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _SECRET_WORD = re.compile(
     r"(PASSWORD|PASSWD|PASSPHRASE|(^|_)PASS$|(^|_)PASS_|(^|_)PWD$|SECRET|TOKEN|API_?KEY"
@@ -42,6 +43,7 @@ def normalise(name: str) -> str:
     return re.sub(r"[-.\s]+", "_", name).upper()
 
 
+@lru_cache(maxsize=8192)  # a pure function of a name; reports ask for the same keys each finding
 def secret_name(name: str) -> bool:
     """True when a variable, key or flag name says it holds a secret."""
     n = normalise(name)
