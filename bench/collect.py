@@ -17,7 +17,6 @@ import math
 import multiprocessing as mp
 import os
 import resource
-import socket
 import sys
 import time
 import tracemalloc
@@ -33,6 +32,7 @@ from auditor.demo.fleet import role_arn
 from auditor.demo.server import DemoServer, demo_aws_env
 from auditor.model import Kind, Snapshot, SystemClock
 from auditor.settings import Settings
+from bench._proc import free_port
 
 
 def minimum_calls(snap: Snapshot, *, warm: bool) -> Counter[str]:
@@ -129,12 +129,6 @@ def serve_fleet(port: int, instances: int, services: int, ready: Any, stop: Any)
         )
         ready.put((manifest.accounts, manifest.regions, manifest.total_resources))
         stop.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def report(name: str, snap: Snapshot, wall: float, peak_mb: float, minimum: Counter[str]) -> None:

@@ -42,6 +42,7 @@ from typing import Any
 from auditor.demo.bulk import seed_bulk
 from auditor.demo.fleet import account_session, role_arn
 from auditor.demo.server import DemoServer, demo_aws_env
+from bench._proc import cpu_seconds, free_port
 
 AUDITOR = Path(sys.executable).with_name("auditor")
 
@@ -69,14 +70,6 @@ def serve_fleet(port: int, instances: int, services: int, ready: Any, stop: Any)
         )
         ready.put((manifest.accounts, manifest.regions, manifest.total_resources))
         stop.wait()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_config(work: Path, accounts: list[str], regions: list[str]) -> Path:
@@ -129,12 +122,6 @@ def newest_link(reports: Path) -> str:
     return "attestation" if (dirs[-1] / "attestation.json").is_file() else "full bundle"
 
 
-def process_cpu(pid: int) -> float:
-    """User + system CPU seconds of a running process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def scan(
     label: str,
     work: Path,
@@ -146,7 +133,7 @@ def scan(
     db, reports = work / "auditor.db", work / "reports"
     rows0, bytes0 = store_rows(db) if db.exists() else (0, 0)
     rep0 = dir_bytes(reports) if reports.exists() else 0
-    server0 = process_cpu(server)
+    server0 = cpu_seconds(server)
     began = time.perf_counter()
     with open(work / f"{label}.log", "wb") as log:
         command = [str(AUDITOR)]
@@ -162,7 +149,7 @@ def scan(
         )
         _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - began
-    server_cpu = process_cpu(server) - server0
+    server_cpu = cpu_seconds(server) - server0
     proc.returncode = os.waitstatus_to_exitcode(status)
     rows1, bytes1 = store_rows(db)
     return Cost(

@@ -25,7 +25,6 @@ import json
 import multiprocessing as mp
 import os
 import random
-import socket
 import statistics
 import sys
 import tempfile
@@ -49,6 +48,7 @@ from auditor.notify.capture import CaptureTransport
 from auditor.pipeline import CycleOptions, run_cycle
 from auditor.settings import Settings
 from auditor.store import Store
+from bench._proc import free_port
 
 QUEUE_ACCOUNT = "123456789012"  # moto's default account: where the queue and bus live
 PRINCIPAL = f"arn:aws:sts::{QUEUE_ACCOUNT}:assumed-role/Operator/bench"
@@ -63,12 +63,6 @@ def serve_fleet(port: int, instances: int, services: int, ready: Any, stop: Any)
         )
         ready.put((manifest.accounts, manifest.regions, manifest.total_resources))
         stop.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cloudtrail(account: str, region: str, instance_id: str, event_id: str) -> dict[str, Any]:

@@ -16,7 +16,6 @@ Needs the peer venv (`../shared/peer/setup.sh`) and a built `.venv`; Linux only 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import socket
 import subprocess
@@ -25,22 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench._proc import cpu_seconds, free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 AUDITOR = ROOT / ".venv" / "bin" / "auditor"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-
-
-def process_cpu(pid: int) -> float:
-    """User + system CPU seconds of a running process."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
@@ -87,11 +76,11 @@ def write_config(project: Path) -> Path:
 
 
 def timed(label: str, command: list[str], env: dict[str, str], cwd: Path, moto: int) -> None:
-    cpu0, began = process_cpu(moto), time.perf_counter()
+    cpu0, began = cpu_seconds(moto), time.perf_counter()
     with open(cwd / f"{label}.log", "wb") as log:
         # a scan exits 1 when it finds violations: the time is what counts
         subprocess.run(command, check=False, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
-    wall, server = time.perf_counter() - began, process_cpu(moto) - cpu0
+    wall, server = time.perf_counter() - began, cpu_seconds(moto) - cpu0
     print(
         f"{label:<13} wall {wall:7.2f} s   moto CPU {server:7.2f} s   "
         f"client on top {wall - server:6.2f} s",

@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,8 @@ import boto3
 import psycopg
 import redis
 import yaml
+
+from bench._proc import cpu_seconds, free_port
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REDIS_DB = 10
@@ -67,12 +68,6 @@ def serve_moto(port: int, latency_ms: float) -> None:
         return app(environ, start_response)
 
     run_simple("127.0.0.1", port, delayed, threaded=True, use_reloader=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_http(url: str, timeout: float = 30) -> None:
@@ -163,11 +158,6 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start_workers(n: int, config: Path, env: dict[str, str], logs: Path) -> list[Any]:

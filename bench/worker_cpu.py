@@ -39,7 +39,6 @@ from scale import (
     REDIS_DB,
     account_ids,
     drop_schema,
-    free_port,
     fresh_schema,
     role_arn,
     seed,
@@ -47,6 +46,8 @@ from scale import (
     wait_http,
     write_config,
 )
+
+from bench._proc import free_port
 
 
 def run(args: argparse.Namespace, accounts: list[str]) -> dict[str, Any]:
