@@ -79,10 +79,7 @@ def asg_ami_age(
 def asg_max_instance_lifetime(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    if (
-        resource.unavailable
-        and (blocked := unreadable(resource, "MaxInstanceLifetime")) is not None
-    ):
+    if (blocked := unreadable(resource, "MaxInstanceLifetime")) is not None:
         return blocked
     lifetime = resource.attributes.get("MaxInstanceLifetime")
     limit = int(params["days"] * 86400)

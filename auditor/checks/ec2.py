@@ -25,7 +25,7 @@ from auditor.model import Clock, Kind, Resource, SnapshotView
 def ec2_ami_age(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    if resource.unavailable and (blocked := unreadable(resource, "ImageId")) is not None:
+    if (blocked := unreadable(resource, "ImageId")) is not None:
         return blocked
     image_id = resource.attributes.get("ImageId")
     if not isinstance(image_id, str):
@@ -38,7 +38,7 @@ def ec2_ami_age(
 def ec2_ami_deprecated_or_gone(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    if resource.unavailable and (blocked := unreadable(resource, "ImageId")) is not None:
+    if (blocked := unreadable(resource, "ImageId")) is not None:
         return blocked
     image_id = resource.attributes.get("ImageId")
     if not isinstance(image_id, str):
@@ -75,10 +75,7 @@ _TRANSITION_DATE = re.compile(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) GMT\)")
 def ec2_stopped_too_long(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    if (
-        resource.unavailable
-        and (blocked := unreadable(resource, "State", "StateTransitionReason")) is not None
-    ):
+    if (blocked := unreadable(resource, "State", "StateTransitionReason")) is not None:
         return blocked
     state = resource.attributes.get("State")
     if not isinstance(state, dict | Mapping) or state.get("Name") != "stopped":
@@ -107,7 +104,7 @@ def ec2_stopped_too_long(
 def ec2_userdata_secrets(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    if resource.unavailable and (blocked := unreadable(resource, "UserData")) is not None:
+    if (blocked := unreadable(resource, "UserData")) is not None:
         return blocked
     hits = secret_hits(resource.attributes.get("UserData"), "user data ", Allowlist(params, clock))
     if hits is None:

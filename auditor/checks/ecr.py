@@ -48,7 +48,7 @@ def _ecr_image(
 def ecr_running_image_age(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    if resource.unavailable and (blocked := unreadable(resource, "containers")) is not None:
+    if (blocked := unreadable(resource, "containers")) is not None:
         return blocked
     old: list[dict[str, JSON]] = []
     now = clock.now()

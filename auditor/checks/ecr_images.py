@@ -130,10 +130,7 @@ def _judge_containers(
     clock: Clock,
     judge: ImageJudge,
 ) -> _Verdicts | CheckResult:
-    if (
-        resource.unavailable
-        and (blocked := unreadable(resource, "containerDefinitions")) is not None
-    ):
+    if (blocked := unreadable(resource, "containerDefinitions")) is not None:
         return blocked
     if not isinstance(resource.attributes.get("containerDefinitions"), list):
         return unknown("the task definition has no containerDefinitions")

@@ -38,10 +38,7 @@ def image_tag(image: str) -> str | None:
 def ecs_image_not_pinned(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    if (
-        resource.unavailable
-        and (blocked := unreadable(resource, "containerDefinitions")) is not None
-    ):
+    if (blocked := unreadable(resource, "containerDefinitions")) is not None:
         return blocked
     loose: list[dict[str, JSON]] = []
     worst: Severity | None = None
@@ -66,10 +63,7 @@ def ecs_image_not_pinned(
 def ecs_root_user(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    if (
-        resource.unavailable
-        and (blocked := unreadable(resource, "containerDefinitions")) is not None
-    ):
+    if (blocked := unreadable(resource, "containerDefinitions")) is not None:
         return blocked
     as_root: list[dict[str, JSON]] = []
     for container in containers(resource, "containerDefinitions"):
@@ -87,10 +81,7 @@ def ecs_root_user(
 def ecs_env_secrets(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    if (
-        resource.unavailable
-        and (blocked := unreadable(resource, "containerDefinitions")) is not None
-    ):
+    if (blocked := unreadable(resource, "containerDefinitions")) is not None:
         return blocked
     found: list[dict[str, JSON]] = []
     allow = Allowlist(params, clock)

@@ -27,7 +27,7 @@ def version_tuple(text: Any) -> tuple[int, int] | None:
 def eks_version_unsupported(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    if resource.unavailable and (blocked := unreadable(resource, "version")) is not None:
+    if (blocked := unreadable(resource, "version")) is not None:
         return blocked
     oldest = version_tuple(params["oldest_supported"])
     version = resource.attributes.get("version")
@@ -47,7 +47,7 @@ def eks_version_unsupported(
 def eks_endpoint_public(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    if resource.unavailable and (blocked := unreadable(resource, "resourcesVpcConfig")) is not None:
+    if (blocked := unreadable(resource, "resourcesVpcConfig")) is not None:
         return blocked
     config = resource.attributes.get("resourcesVpcConfig")
     if not isinstance(config, dict | Mapping):
@@ -67,7 +67,7 @@ def eks_endpoint_public(
 def eks_nodegroup_remote_access(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    if resource.unavailable and (blocked := unreadable(resource, "remoteAccess")) is not None:
+    if (blocked := unreadable(resource, "remoteAccess")) is not None:
         return blocked
     remote = resource.attributes.get("remoteAccess")
     if not isinstance(remote, dict | Mapping) or not remote.get("ec2SshKey"):
@@ -84,7 +84,7 @@ def eks_nodegroup_remote_access(
 def eks_nodegroup_ami_stale(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    if resource.unavailable and (blocked := unreadable(resource, "releaseVersion")) is not None:
+    if (blocked := unreadable(resource, "releaseVersion")) is not None:
         return blocked
     release = resource.attributes.get("releaseVersion")
     if isinstance(release, str) and release.startswith("ami-"):

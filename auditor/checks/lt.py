@@ -38,10 +38,7 @@ def across_versions_in_use(
 ) -> CheckResult | list[dict[str, JSON]]:
     """`inspect(version, data)` over every version in use, collected; or `unknown` when the
     versions could not be read or one in use was not collected (never a silent pass)."""
-    if (
-        resource.unavailable
-        and (blocked := unreadable(resource, "Versions", "VersionsInUse")) is not None
-    ):
+    if (blocked := unreadable(resource, "Versions", "VersionsInUse")) is not None:
         return blocked
     found: list[dict[str, JSON]] = []
     for version, data in versions_in_use(resource):

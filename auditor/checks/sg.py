@@ -37,10 +37,7 @@ def _covers(permission: Mapping[str, Any], port: int) -> bool:
 def sg_ssh_open_world(
     resource: Resource, params: Mapping[str, Any], view: SnapshotView, clock: Clock
 ) -> CheckResult:
-    if (
-        resource.unavailable
-        and (blocked := unreadable(resource, "IpPermissions", "AttachedTo")) is not None
-    ):
+    if (blocked := unreadable(resource, "IpPermissions", "AttachedTo")) is not None:
         return blocked
     if not resource.attributes.get("AttachedTo"):
         return PASS
