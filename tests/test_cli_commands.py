@@ -12,7 +12,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
 from auditor.commands import cli_doc
@@ -31,16 +30,7 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = MotoProcess(tmp_path_factory.mktemp("moto") / "moto.log")
     endpoint = server.url
     for region in (REGION, OTHER):
-        ec2 = boto3.client(
-            "ec2",
-            region_name=region,
-            endpoint_url=endpoint,
-            aws_access_key_id="cli",
-            aws_secret_access_key="cli",
-        )
-        ec2.create_key_pair(KeyName="ops")
-        image = ec2.register_image(Name="base", RootDeviceName="/dev/xvda")["ImageId"]
-        ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, KeyName="ops")
+        server.launch_with_ssh_key(region)
     yield endpoint
     server.stop()
 

@@ -14,7 +14,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
 from tests.daemon.processes import MotoProcess
@@ -30,21 +29,8 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # the estate of every other module's moto on this worker
     server = MotoProcess(tmp_path_factory.mktemp("moto") / "moto.log")
     endpoint = server.url
-    ec2 = boto3.client(
-        "ec2",
-        region_name=REGION,
-        endpoint_url=endpoint,
-        aws_access_key_id="e2e",
-        aws_secret_access_key="e2e",
-    )
-    ec2.create_key_pair(KeyName="ops")
-    image = ec2.register_image(Name="base", RootDeviceName="/dev/xvda")["ImageId"]
-    ec2.run_instances(
-        ImageId=image,
-        MinCount=1,
-        MaxCount=1,
-        KeyName="ops",
-        MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"},
+    server.launch_with_ssh_key(
+        REGION, MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"}
     )
     yield endpoint
     server.stop()

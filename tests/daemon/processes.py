@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import boto3
 import yaml
 
 VENV_BIN = Path(sys.executable).parent
@@ -74,6 +75,20 @@ class MotoProcess:
                 return True
         except (urllib.error.URLError, OSError):
             return False
+
+    def launch_with_ssh_key(self, region: str = REGION, count: int = 1, **run: Any) -> None:
+        """`count` instances launched with the key pair "ops" (a high finding) in `region`,
+        from a fresh image; `run` adds RunInstances arguments."""
+        ec2 = boto3.client(
+            "ec2",
+            region_name=region,
+            endpoint_url=self.url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        ec2.create_key_pair(KeyName="ops")
+        image = ec2.register_image(Name="base", RootDeviceName="/dev/xvda")["ImageId"]
+        ec2.run_instances(ImageId=image, MinCount=count, MaxCount=count, KeyName="ops", **run)
 
     def stop(self) -> None:
         self.proc.terminate()

@@ -12,7 +12,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
 from tests.daemon.processes import MotoProcess, aws_env
@@ -27,16 +26,7 @@ REGION = "us-east-1"
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A moto server process with one instance that has an SSH key pair (a high finding)."""
     server = MotoProcess(tmp_path_factory.mktemp("moto") / "moto.log")
-    ec2 = boto3.client(
-        "ec2",
-        region_name=REGION,
-        endpoint_url=server.url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    ec2.create_key_pair(KeyName="ops")
-    image = ec2.register_image(Name="base", RootDeviceName="/dev/xvda")["ImageId"]
-    ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, KeyName="ops")
+    server.launch_with_ssh_key(REGION)
     yield server.url
     server.stop()
 

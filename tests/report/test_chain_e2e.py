@@ -22,7 +22,6 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
 from auditor.aws import AwsSessions
@@ -45,16 +44,7 @@ SCAN_TIMEOUT = 120
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = MotoProcess(tmp_path_factory.mktemp("moto") / "moto.log")
-    ec2 = boto3.client(
-        "ec2",
-        region_name=REGION,
-        endpoint_url=server.url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    ec2.create_key_pair(KeyName="ops")
-    image = ec2.register_image(Name="base", RootDeviceName="/dev/xvda")["ImageId"]
-    ec2.run_instances(ImageId=image, MinCount=3, MaxCount=3, KeyName="ops")
+    server.launch_with_ssh_key(REGION, count=3)
     try:
         yield server.url
     finally:
